@@ -1,0 +1,49 @@
+/* common.c - error formatting, clocks and the host name (see common.h). */
+#include "common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <pthread.h>
+
+int sl_fail(sl_error *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t sl_now_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+int64_t sl_now_wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
+
+static char hostname_buf[256] = "localhost";
+static pthread_once_t hostname_once = PTHREAD_ONCE_INIT;
+
+static void resolve_hostname(void)
+{
+    char tmp[sizeof(hostname_buf)];
+    if (gethostname(tmp, sizeof(tmp)) == 0) {
+        tmp[sizeof(tmp) - 1] = '\0';
+        if (tmp[0])
+            memcpy(hostname_buf, tmp, sizeof(tmp));
+    }
+}
+
+const char *sl_hostname(void)
+{
+    pthread_once(&hostname_once, resolve_hostname);
+    return hostname_buf;
+}

@@ -1,0 +1,109 @@
+/* component.h - what a source, transform or sink type provides, and the
+ * context the runtime gives it.
+ *
+ * A component type is one .c file exporting one component_desc, listed in
+ * registry.c. The descriptor's option table parses its config; build() turns
+ * the parsed options into the component's state; the kind's callback runs it:
+ *
+ *   source    run() on its own thread: make batches, source_emit() them,
+ *             return when source_stopping() or the input ends.
+ *   transform process() on a worker: called concurrently on different
+ *             batches when `stateless`, so state must be read-only then.
+ *   sink      run() on its own thread: sink_next() until QUEUE_END, finish
+ *             each batch with sink_done() and the delivery status.
+ *
+ * Callbacks return 0, or -1 with a message in err. */
+#ifndef SLUICE_COMPONENT_H
+#define SLUICE_COMPONENT_H
+
+#include "common.h"
+#include "batch.h"
+#include "queue.h"
+#include "metrics.h"
+#include "../config/config.h"
+#include "../config/options.h"
+
+typedef struct source_ctx source_ctx;
+typedef struct sink_ctx sink_ctx;
+typedef struct transform_emit transform_emit;
+
+/* What build() learns about the component beyond its options. */
+typedef struct component_info {
+    const char *id;
+    const char *data_dir;
+    const component_metrics *metrics;
+    bool acks_enabled;    /* sources: some sink downstream wants acknowledgements */
+} component_info;
+
+typedef struct component_desc {
+    const char *type;
+    component_kind kind;
+    const char *summary;            /* one line for `sluice list` */
+    const opt_spec *options;
+    size_t options_size;            /* size of the struct the table fills */
+    uint8_t input_types;            /* transforms, sinks: EVENT_LOG | EVENT_METRIC */
+    uint8_t output_types;           /* sources, transforms; 0 = as its input */
+    bool stateless;                 /* transforms: may be fused and parallel */
+    bool internal;                  /* hidden from `sluice list` (test helpers) */
+
+    /* Semantic checks beyond the table (e.g. "shuffle needs lines"); adds to
+     * diags under label, returns the number of errors. May be NULL. */
+    size_t (*check)(const void *options, const char *label, const cfg_node *node,
+                    diag_list *diags);
+    /* Named outputs besides the default one (route); may be NULL. */
+    int (*outputs)(const void *options, const char *const **names, size_t *n);
+
+    int (*build)(const void *options, const component_info *info, void **state,
+                 sl_error *err);
+    void (*destroy)(void *state);
+
+    int (*source_run)(void *state, source_ctx *ctx, sl_error *err);
+    int (*transform_process)(void *state, batch *b, transform_emit *em, sl_error *err);
+    int (*sink_run)(void *state, sink_ctx *ctx, sl_error *err);
+    /* Checks that the peer is reachable (validate, start). May be NULL. */
+    int (*healthcheck)(void *state, sl_error *err);
+} component_desc;
+
+/* registry.c */
+const component_desc *registry_find(component_kind kind, const char *type);
+const component_desc *const *registry_all(size_t *n);
+/* Every public type of a kind, for did-you-mean on a misspelled type. */
+size_t registry_type_names(component_kind kind, const char **names, size_t max);
+
+/* ---- sources (runtime.c) ---- */
+
+/* A new batch sized for this pipeline, holding a reference on ack (may be
+ * NULL). NULL on allocation failure. */
+batch *source_batch_new(source_ctx *ctx, ack_group *ack);
+/* Hands b to every consumer (ownership passes), counting the component's
+ * received and sent events. Blocks while a consumer is full. Returns 0, or -1
+ * when the pipeline is stopping and b could not be delivered (b is released
+ * as errored). Empty batches are released and not sent. */
+int source_emit(source_ctx *ctx, batch *b);
+bool source_stopping(const source_ctx *ctx);
+/* Waits for fd to become readable: 1 readable (or hung up), 0 timeout,
+ * -1 the pipeline is stopping. timeout_ms < 0 waits without limit. */
+int source_wait_fd(source_ctx *ctx, int fd, int timeout_ms);
+/* Sleeps; 0 after the full time, -1 as soon as the pipeline is stopping. */
+int source_sleep_ms(source_ctx *ctx, int64_t ms);
+const component_metrics *source_metrics(const source_ctx *ctx);
+const char *source_id(const source_ctx *ctx);
+
+/* ---- transforms (runtime.c) ---- */
+
+/* Sends b to the named output `output` (index into outputs()); ownership
+ * passes. -1 when the pipeline is stopping. */
+int transform_emit_to(transform_emit *em, size_t output, batch *b);
+
+/* ---- sinks (runtime.c) ---- */
+
+/* QUEUE_OK with *out, QUEUE_TIMEOUT, or QUEUE_END (input finished: flush and
+ * return). Counts received events and bytes. */
+queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms);
+/* Finishes b: counts `events` sent (and their estimated bytes) when
+ * delivered, an error otherwise, and releases b with status. */
+void sink_done(sink_ctx *ctx, batch *b, ack_status status);
+const component_metrics *sink_metrics(const sink_ctx *ctx);
+const char *sink_id(const sink_ctx *ctx);
+
+#endif

@@ -1,0 +1,43 @@
+/* json.h - the hot-path JSON codec, writing straight into and out of the
+ * event model.
+ *
+ * A DOM library allocates per node; this codec decodes a line into values in
+ * the batch's arena (strings without escapes point into the input) and encodes
+ * events into a buf with keys in map order (sorted, as Vector prints them).
+ * Invalid UTF-8 in strings is replaced by U+FFFD on output, as Vector does.
+ * jansson is the reference it is tested against (unit and differential fuzz). */
+#ifndef SLUICE_JSON_H
+#define SLUICE_JSON_H
+
+#include "common.h"
+#include "buf.h"
+#include "value.h"
+#include "event.h"
+
+/* Longest text json_format_timestamp writes, with its NUL. */
+#define JSON_TIMESTAMP_MAX 40
+
+/* RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, whichever is the
+ * shortest exact one (chrono's SecondsFormat::AutoSi): "2026-11-21T10:00:00.123Z".
+ * Returns the length written. */
+size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns);
+
+/* Appends s as a quoted JSON string. */
+int json_encode_string(buf *out, const char *s, size_t n);
+int json_encode_value(buf *out, const value *v);
+/* A log as its field map; a metric in Vector's native JSON shape:
+ * {"name","namespace","tags","timestamp","interval_ms","kind",
+ *  "counter":{"value"} | "gauge":{"value"} | "set":{"values"} |
+ *  "distribution":{"samples":[{"value","rate"}],"statistic"} |
+ *  "aggregated_histogram":{"buckets":[{"upper_limit","count"}],"count","sum"} |
+ *  "aggregated_summary":{"quantiles":[{"quantile","value"}],"count","sum"}} */
+int json_encode_event(buf *out, const event *e);
+
+/* Decodes one JSON document (surrounding whitespace allowed, nothing else)
+ * into *out, allocating from a. Strings may point into `text`, which must
+ * outlive the value (it does when it is the batch's raw input). Objects with
+ * repeated keys keep the last value. Nesting deeper than 128 is an error.
+ * -1 with a message naming the byte offset on malformed input. */
+int json_decode(arena *a, const char *text, size_t n, value *out, sl_error *err);
+
+#endif
