@@ -59,6 +59,7 @@ typedef struct component_config {
 typedef struct sl_config {
     char *data_dir;            /* default /var/lib/sluice */
     bool data_dir_set;         /* given in the config: checked by validate */
+    const cfg_node *data_dir_node;   /* where it was given, for messages */
     bool api_enabled;          /* default true */
     char *api_address;         /* default 127.0.0.1:8686 */
     bool acks_enabled;         /* acknowledgements.enabled, default false */

@@ -20,6 +20,7 @@ typedef struct batch {
     atomic_uint refs;
     uint32_t count;         /* events in use */
     uint32_t cap;
+    uint32_t events_cap;    /* slots allocated in events (grows up to cap) */
     event *events;
     arena *arena;           /* owned: freed with the batch */
     ack_group *ack;         /* one reference per batch reference; may be NULL */
