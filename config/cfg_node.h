@@ -44,4 +44,17 @@ const cfg_node *cfg_map_get(const cfg_node *map, const char *key);
 const cfg_pair *cfg_map_pair(const cfg_node *map, const char *key);
 const char *cfg_kind_name(cfg_kind kind); /* "null", "string", "list", "map" */
 
+/* A parsed file: owns its nodes and its file name. */
+typedef struct cfg_doc cfg_doc;
+struct diag_list;
+
+/* Parses one YAML document, or JSON when `json` is set; `name` is the file
+ * name positions carry. Problems go to diags; NULL when there was any error.
+ * An empty YAML document has a CFG_NULL root. */
+cfg_doc *cfg_doc_parse(const char *name, const char *text, size_t len, bool json,
+                       struct diag_list *diags);
+/* Mutable so interpolation can rewrite scalar text in place. */
+cfg_node *cfg_doc_root(cfg_doc *doc);
+void cfg_doc_free(cfg_doc *doc);
+
 #endif

@@ -76,6 +76,10 @@ int opt_doc(const opt_spec *table, buf *out);
 /* The closest name in candidates within a small edit distance, or NULL. */
 const char *opt_did_you_mean(const char *word, const char *const *candidates, size_t n);
 
+/* Whether map gives `name` (dotted for nested maps: "buffer.type") a
+ * non-null value. */
+bool opt_set(const cfg_node *map, const char *name);
+
 /* YAML 1.1/1.2 booleans: true/false, yes/no, on/off (any case). */
 int opt_parse_bool(const char *text, bool *out);
 

@@ -15,7 +15,10 @@ typedef struct api_server api_server;
 /* Binds cfg->api_address ("host:port", IPv4 or [IPv6]) and starts serving.
  * An address in use is a clear error naming it. cfg must outlive the server. */
 int api_start(const sl_config *cfg, api_server **out, sl_error *err);
-/* From now on /health answers 503. */
+/* The port the server listens on (the one the system chose for port 0),
+ * or -1 for NULL. */
+int api_port(const api_server *s);
+/* From now on /health answers 503. NULL is fine. */
 void api_set_shutting_down(api_server *s);
 void api_stop(api_server *s);   /* NULL is fine */
 

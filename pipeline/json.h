@@ -22,6 +22,21 @@
  * Returns the length written. */
 size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns);
 
+/* Longest text json_format_float writes, with its NUL. */
+#define JSON_FLOAT_MAX 32
+
+/* A double as serde_json writes it (ryu): the shortest text that reads back
+ * to the same double, always with a fraction or an exponent ("1.0", "0.1",
+ * "1e20", "1.5e-7"); "null" when not finite. Returns the length written. */
+size_t json_format_float(char out[JSON_FLOAT_MAX], double f);
+/* A double as Rust's Display writes it (Vector's text forms): the same
+ * digits without exponent or trailing ".0" ("1", "0.1", "100000000000000000000"),
+ * "NaN", "inf", "-inf". */
+int json_append_float_display(buf *out, double f);
+/* Appends n bytes with each invalid UTF-8 sequence replaced by U+FFFD, as
+ * Rust's String::from_utf8_lossy does. */
+int json_append_utf8_lossy(buf *out, const char *s, size_t n);
+
 /* Appends s as a quoted JSON string. */
 int json_encode_string(buf *out, const char *s, size_t n);
 int json_encode_value(buf *out, const value *v);

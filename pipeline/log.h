@@ -1,6 +1,7 @@
 /* log.h - the service's own log on stderr.
  *
- * Levelled, as text ("2026-11-21T10:00:00.123Z ERROR sink{id=out}: message")
+ * Levelled, as text like Vector's
+ * ("2026-11-21T10:00:00.123456Z ERROR sluice::component{id=out}: message")
  * or as one JSON object per line (--log-format json). A message repeated
  * identically within a few seconds is written once, then summarised with a
  * count, so a failing peer can't flood the log. Thread-safe. */
@@ -30,6 +31,10 @@ bool slog_enabled(slog_level level);
 
 /* component may be NULL (the process itself). */
 void slog(slog_level level, const char *component, const char *fmt, ...) SL_PRINTF(3, 4);
+
+/* Writes the pending "(repeated N times)" summaries now instead of at the
+ * next line after their window: at shutdown, so no count is lost. */
+void slog_flush(void);
 
 #define slog_error(c, ...) slog(SLOG_ERROR, (c), __VA_ARGS__)
 #define slog_warn(c, ...) slog(SLOG_WARN, (c), __VA_ARGS__)

@@ -53,6 +53,11 @@ void metrics_foreach(metrics_visit_fn fn, void *ud);
 /* Forgets every series (tests; at exit). Handles become invalid. */
 void metrics_reset(void);
 
+/* The process's own series, as Vector has them: build_info{arch,version} = 1
+ * and uptime_seconds, counted from this call and brought up to date whenever
+ * the registry is read (rendered or visited). -1 on allocation failure. */
+int metrics_register_process(void);
+
 /* The standard per-component series, with labels component_id,
  * component_kind, component_type. Created by the topology for each component;
  * errors and discards by reason are registered on demand. */

@@ -676,6 +676,18 @@ static unsigned pool_size(const runtime *rt, unsigned threads)
     return threads > feeding ? threads : feeding + 1;
 }
 
+/* Sources, and the last transform of each fused chain, produce into other
+ * components' queues; the chain's inner links never leave the worker. */
+static bool node_leaves_its_stage(const runtime *rt, const rt_node *n)
+{
+    if (n->cfg->kind == COMPONENT_SOURCE)
+        return true;
+    if (n->cfg->kind != COMPONENT_TRANSFORM)
+        return false;
+    const rt_stage *st = &rt->stages[n->topo->stage];
+    return st->chain[st->n - 1] == n;
+}
+
 static int start_threads(runtime *rt, unsigned threads, sl_error *err)
 {
     for (size_t i = 0; i < rt->n; i++) {
@@ -687,7 +699,7 @@ static int start_threads(runtime *rt, unsigned threads, sl_error *err)
             n->sctx.node = n;
             atomic_fetch_add(&rt->sources_running, 1);
         }
-        if (n->cfg->kind != COMPONENT_SINK)
+        if (node_leaves_its_stage(rt, n))
             node_outputs_register(n);
     }
     if (rt->nstages) {

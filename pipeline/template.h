@@ -22,8 +22,9 @@ bool template_is_dynamic(const template *t);
 /* True when it references event fields (not only strftime). */
 bool template_has_fields(const template *t);
 
-/* Appends the rendering for e to out. -1 with a message when a field is
- * missing or is not a scalar. */
+/* Appends the rendering for e to out. -1 with a message naming the missing
+ * fields when some are missing (maps and arrays render as JSON, as Vector's
+ * to_string_lossy does). */
 int template_render(const template *t, const event *e, buf *out, sl_error *err);
 
 #endif

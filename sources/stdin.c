@@ -1,0 +1,601 @@
+/* stdin.c - the `stdin` source: newline-delimited events from standard input.
+ *
+ * Throughput is the point of this file. Input is read in large blocks
+ * straight into the arena of the batch being built, lines are split with
+ * memchr, and each `.message` points into the block, so the bytes of a line
+ * are never copied; only the partial line at the end of a block moves to the
+ * start of the next one. Events are assembled from a prebuilt field template
+ * that is already in map order instead of inserting fields one by one, and
+ * the clock is read once per read() call, not per line.
+ *
+ * Before every read the source waits on stdin with source_wait_fd(), so a
+ * shutdown can interrupt a read that would block. A batch leaves when it is
+ * full, or as soon as stdin has nothing more right now, so a slow interactive
+ * writer still sees its lines go through.
+ *
+ * As in Vector: lines longer than max_length are discarded with a warning,
+ * a trailing `\r` is kept, the partial last line is emitted at end of input,
+ * and with the json codec empty lines are skipped, an array becomes one
+ * event per element, and a line that is not an object (or an array of
+ * objects) is an error that skips the line. */
+#include "../pipeline/component.h"
+#include "../pipeline/json.h"
+#include "../pipeline/log.h"
+#include "../pipeline/path.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STDIN_FD 0
+#define READ_BLOCK (256 * 1024)
+/* Less free room than this at the end of a block and the next read goes to a
+ * fresh block: small reads would cost more syscalls than the copy saves. */
+#define MIN_READ_ROOM (32 * 1024)
+#define REPORT_INTERVAL_NS (5LL * 1000000000LL)
+
+enum { CODEC_BYTES = 0, CODEC_JSON };
+
+typedef struct stdin_options {
+    int codec;
+    uint64_t max_length;
+    char *host_key;
+} stdin_options;
+
+static const char *const codec_names[] = {"bytes", "json", NULL};
+
+static const opt_spec decoding_fields[] = {
+    {"codec", OPT_ENUM, offsetof(stdin_options, codec), "bytes", false,
+     "How a line becomes an event: bytes (the line is .message) or json "
+     "(the line's object is the event).", codec_names, NULL},
+    OPT_END,
+};
+
+static const opt_spec stdin_option_table[] = {
+    {"decoding", OPT_OBJECT, 0, NULL, false, "How lines are decoded.", NULL, decoding_fields},
+    {"max_length", OPT_UINT, offsetof(stdin_options, max_length), "102400", false,
+     "Lines longer than this many bytes (without the newline) are discarded.", NULL, NULL},
+    {"host_key", OPT_STRING, offsetof(stdin_options, host_key), "host", false,
+     "Field that receives the host name when the event has none; empty for none.",
+     NULL, NULL},
+    OPT_END,
+};
+
+/* The fields a bytes-codec event gets, in map order. */
+#define TEMPLATE_MAX 4
+
+typedef struct stdin_state {
+    int codec;
+    size_t max_length;
+    bool host_wanted;
+    bool host_nested;         /* host_key names a nested path */
+    path host_path;
+    char *host_field;         /* top-level host key, owned */
+    value host;
+    value_entry tmpl[TEMPLATE_MAX];
+    uint32_t ntmpl;
+    uint32_t message_slot, timestamp_slot;
+} stdin_state;
+
+/* Map order of value.h: key bytes, then the shorter key first. */
+static int entry_order(const void *a, const void *b)
+{
+    const value_entry *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+static void template_add(stdin_state *st, const char *key, value v)
+{
+    value_entry *e = &st->tmpl[st->ntmpl++];
+    e->key = key;
+    e->klen = (uint32_t)strlen(key);
+    e->val = v;
+}
+
+static bool template_has(const stdin_state *st, const char *key)
+{
+    for (uint32_t i = 0; i < st->ntmpl; i++)
+        if (strcmp(st->tmpl[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+static uint32_t template_slot(const stdin_state *st, const char *key)
+{
+    uint32_t i = 0;
+    while (i < st->ntmpl && strcmp(st->tmpl[i].key, key) != 0)
+        i++;
+    return i;
+}
+
+/* Vector inserts the host only where the event has no such field yet, so a
+ * host_key that names another standard field leaves that field alone. */
+static void build_template(stdin_state *st)
+{
+    template_add(st, EVENT_FIELD_MESSAGE, value_null());
+    template_add(st, EVENT_FIELD_TIMESTAMP, value_null());
+    template_add(st, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5));
+    if (st->host_wanted && !st->host_nested && !template_has(st, st->host_field))
+        template_add(st, st->host_field, st->host);
+    qsort(st->tmpl, st->ntmpl, sizeof(st->tmpl[0]), entry_order);
+    st->message_slot = template_slot(st, EVENT_FIELD_MESSAGE);
+    st->timestamp_slot = template_slot(st, EVENT_FIELD_TIMESTAMP);
+}
+
+static bool is_nested_path(const path *p)
+{
+    return p->n > 1 || (p->n == 1 && p->segs[0].is_index);
+}
+
+static int parse_host_key(stdin_state *st, const char *key, sl_error *err)
+{
+    if (!key || key[0] == '\0' || strcmp(key, ".") == 0)
+        return 0;
+    if (path_parse(key, &st->host_path, err) < 0)
+        return -1;
+    st->host_wanted = true;
+    st->host_nested = is_nested_path(&st->host_path);
+    if (!st->host_nested) {
+        st->host_field = strdup(st->host_path.segs[0].key);
+        if (!st->host_field)
+            return sl_fail(err, "out of memory");
+    }
+    return 0;
+}
+
+static void stdin_destroy(void *state)
+{
+    stdin_state *st = state;
+    if (!st)
+        return;
+    path_free(&st->host_path);
+    free(st->host_field);
+    free(st);
+}
+
+static int stdin_build(const void *options, const component_info *info, void **state,
+                       sl_error *err)
+{
+    const stdin_options *o = options;
+    SL_UNUSED(info);
+    stdin_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return sl_fail(err, "out of memory");
+    st->codec = o->codec;
+    /* A string value holds at most UINT32_MAX bytes. */
+    st->max_length = o->max_length > UINT32_MAX ? UINT32_MAX : (size_t)o->max_length;
+    const char *host = sl_hostname();
+    st->host = value_bytes(host, strlen(host));
+    if (parse_host_key(st, o->host_key, err) < 0) {
+        stdin_destroy(st);
+        return -1;
+    }
+    build_template(st);
+    *state = st;
+    return 0;
+}
+
+/* ---- reading ---- */
+
+typedef struct line_reader {
+    const stdin_state *st;
+    source_ctx *ctx;
+    const component_metrics *metrics;
+    const char *id;
+    batch *b;                  /* the batch being filled */
+    char *blk;                 /* read block, in some batch's arena */
+    size_t cap, pos, end;      /* block size, first unframed byte, end of data */
+    int64_t now_ns;            /* wall time of the last read */
+    uint64_t line_no;          /* lines framed so far, for messages */
+    bool discarding;           /* inside a line longer than max_length */
+    int64_t last_report_ns;
+    uint64_t unreported;       /* decode errors since the last message */
+} line_reader;
+
+enum { LINES_DRAINED = 0, LINES_FULL = 1, LINES_STOP = 2 };
+
+/* Gives the current batch a fresh block from arena `b` holding the unframed
+ * tail of the old one. The tail is at most max_length bytes, so the block
+ * grows only for configurations with very long lines. */
+static int move_tail(line_reader *r, batch *b)
+{
+    size_t n = r->end - r->pos;
+    size_t cap = READ_BLOCK;
+    while (cap - n < MIN_READ_ROOM)
+        cap *= 2;
+    char *blk = arena_alloc(b->arena, cap);
+    if (!blk)
+        return -1;
+    if (n)
+        memcpy(blk, r->blk + r->pos, n);
+    r->blk = blk;
+    r->cap = cap;
+    r->pos = 0;
+    r->end = n;
+    return 0;
+}
+
+/* A new batch with the tail moved into it. The old batch is still current:
+ * the caller may copy more into the new one before handing the old one on. */
+static batch *begin_batch(line_reader *r)
+{
+    batch *b = source_batch_new(r->ctx, NULL);
+    if (!b)
+        return NULL;
+    if (move_tail(r, b) < 0) {
+        batch_release(b, ACK_DELIVERED);
+        return NULL;
+    }
+    return b;
+}
+
+/* Emits the current batch and makes `next` current. LINES_STOP once the
+ * pipeline is stopping. */
+static int pass_batch(line_reader *r, batch *next)
+{
+    batch *done = r->b;
+    r->b = next;
+    return source_emit(r->ctx, done) < 0 ? LINES_STOP : LINES_DRAINED;
+}
+
+static int rotate_batch(line_reader *r)
+{
+    batch *next = begin_batch(r);
+    if (!next)
+        return -1;
+    return pass_batch(r, next);
+}
+
+static void report_decode_error(line_reader *r, const char *why)
+{
+    component_metrics_error(r->metrics, "parser_failed", "processing", 1);
+    if (r->last_report_ns && r->now_ns - r->last_report_ns < REPORT_INTERVAL_NS) {
+        r->unreported++;
+        return;
+    }
+    if (r->unreported)
+        slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s "
+                   "(%" PRIu64 " more lines failed since the last report).",
+                   r->line_no, why, r->unreported);
+    else
+        slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s",
+                   r->line_no, why);
+    r->last_report_ns = r->now_ns;
+    r->unreported = 0;
+}
+
+static void report_unreported(line_reader *r)
+{
+    if (r->unreported)
+        slog_error(r->id, "%" PRIu64 " more lines failed to decode as JSON and were skipped.",
+                   r->unreported);
+    r->unreported = 0;
+}
+
+static void report_oversized(line_reader *r)
+{
+    metrics_add(r->metrics->discarded_error, 1);
+    component_metrics_error(r->metrics, "oversized_line", "receiving", 1);
+    slog_warn(r->id, "Discarding a line longer than max_length (%zu bytes).",
+              r->st->max_length);
+}
+
+static int set_host_at_path(const stdin_state *st, arena *a, value *root)
+{
+    if (path_get(root, &st->host_path))
+        return 0;
+    value *slot = path_set(a, root, &st->host_path);
+    if (!slot)
+        return -1;
+    *slot = st->host;
+    return 0;
+}
+
+static int add_bytes_event(line_reader *r, const char *line, size_t len)
+{
+    const stdin_state *st = r->st;
+    arena *a = r->b->arena;
+    event *e = batch_push(r->b);
+    value_map *m = arena_alloc(a, sizeof(*m));
+    value_entry *ent = arena_alloc(a, st->ntmpl * sizeof(*ent));
+    if (!e || !m || !ent)
+        return -1;
+    memcpy(ent, st->tmpl, st->ntmpl * sizeof(*ent));
+    ent[st->message_slot].val = value_bytes(line, len);
+    ent[st->timestamp_slot].val = value_timestamp(r->now_ns);
+    m->len = m->cap = st->ntmpl;
+    m->entries = ent;
+    e->type = EVENT_LOG;
+    e->u.log.kind = VALUE_MAP;
+    e->u.log.u.map = m;
+    if (st->host_nested)
+        return set_host_at_path(st, a, &e->u.log);
+    return 0;
+}
+
+static int put_if_absent(arena *a, value_map *m, const char *key, value v)
+{
+    size_t klen = strlen(key);
+    if (value_map_get(m, key, klen))
+        return 0;
+    value *slot = value_map_put(a, m, key, klen);
+    if (!slot)
+        return -1;
+    *slot = v;
+    return 0;
+}
+
+/* Pushes one decoded object as an event with the source's fields added where
+ * it has none. The batch has room. */
+static int push_object(line_reader *r, const value *obj)
+{
+    const stdin_state *st = r->st;
+    arena *a = r->b->arena;
+    event *e = batch_push(r->b);
+    if (!e)
+        return -1;
+    e->type = EVENT_LOG;
+    e->u.log = *obj;
+    value_map *m = obj->u.map;
+    if (put_if_absent(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(r->now_ns)) < 0 ||
+        put_if_absent(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5)) < 0)
+        return -1;
+    if (!st->host_wanted)
+        return 0;
+    if (st->host_nested)
+        return set_host_at_path(st, a, &e->u.log);
+    return put_if_absent(a, m, st->host_field, st->host);
+}
+
+static bool all_objects(const value_array *arr)
+{
+    for (uint32_t i = 0; i < arr->len; i++)
+        if (arr->items[i].kind != VALUE_MAP)
+            return false;
+    return true;
+}
+
+/* The rest of an array that does not fit lives in the arena of the batch
+ * about to leave, so it is copied into the next batch before that one goes. */
+static int carry_rest(line_reader *r, const value_array *arr, uint32_t from, value *rest)
+{
+    batch *next = begin_batch(r);
+    if (!next)
+        return -1;
+    *rest = value_new_array(next->arena, arr->len - from);
+    for (uint32_t i = from; rest->kind == VALUE_ARRAY && i < arr->len; i++) {
+        value *slot = value_array_push(next->arena, rest->u.arr);
+        if (!slot || value_copy(next->arena, &arr->items[i], slot) < 0)
+            rest->kind = VALUE_NULL;
+    }
+    if (rest->kind != VALUE_ARRAY) {
+        batch_release(next, ACK_DELIVERED);
+        return -1;
+    }
+    return pass_batch(r, next);
+}
+
+static int push_array(line_reader *r, const value_array *arr)
+{
+    uint32_t i = 0;
+    while (i < arr->len) {
+        if (r->b->count >= r->b->cap) {
+            value rest;
+            int rc = carry_rest(r, arr, i, &rest);
+            if (rc != LINES_DRAINED)
+                return rc;
+            arr = rest.u.arr;
+            i = 0;
+            continue;
+        }
+        if (push_object(r, &arr->items[i++]) < 0)
+            return -1;
+    }
+    return LINES_DRAINED;
+}
+
+static int add_json_events(line_reader *r, const char *line, size_t len)
+{
+    if (len == 0)
+        return LINES_DRAINED;
+    value v;
+    sl_error err;
+    if (json_decode(r->b->arena, line, len, &v, &err) < 0) {
+        report_decode_error(r, err.msg);
+        return LINES_DRAINED;
+    }
+    if (v.kind == VALUE_MAP)
+        return push_object(r, &v) < 0 ? -1 : LINES_DRAINED;
+    if (v.kind == VALUE_ARRAY && all_objects(v.u.arr))
+        return push_array(r, v.u.arr);
+    report_decode_error(r, "the line is not a JSON object or an array of objects");
+    return LINES_DRAINED;
+}
+
+static int add_line(line_reader *r, const char *line, size_t len)
+{
+    r->line_no++;
+    if (len > r->st->max_length) {
+        report_oversized(r);
+        return LINES_DRAINED;
+    }
+    if (r->st->codec == CODEC_JSON)
+        return add_json_events(r, line, len);
+    return add_bytes_event(r, line, len) < 0 ? -1 : LINES_DRAINED;
+}
+
+/* Frames the complete lines of the block into events: LINES_FULL when the
+ * batch is full (lines may remain), LINES_DRAINED when no complete line is
+ * left, LINES_STOP when the pipeline stopped, -1 on allocation failure. */
+static int take_lines(line_reader *r)
+{
+    while (r->pos < r->end) {
+        const char *p = r->blk + r->pos;
+        const char *nl = memchr(p, '\n', r->end - r->pos);
+        if (!nl) {
+            if (r->discarding)
+                r->pos = r->end;
+            return LINES_DRAINED;
+        }
+        size_t len = (size_t)(nl - p);
+        r->pos += len + 1;
+        if (r->discarding) {
+            r->discarding = false;
+            continue;
+        }
+        int rc = add_line(r, p, len);
+        if (rc != LINES_DRAINED)
+            return rc;
+        if (r->b->count >= r->b->cap)
+            return LINES_FULL;
+    }
+    return LINES_DRAINED;
+}
+
+/* Makes room for the next read: a partial line already longer than
+ * max_length is dropped (the rest of it is skipped as it arrives), and a
+ * nearly full block is replaced by a fresh one holding the partial line. */
+static int make_room(line_reader *r)
+{
+    if (!r->discarding && r->end - r->pos > r->st->max_length) {
+        r->line_no++;
+        report_oversized(r);
+        r->discarding = true;
+        r->pos = r->end;
+    }
+    if (r->cap - r->end >= MIN_READ_ROOM)
+        return 0;
+    return move_tail(r, r->b);
+}
+
+/* End of input: the partial last line is an event too, as in Vector. */
+static int finish_input(line_reader *r)
+{
+    if (!r->discarding && r->pos < r->end) {
+        const char *line = r->blk + r->pos;
+        size_t len = r->end - r->pos;
+        r->pos = r->end;
+        if (add_line(r, line, len) < 0)
+            return -1;
+    }
+    report_unreported(r);
+    source_emit(r->ctx, r->b);
+    r->b = NULL;
+    return 0;
+}
+
+static void stop_reading(line_reader *r)
+{
+    report_unreported(r);
+    source_emit(r->ctx, r->b);
+    r->b = NULL;
+}
+
+enum { INPUT_READY = 1, INPUT_STOP = -1, INPUT_NO_MEMORY = -2 };
+
+/* Waits until stdin has data (or hung up). A batch holding events leaves
+ * first when stdin has nothing right now, so lines never wait for company. */
+static int wait_for_input(line_reader *r)
+{
+    int ready = 0;
+    if (r->b->count > 0) {
+        ready = source_wait_fd(r->ctx, STDIN_FD, 0);
+        if (ready == 0) {
+            int rc = rotate_batch(r);
+            if (rc < 0)
+                return INPUT_NO_MEMORY;
+            if (rc == LINES_STOP)
+                return INPUT_STOP;
+        }
+    }
+    while (ready == 0)
+        ready = source_wait_fd(r->ctx, STDIN_FD, -1);
+    return ready > 0 ? INPUT_READY : INPUT_STOP;
+}
+
+/* 1 after reading, 0 at end of input, -1 on a read error. */
+static int read_block(line_reader *r, sl_error *err)
+{
+    for (;;) {
+        ssize_t n = read(STDIN_FD, r->blk + r->end, r->cap - r->end);
+        if (n >= 0) {
+            r->end += (size_t)n;
+            r->b->input_bytes += (uint64_t)n;
+            r->now_ns = sl_now_wall_ns();
+            return n > 0;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 1;
+        if (errno != EINTR)
+            return sl_fail(err, "reading stdin: %s", strerror(errno));
+    }
+}
+
+static int out_of_memory(line_reader *r, sl_error *err)
+{
+    if (r->b)
+        batch_release(r->b, ACK_DELIVERED);
+    return sl_fail(err, "stdin: out of memory");
+}
+
+static int stdin_run(void *state, source_ctx *ctx, sl_error *err)
+{
+    line_reader r = {0};
+    r.st = state;
+    r.ctx = ctx;
+    r.metrics = source_metrics(ctx);
+    r.id = source_id(ctx);
+    r.now_ns = sl_now_wall_ns();
+    r.b = begin_batch(&r);
+    if (!r.b)
+        return out_of_memory(&r, err);
+    for (;;) {
+        int rc = take_lines(&r);
+        if (rc == LINES_FULL) {
+            rc = rotate_batch(&r);
+            if (rc == LINES_DRAINED)
+                continue;
+        }
+        if (rc < 0)
+            return out_of_memory(&r, err);
+        if (rc == LINES_STOP) {
+            stop_reading(&r);
+            return 0;
+        }
+        if (make_room(&r) < 0)
+            return out_of_memory(&r, err);
+        int ready = wait_for_input(&r);
+        if (ready == INPUT_NO_MEMORY)
+            return out_of_memory(&r, err);
+        if (ready == INPUT_STOP) {
+            stop_reading(&r);
+            return 0;
+        }
+        int got = read_block(&r, err);
+        if (got < 0) {
+            stop_reading(&r);
+            return -1;
+        }
+        if (got == 0)
+            return finish_input(&r) < 0 ? out_of_memory(&r, err) : 0;
+    }
+}
+
+const component_desc source_stdin_desc = {
+    .type = "stdin",
+    .kind = COMPONENT_SOURCE,
+    .summary = "Newline-delimited events read from standard input.",
+    .options = stdin_option_table,
+    .options_size = sizeof(stdin_options),
+    .output_types = EVENT_LOG,
+    .build = stdin_build,
+    .destroy = stdin_destroy,
+    .source_run = stdin_run,
+};

@@ -1,0 +1,457 @@
+/* test_options.c - option tables: every type, defaults, the exact messages
+ * for unknown keys, wrong types, missing and enum values, nested objects,
+ * several tables at once, `sluice doc` output and did-you-mean. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/options.h"
+
+typedef struct test_opts {
+    bool flag;
+    int64_t delta;
+    uint64_t count;
+    double ratio;
+    char *name;
+    char *path;
+    int level;
+    opt_list tags;
+    const cfg_node *program;
+    int codec;
+    char *prefix;
+} test_opts;
+
+static const char *const level_names[] = {"low", "mid", "high", NULL};
+static const char *const codec_names[] = {"json", "text", "logfmt", NULL};
+
+static const opt_spec encoding_fields[] = {
+    {"codec", OPT_ENUM, offsetof(test_opts, codec), "json", false, "how events are written",
+     codec_names, NULL},
+    {"prefix", OPT_STRING, offsetof(test_opts, prefix), NULL, false, NULL, NULL, NULL},
+    OPT_END,
+};
+
+static const opt_spec table[] = {
+    {"flag", OPT_BOOL, offsetof(test_opts, flag), "true", false, "a switch", NULL, NULL},
+    {"delta", OPT_INT, offsetof(test_opts, delta), "-3", false, NULL, NULL, NULL},
+    {"count", OPT_UINT, offsetof(test_opts, count), "10", false, "how many", NULL, NULL},
+    {"ratio", OPT_FLOAT, offsetof(test_opts, ratio), "0.5", false, NULL, NULL, NULL},
+    {"name", OPT_STRING, offsetof(test_opts, name), "anon", false, NULL, NULL, NULL},
+    {"path", OPT_STRING, offsetof(test_opts, path), NULL, true, "where to write", NULL, NULL},
+    {"level", OPT_ENUM, offsetof(test_opts, level), "mid", false, NULL, level_names, NULL},
+    {"tags", OPT_STRING_LIST, offsetof(test_opts, tags), NULL, false, NULL, NULL, NULL},
+    {"program", OPT_NODE, offsetof(test_opts, program), NULL, false, NULL, NULL, NULL},
+    {"encoding", OPT_OBJECT, 0, NULL, false, "output encoding", NULL, encoding_fields},
+    OPT_END,
+};
+
+typedef struct fixture {
+    diag_list diags;
+    cfg_doc *doc;
+    test_opts opts;
+} fixture;
+
+static int fixture_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    *state = f;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture *f = *state;
+    opt_free(table, &f->opts);
+    cfg_doc_free(f->doc);
+    diag_list_free(&f->diags);
+    free(f);
+    return 0;
+}
+
+/* Parses YAML text and applies `table` to it; returns the error count. */
+static size_t apply(fixture *f, const char *yaml)
+{
+    f->doc = cfg_doc_parse("t.yaml", yaml, strlen(yaml), false, &f->diags);
+    assert_non_null(f->doc);
+    opt_target target = {table, &f->opts};
+    const char *const ignore[] = {"type", NULL};
+    return opt_apply(cfg_doc_root(f->doc), &target, 1, ignore, "sinks.out", &f->diags);
+}
+
+static void assert_message(const fixture *f, size_t i, const char *expected)
+{
+    assert_true(i < f->diags.n);
+    buf out = BUF_INIT;
+    assert_int_equal(diag_format(&f->diags.items[i], &out), 0);
+    assert_string_equal(out.data, expected);
+    buf_free(&out);
+}
+
+static void assert_single_error(void **state, const char *yaml, const char *expected)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, yaml), 1);
+    assert_int_equal(f->diags.n, 1);
+    assert_message(f, 0, expected);
+}
+
+static void test_every_type(void **state)
+{
+    fixture *f = *state;
+    const char *yaml =
+        "type: x\n"
+        "flag: off\n"
+        "delta: -42\n"
+        "count: 18446744073709551615\n"
+        "ratio: 2\n"
+        "name: 123\n"
+        "path: \"/tmp/out\"\n"
+        "level: high\n"
+        "tags: [a, \"b\", 3]\n"
+        "program: {x: [1]}\n"
+        "encoding:\n"
+        "  codec: logfmt\n"
+        "  prefix: '>'\n";
+    assert_int_equal(apply(f, yaml), 0);
+    assert_int_equal(f->diags.n, 0);
+    assert_false(f->opts.flag);
+    assert_int_equal(f->opts.delta, -42);
+    assert_true(f->opts.count == UINT64_MAX);
+    assert_true(f->opts.ratio == 2.0);
+    assert_string_equal(f->opts.name, "123");
+    assert_string_equal(f->opts.path, "/tmp/out");
+    assert_int_equal(f->opts.level, 2);
+    assert_int_equal(f->opts.tags.n, 3);
+    assert_string_equal(f->opts.tags.items[0], "a");
+    assert_string_equal(f->opts.tags.items[1], "b");
+    assert_string_equal(f->opts.tags.items[2], "3");
+    assert_int_equal(f->opts.program->kind, CFG_MAP);
+    assert_int_equal(f->opts.program->line, 10);
+    assert_int_equal(f->opts.codec, 2);
+    assert_string_equal(f->opts.prefix, ">");
+}
+
+static void test_defaults(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\nencoding: {}\n"), 0);
+    assert_true(f->opts.flag);
+    assert_int_equal(f->opts.delta, -3);
+    assert_int_equal(f->opts.count, 10);
+    assert_true(f->opts.ratio == 0.5);
+    assert_string_equal(f->opts.name, "anon");
+    assert_int_equal(f->opts.level, 1);
+    assert_int_equal(f->opts.tags.n, 0);
+    assert_null(f->opts.tags.items);
+    assert_null(f->opts.program);
+    assert_int_equal(f->opts.codec, 0);
+    assert_null(f->opts.prefix);
+}
+
+static void test_null_counts_as_absent(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\ncount:\nname: ~\nencoding:\n"), 0);
+    assert_int_equal(f->opts.count, 10);
+    assert_string_equal(f->opts.name, "anon");
+    assert_int_equal(f->opts.codec, 0);
+}
+
+static void test_no_map_means_all_defaults(void **state)
+{
+    fixture *f = *state;
+    static const opt_spec optional[] = {
+        {"count", OPT_UINT, offsetof(test_opts, count), "7", false, NULL, NULL, NULL},
+        {"encoding", OPT_OBJECT, 0, NULL, false, NULL, NULL, encoding_fields},
+        OPT_END,
+    };
+    opt_target target = {optional, &f->opts};
+    assert_int_equal(opt_apply(NULL, &target, 1, NULL, NULL, &f->diags), 0);
+    assert_int_equal(f->opts.count, 7);
+    assert_int_equal(f->opts.codec, 0);
+}
+
+static void test_unknown_key_suggests(void **state)
+{
+    assert_single_error(state, "path: /p\nencodng: {}\n",
+                        "t.yaml:2: sinks.out: unknown option \"encodng\" "
+                        "(did you mean \"encoding\"?)");
+}
+
+static void test_unknown_key_without_suggestion(void **state)
+{
+    assert_single_error(state, "path: /p\nzzzzzz: 1\n",
+                        "t.yaml:2: sinks.out: unknown option \"zzzzzz\"");
+}
+
+static void test_ignored_keys_are_suggested_too(void **state)
+{
+    assert_single_error(state, "path: /p\ntyep: x\n",
+                        "t.yaml:2: sinks.out: unknown option \"tyep\" (did you mean \"type\"?)");
+}
+
+static void test_nested_unknown_key(void **state)
+{
+    assert_single_error(state, "path: /p\nencoding:\n  codecc: json\n",
+                        "t.yaml:3: sinks.out: unknown option \"encoding.codecc\" "
+                        "(did you mean \"encoding.codec\"?)");
+}
+
+static void test_wrong_types(void **state)
+{
+    fixture *f = *state;
+    const char *yaml =
+        "path: [a]\n"
+        "count: abc\n"
+        "delta: 1.5\n"
+        "ratio: \"0.5\"\n"
+        "flag: \"true\"\n"
+        "name: {a: 1}\n"
+        "tags: [a, [b]]\n"
+        "encoding: json\n";
+    assert_int_equal(apply(f, yaml), 8);
+    assert_message(f, 0, "t.yaml:1: sinks.out: option \"path\" must be a string, got a list");
+    assert_message(f, 1,
+                   "t.yaml:2: sinks.out: option \"count\" must be an unsigned integer, got \"abc\"");
+    assert_message(f, 2, "t.yaml:3: sinks.out: option \"delta\" must be an integer, got \"1.5\"");
+    assert_message(f, 3,
+                   "t.yaml:4: sinks.out: option \"ratio\" must be a number, got the quoted "
+                   "string \"0.5\" (write it without quotes)");
+    assert_message(f, 4,
+                   "t.yaml:5: sinks.out: option \"flag\" must be true or false, got the quoted "
+                   "string \"true\" (write it without quotes)");
+    assert_message(f, 5, "t.yaml:6: sinks.out: option \"name\" must be a string, got a map");
+    assert_message(f, 6,
+                   "t.yaml:7: sinks.out: option \"tags\" must be a list of strings, got a list "
+                   "in it");
+    assert_message(f, 7, "t.yaml:8: sinks.out: option \"encoding\" must be a map, got \"json\"");
+}
+
+static void test_quoted_number_is_refused(void **state)
+{
+    assert_single_error(state, "path: /p\ncount: \"5\"\n",
+                        "t.yaml:2: sinks.out: option \"count\" must be an unsigned integer, got "
+                        "the quoted string \"5\" (write it without quotes)");
+}
+
+static void test_numbers_out_of_range(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\ncount: -1\ndelta: 9223372036854775808\n"
+                              "ratio: 1e999\n"),
+                     3);
+    assert_message(f, 0,
+                   "t.yaml:2: sinks.out: option \"count\" must be an unsigned integer, got \"-1\"");
+    assert_message(f, 1,
+                   "t.yaml:3: sinks.out: option \"delta\" is out of range, got "
+                   "\"9223372036854775808\"");
+    assert_message(f, 2, "t.yaml:4: sinks.out: option \"ratio\" is out of range, got \"1e999\"");
+}
+
+static void test_floats(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\nratio: -2.5e-1\n"), 0);
+    assert_true(f->opts.ratio == -0.25);
+    cfg_doc_free(f->doc);
+    f->doc = NULL;
+    assert_int_equal(apply(f, "path: /p\nratio: nan\n"), 1);
+    assert_message(f, 0, "t.yaml:2: sinks.out: option \"ratio\" must be a number, got \"nan\"");
+}
+
+static void test_bools(void **state)
+{
+    const char *yes[] = {"true", "True", "YES", "on"};
+    const char *no[] = {"false", "No", "OFF"};
+    bool v;
+    (void)state;
+    for (size_t i = 0; i < SL_ARRAY_LEN(yes); i++) {
+        assert_int_equal(opt_parse_bool(yes[i], &v), 0);
+        assert_true(v);
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(no); i++) {
+        assert_int_equal(opt_parse_bool(no[i], &v), 0);
+        assert_false(v);
+    }
+    assert_int_equal(opt_parse_bool("1", &v), -1);
+    assert_int_equal(opt_parse_bool("y", &v), -1);
+    assert_int_equal(opt_parse_bool("", &v), -1);
+}
+
+static void test_bool_message(void **state)
+{
+    assert_single_error(state, "path: /p\nflag: maybe\n",
+                        "t.yaml:2: sinks.out: option \"flag\" must be true or false, got \"maybe\"");
+}
+
+static void test_missing_required(void **state)
+{
+    assert_single_error(state, "type: x\ncount: 1\n",
+                        "t.yaml:1: sinks.out: missing required option \"path\"");
+}
+
+static void test_required_null(void **state)
+{
+    assert_single_error(state, "path:\n",
+                        "t.yaml:1: sinks.out: option \"path\" must be a string, got null");
+}
+
+static void test_enum_errors(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\nlevel: max\nencoding: {codec: jsno}\n"), 2);
+    assert_message(f, 0,
+                   "t.yaml:2: sinks.out: option \"level\" must be one of low|mid|high, got \"max\"");
+    assert_message(f, 1,
+                   "t.yaml:3: sinks.out: option \"encoding.codec\" must be one of "
+                   "json|text|logfmt, got \"jsno\" (did you mean \"json\"?)");
+}
+
+static void test_single_scalar_list(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\ntags: only\n"), 0);
+    assert_int_equal(f->opts.tags.n, 1);
+    assert_string_equal(f->opts.tags.items[0], "only");
+}
+
+static void test_long_values_are_cut_in_messages(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\ncount: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                              "aaaaaaaaaaaaaaa\\n\"\n"),
+                     1);
+    assert_message(f, 0,
+                   "t.yaml:2: sinks.out: option \"count\" must be an unsigned integer, got the "
+                   "quoted string \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                   "aa...\" (write it without quotes)");
+}
+
+static void test_not_a_map(void **state)
+{
+    fixture *f = *state;
+    f->doc = cfg_doc_parse("t.yaml", "[1]", 3, false, &f->diags);
+    opt_target target = {table, &f->opts};
+    assert_int_equal(opt_apply(cfg_doc_root(f->doc), &target, 1, NULL, NULL, &f->diags), 1);
+    assert_message(f, 0, "t.yaml:1: expected a map of options, got a list");
+    assert_int_equal(f->opts.count, 10);
+}
+
+typedef struct frame_opts {
+    opt_list inputs;
+    uint64_t count;
+} frame_opts;
+
+static void test_several_tables(void **state)
+{
+    fixture *f = *state;
+    static const opt_spec frame[] = {
+        {"inputs", OPT_STRING_LIST, offsetof(frame_opts, inputs), NULL, true, NULL, NULL, NULL},
+        {"count", OPT_UINT, offsetof(frame_opts, count), "99", false, NULL, NULL, NULL},
+        OPT_END,
+    };
+    frame_opts fo = {{NULL, 0}, 0};
+    const char *yaml = "path: /p\ncount: 4\ninputs: [a, b]\ninputz: 1\n";
+    f->doc = cfg_doc_parse("t.yaml", yaml, strlen(yaml), false, &f->diags);
+    opt_target targets[] = {{table, &f->opts}, {frame, &fo}};
+    assert_int_equal(opt_apply(cfg_doc_root(f->doc), targets, 2, NULL, "x", &f->diags), 1);
+    assert_message(f, 0, "t.yaml:4: x: unknown option \"inputz\" (did you mean \"inputs\"?)");
+    /* The first table that declares a name takes it. */
+    assert_int_equal(f->opts.count, 4);
+    assert_int_equal(fo.count, 0);
+    assert_int_equal(fo.inputs.n, 2);
+    opt_free(frame, &fo);
+    assert_null(fo.inputs.items);
+}
+
+static void test_opt_set(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(apply(f, "path: /p\ncount:\nencoding: {codec: text}\n"), 0);
+    const cfg_node *root = cfg_doc_root(f->doc);
+    assert_true(opt_set(root, "path"));
+    assert_false(opt_set(root, "count"));
+    assert_false(opt_set(root, "name"));
+    assert_true(opt_set(root, "encoding.codec"));
+    assert_false(opt_set(root, "encoding.prefix"));
+    assert_false(opt_set(root, "path.deeper"));
+    assert_false(opt_set(NULL, "path"));
+}
+
+static void test_doc(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT;
+    assert_int_equal(opt_doc(table, &out), 0);
+    const char *expected =
+        "  flag             bool                     default: true  \xe2\x80\x94 a switch\n"
+        "  delta            int                      default: -3\n"
+        "  count            uint                     default: 10  \xe2\x80\x94 how many\n"
+        "  ratio            float                    default: 0.5\n"
+        "  name             string                   default: anon\n"
+        "  path             string                   required  \xe2\x80\x94 where to write\n"
+        "  level            enum (low|mid|high)      default: mid\n"
+        "  tags             list of strings\n"
+        "  program          any\n"
+        "  encoding         object                   \xe2\x80\x94 output encoding\n"
+        "  encoding.codec   enum (json|text|logfmt)  default: json  "
+        "\xe2\x80\x94 how events are written\n"
+        "  encoding.prefix  string\n";
+    assert_string_equal(out.data, expected);
+    buf_free(&out);
+}
+
+static void test_did_you_mean(void **state)
+{
+    (void)state;
+    const char *names[] = {"encoding", "compression", "path", "inputs", "type"};
+    size_t n = SL_ARRAY_LEN(names);
+    assert_string_equal(opt_did_you_mean("encodng", names, n), "encoding");
+    assert_string_equal(opt_did_you_mean("encdoing", names, n), "encoding");
+    assert_string_equal(opt_did_you_mean("compresion", names, n), "compression");
+    assert_string_equal(opt_did_you_mean("pth", names, n), "path");
+    assert_string_equal(opt_did_you_mean("Type", names, n), "type");
+    assert_string_equal(opt_did_you_mean("compressoin_lvl", names, n), "compression");
+    assert_null(opt_did_you_mean("bufer", names, n));
+    assert_null(opt_did_you_mean("x", names, n));
+    assert_null(opt_did_you_mean("encoding", names, 0));
+}
+
+#define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        FIXTURE_TEST(test_every_type),
+        FIXTURE_TEST(test_defaults),
+        FIXTURE_TEST(test_null_counts_as_absent),
+        FIXTURE_TEST(test_no_map_means_all_defaults),
+        FIXTURE_TEST(test_unknown_key_suggests),
+        FIXTURE_TEST(test_unknown_key_without_suggestion),
+        FIXTURE_TEST(test_ignored_keys_are_suggested_too),
+        FIXTURE_TEST(test_nested_unknown_key),
+        FIXTURE_TEST(test_wrong_types),
+        FIXTURE_TEST(test_quoted_number_is_refused),
+        FIXTURE_TEST(test_numbers_out_of_range),
+        FIXTURE_TEST(test_floats),
+        cmocka_unit_test(test_bools),
+        FIXTURE_TEST(test_bool_message),
+        FIXTURE_TEST(test_missing_required),
+        FIXTURE_TEST(test_required_null),
+        FIXTURE_TEST(test_enum_errors),
+        FIXTURE_TEST(test_single_scalar_list),
+        FIXTURE_TEST(test_long_values_are_cut_in_messages),
+        FIXTURE_TEST(test_not_a_map),
+        FIXTURE_TEST(test_several_tables),
+        FIXTURE_TEST(test_opt_set),
+        cmocka_unit_test(test_doc),
+        cmocka_unit_test(test_did_you_mean),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,408 @@
+/* Unit tests: the runtime end to end with test components defined here -
+ * fused chains run in parallel on the worker pool and keep order, fan-out
+ * reaches every sink, acknowledgements report the worst status, a stop
+ * drains everything the source emitted, back-pressure holds memory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "pipeline/component.h"
+#include "pipeline/runtime.h"
+#include "pipeline/topology.h"
+
+/* ---- a counting source: `total` events (0 = until stopped), field n ---- */
+
+typedef struct counter_src {
+    uint64_t total;
+    uint32_t per_batch;
+    bool with_acks;
+    atomic_uint_fast64_t emitted;
+    atomic_uint_fast64_t acked;
+    atomic_int worst;
+} counter_src;
+
+static void counter_acked(void *ud, uint64_t token, ack_status st)
+{
+    (void)token;
+    counter_src *s = ud;
+    atomic_fetch_add(&s->acked, 1);
+    int cur = atomic_load(&s->worst);
+    if ((int)st > cur)
+        atomic_store(&s->worst, (int)st);
+}
+
+static int counter_build(const void *options, const component_info *info, void **state,
+                         sl_error *err)
+{
+    (void)info; (void)err;
+    *state = *(void *const *)options;
+    return 0;
+}
+
+static int counter_run(void *state, source_ctx *ctx, sl_error *err)
+{
+    counter_src *s = state;
+    uint64_t n = 0;
+    while ((s->total == 0 || n < s->total) && !source_stopping(ctx)) {
+        ack_group *g = s->with_acks ? ack_group_new(counter_acked, s, n) : NULL;
+        batch *b = source_batch_new(ctx, g);
+        ack_group_release(g, ACK_DELIVERED);
+        if (!b)
+            return sl_fail(err, "oom");
+        for (uint32_t i = 0; i < s->per_batch && (s->total == 0 || n < s->total); i++, n++) {
+            event *e = batch_push(b);
+            event_init_log(b->arena, e, 2);
+            event_log_set(b->arena, e, "n", value_int((int64_t)n));
+        }
+        uint64_t c = b->count;
+        if (source_emit(ctx, b) < 0)
+            break;
+        atomic_fetch_add(&s->emitted, c);
+    }
+    return 0;
+}
+
+static const component_desc counter_desc = {
+    .type = "test_counter", .kind = COMPONENT_SOURCE, .summary = "test",
+    .output_types = EVENT_LOG, .build = counter_build, .source_run = counter_run,
+};
+
+/* ---- a collecting sink: checks order, counts, optional slowness ---- */
+
+typedef struct collect_sink {
+    uint64_t next;          /* next n expected */
+    uint64_t received;
+    bool out_of_order;
+    int delay_us;
+    ack_status status;
+    bool track_order;
+    const char *want_trail;   /* the marks a fused chain appended, in order */
+    bool bad_trail;
+} collect_sink;
+
+static int collect_run(void *state, sink_ctx *ctx, sl_error *err)
+{
+    (void)err;
+    collect_sink *s = state;
+    batch *b;
+    queue_result r;
+    while ((r = sink_next(ctx, &b, 1000)) != QUEUE_END) {
+        if (r != QUEUE_OK)
+            continue;
+        for (uint32_t i = 0; i < b->count; i++) {
+            const value *v = event_log_get(&b->events[i], "n");
+            if (s->track_order && (!v || v->u.i != (int64_t)s->next))
+                s->out_of_order = true;
+            s->next++;
+            if (s->want_trail) {
+                const value *t = event_log_get(&b->events[i], "trail");
+                if (!t || t->len != strlen(s->want_trail) ||
+                    memcmp(t->u.s, s->want_trail, t->len) != 0)
+                    s->bad_trail = true;
+            }
+        }
+        s->received += b->count;
+        if (s->delay_us)
+            usleep((useconds_t)s->delay_us);
+        sink_done(ctx, b, s->status);
+    }
+    return 0;
+}
+
+static const component_desc collect_desc = {
+    .type = "test_collect", .kind = COMPONENT_SINK, .summary = "test",
+    .input_types = EVENT_ANY, .build = counter_build, .sink_run = collect_run,
+};
+
+/* ---- a stateless transform that records how many batches it runs at once
+ * and appends "c" to the trail ---- */
+
+static atomic_int in_flight, max_concurrent;
+
+static int concurrency_process(void *state, batch *b, transform_emit *em, sl_error *err)
+{
+    (void)state; (void)em; (void)err;
+    int now = atomic_fetch_add(&in_flight, 1) + 1;
+    int seen = atomic_load(&max_concurrent);
+    while (now > seen && !atomic_compare_exchange_weak(&max_concurrent, &seen, now))
+        ;
+    usleep(500);
+    for (uint32_t i = 0; i < b->count; i++) {
+        const value *t = event_log_get(&b->events[i], "trail");
+        char *s = arena_alloc(b->arena, t->len + 1);
+        memcpy(s, t->u.s, t->len);
+        s[t->len] = 'c';
+        event_log_set(b->arena, &b->events[i], "trail", value_bytes(s, t->len + 1));
+    }
+    atomic_fetch_sub(&in_flight, 1);
+    return 0;
+}
+
+static int nothing_build(const void *options, const component_info *info, void **state,
+                         sl_error *err)
+{
+    (void)options; (void)info; (void)err;
+    *state = NULL;
+    return 0;
+}
+
+static const component_desc concurrency_desc = {
+    .type = "test_concurrency", .kind = COMPONENT_TRANSFORM, .summary = "test",
+    .input_types = EVENT_ANY, .stateless = true, .build = nothing_build,
+    .transform_process = concurrency_process,
+};
+
+/* ---- building configs by hand ---- */
+
+typedef struct spec {
+    const char *id;
+    component_kind kind;
+    const component_desc *desc;
+    void *state;
+    const char *inputs[4];
+    const char *noop_mark;
+    uint64_t noop_delay;
+} spec;
+
+extern const component_desc transform_noop_desc;
+
+typedef struct noop_opts {
+    char *mark;
+    uint64_t delay_ms;
+    bool jitter;
+} noop_opts;
+
+static sl_config *make_config(spec *specs, size_t n)
+{
+    sl_config *cfg = calloc(1, sizeof(*cfg));
+    cfg->components = calloc(n, sizeof(*cfg->components));
+    cfg->ncomponents = n;
+    cfg->data_dir = "/tmp";
+    for (size_t i = 0; i < n; i++) {
+        component_config *cc = &cfg->components[i];
+        cc->id = (char *)specs[i].id;
+        cc->label = (char *)specs[i].id;
+        cc->kind = specs[i].kind;
+        cc->desc = specs[i].desc;
+        cc->buffer_max_events = 2048;
+        if (specs[i].desc == &transform_noop_desc) {
+            noop_opts *o = calloc(1, sizeof(*o));
+            o->mark = (char *)specs[i].noop_mark;
+            o->delay_ms = specs[i].noop_delay;
+            o->jitter = true;
+            cc->options = o;
+        } else {
+            void **slot = calloc(1, sizeof(void *));
+            *slot = specs[i].state;
+            cc->options = slot;
+        }
+        size_t ni = 0;
+        while (ni < 4 && specs[i].inputs[ni])
+            ni++;
+        cc->inputs.items = (char **)specs[i].inputs;
+        cc->inputs.n = ni;
+    }
+    return cfg;
+}
+
+static void free_config(sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->ncomponents; i++)
+        free(cfg->components[i].options);
+    free(cfg->components);
+    free(cfg);
+}
+
+static void wait_done(runtime *rt)
+{
+    struct pollfd p = {.fd = runtime_done_fd(rt), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 30000), 1);
+}
+
+static void run_to_end(spec *specs, size_t n, unsigned threads, size_t want_stages)
+{
+    sl_config *cfg = make_config(specs, n);
+    diag_list diags = DIAG_LIST_INIT;
+    topology *topo = topo_build(cfg, &diags);
+    assert_non_null(topo);
+    assert_int_equal(topo->nstages, want_stages);
+    runtime *rt = NULL;
+    sl_error err = {{0}};
+    runtime_options ro = {threads, 100};
+    assert_int_equal(runtime_start(topo, &ro, &rt, &err), 0);
+    wait_done(rt);
+    assert_int_equal(runtime_drain(rt, 30000), 0);
+    runtime_free(rt);
+    topo_free(topo);
+    diag_list_free(&diags);
+    free_config(cfg);
+}
+
+static void fused_chain_runs_in_parallel_and_keeps_order(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 20000, .per_batch = 100};
+    collect_sink out = {.status = ACK_DELIVERED, .track_order = true, .want_trail = "abc"};
+    spec specs[] = {
+        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
+        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "a", 3},
+        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"a"}, "b", 0},
+        {"c", COMPONENT_TRANSFORM, &concurrency_desc, NULL, {"b"}, "c", 0},
+        {"out", COMPONENT_SINK, &collect_desc, &out, {"c"}, NULL, 0},
+    };
+    run_to_end(specs, 5, 4, 1);
+    assert_int_equal(out.received, 20000);
+    assert_false(out.out_of_order);
+    assert_false(out.bad_trail);
+    /* Several batches were inside the chain at once: it ran in parallel. */
+    assert_true(atomic_load(&max_concurrent) > 1);
+}
+
+static void branches_are_separate_stages_and_fan_out_to_every_sink(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 5000, .per_batch = 100};
+    collect_sink s1 = {.status = ACK_DELIVERED, .track_order = true};
+    collect_sink s2 = {.status = ACK_DELIVERED, .track_order = true};
+    collect_sink s3 = {.status = ACK_DELIVERED};
+    spec specs[] = {
+        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
+        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "a", 1},
+        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "b", 1},
+        {"s1", COMPONENT_SINK, &collect_desc, &s1, {"a"}, NULL, 0},
+        {"s2", COMPONENT_SINK, &collect_desc, &s2, {"b"}, NULL, 0},
+        {"s3", COMPONENT_SINK, &collect_desc, &s3, {"a", "b", "in"}, NULL, 0},
+    };
+    run_to_end(specs, 6, 2, 2);
+    assert_int_equal(s1.received, 5000);
+    assert_int_equal(s2.received, 5000);
+    assert_int_equal(s3.received, 15000);
+    assert_false(s1.out_of_order);
+    assert_false(s2.out_of_order);
+}
+
+static void acks_report_worst_status_of_every_sink(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 1000, .per_batch = 100, .with_acks = true};
+    collect_sink ok = {.status = ACK_DELIVERED};
+    collect_sink bad = {.status = ACK_REJECTED};
+    spec specs[] = {
+        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
+        {"ok", COMPONENT_SINK, &collect_desc, &ok, {"in"}, NULL, 0},
+        {"bad", COMPONENT_SINK, &collect_desc, &bad, {"in"}, NULL, 0},
+    };
+    run_to_end(specs, 3, 1, 0);
+    assert_int_equal(atomic_load(&src.acked), 10);
+    assert_int_equal(atomic_load(&src.worst), ACK_REJECTED);
+}
+
+static void stop_drains_everything_emitted(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 0, .per_batch = 100, .with_acks = true};
+    collect_sink out = {.status = ACK_DELIVERED, .track_order = true, .delay_us = 200};
+    spec specs[] = {
+        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
+        {"t", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, NULL, 0},
+        {"out", COMPONENT_SINK, &collect_desc, &out, {"t"}, NULL, 0},
+    };
+    sl_config *cfg = make_config(specs, 3);
+    diag_list diags = DIAG_LIST_INIT;
+    topology *topo = topo_build(cfg, &diags);
+    runtime *rt = NULL;
+    sl_error err = {{0}};
+    runtime_options ro = {2, 100};
+    assert_int_equal(runtime_start(topo, &ro, &rt, &err), 0);
+    usleep(300 * 1000);
+    assert_int_equal(runtime_drain(rt, 30000), 0);
+    assert_true(out.received > 0);
+    assert_int_equal(out.received, atomic_load(&src.emitted));
+    assert_int_equal(atomic_load(&src.acked), out.received / 100);
+    assert_false(out.out_of_order);
+    runtime_free(rt);
+    topo_free(topo);
+    diag_list_free(&diags);
+    free_config(cfg);
+}
+
+static void unknown_input_and_cycle_are_reported(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 1, .per_batch = 1};
+    collect_sink out = {.status = ACK_DELIVERED};
+    spec specs[] = {
+        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
+        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in", "b"}, NULL, 0},
+        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"a"}, NULL, 0},
+        {"out", COMPONENT_SINK, &collect_desc, &out, {"b", "nope", "out"}, NULL, 0},
+    };
+    sl_config *cfg = make_config(specs, 4);
+    diag_list diags = DIAG_LIST_INIT;
+    assert_null(topo_build(cfg, &diags));
+    assert_int_equal(diag_errors(&diags), 2);
+    assert_string_equal(diags.items[0].msg, "input \"nope\" doesn't match any source or transform");
+    assert_string_equal(diags.items[1].msg,
+                        "input \"out\" is a sink; only sources and transforms can be inputs");
+    diag_list_free(&diags);
+    specs[3].inputs[1] = NULL;
+    free_config(cfg);
+    cfg = make_config(specs, 4);
+    assert_null(topo_build(cfg, &diags));
+    assert_int_equal(diag_errors(&diags), 1);
+    assert_string_equal(diags.items[0].msg, "is part of a cycle: its output leads back to its input");
+    diag_list_free(&diags);
+    free_config(cfg);
+}
+
+static void wildcards_match_ids_and_type_mismatch_is_an_error(void **state)
+{
+    (void)state;
+    static const component_desc metrics_sink = {
+        .type = "test_metrics_only", .kind = COMPONENT_SINK, .summary = "test",
+        .input_types = EVENT_METRIC, .build = counter_build, .sink_run = collect_run,
+    };
+    counter_src s1 = {.total = 1, .per_batch = 1}, s2 = s1;
+    collect_sink out = {.status = ACK_DELIVERED};
+    spec specs[] = {
+        {"app1", COMPONENT_SOURCE, &counter_desc, &s1, {NULL}, NULL, 0},
+        {"app2", COMPONENT_SOURCE, &counter_desc, &s2, {NULL}, NULL, 0},
+        {"out", COMPONENT_SINK, &collect_desc, &out, {"app*"}, NULL, 0},
+        {"m", COMPONENT_SINK, &metrics_sink, &out, {"app1"}, NULL, 0},
+    };
+    sl_config *cfg = make_config(specs, 4);
+    diag_list diags = DIAG_LIST_INIT;
+    assert_null(topo_build(cfg, &diags));
+    assert_int_equal(diag_errors(&diags), 1);
+    assert_string_equal(diags.items[0].msg, "takes metrics, but its input \"app1\" sends logs");
+    diag_list_free(&diags);
+    free_config(cfg);
+    cfg = make_config(specs, 3);
+    topology *t = topo_build(cfg, &diags);
+    assert_non_null(t);
+    assert_int_equal(t->nodes[0].outputs[0].nconsumers, 1);
+    assert_int_equal(t->nodes[1].outputs[0].nconsumers, 1);
+    topo_free(t);
+    diag_list_free(&diags);
+    free_config(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fused_chain_runs_in_parallel_and_keeps_order),
+        cmocka_unit_test(branches_are_separate_stages_and_fan_out_to_every_sink),
+        cmocka_unit_test(acks_report_worst_status_of_every_sink),
+        cmocka_unit_test(stop_drains_everything_emitted),
+        cmocka_unit_test(unknown_input_and_cycle_are_reported),
+        cmocka_unit_test(wildcards_match_ids_and_type_mismatch_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
