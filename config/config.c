@@ -504,6 +504,7 @@ static void apply_globals(loader *L)
     opt_apply(globals, &target, 1, ignore, NULL, L->diags);
     cfg->data_dir = g.data_dir;
     cfg->data_dir_set = opt_set(globals, "data_dir");
+    cfg->data_dir_node = cfg->data_dir_set ? cfg_map_get(globals, "data_dir") : NULL;
     cfg->api_enabled = g.api_enabled;
     cfg->api_address = g.api_address;
     cfg->acks_enabled = short_acks ? acks : g.acks_enabled;

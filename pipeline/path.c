@@ -146,9 +146,10 @@ static int parse_index(path_parser *pp)
         return parse_fail(pp, "expected an array index");
     }
     int64_t idx = 0;
+    size_t digits = i;
     while (t[i] >= '0' && t[i] <= '9') {
         if (idx > (INT64_MAX - (t[i] - '0')) / 10) {
-            pp->pos = i;
+            pp->pos = digits;
             return parse_fail(pp, "array index out of range");
         }
         idx = idx * 10 + (t[i] - '0');

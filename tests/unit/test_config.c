@@ -65,6 +65,7 @@ static void test_basic_config_and_defaults(void **state)
     assert_int_equal(d.n, 0);
     assert_string_equal(cfg->data_dir, "/var/lib/sluice");
     assert_false(cfg->data_dir_set);
+    assert_null(cfg->data_dir_node);
     assert_true(cfg->api_enabled);
     assert_string_equal(cfg->api_address, "127.0.0.1:8686");
     assert_false(cfg->acks_enabled);
@@ -162,6 +163,8 @@ static void test_globals_and_sink_options(void **state)
     assert_int_equal(d.n, 0);
     assert_string_equal(cfg->data_dir, "/srv/sluice");
     assert_true(cfg->data_dir_set);
+    assert_int_equal(cfg->data_dir_node->line, 1);
+    assert_string_equal(cfg->data_dir_node->file, "g.yaml");
     assert_false(cfg->api_enabled);
     assert_string_equal(cfg->api_address, "0.0.0.0:9000");
     assert_true(cfg->acks_enabled);
