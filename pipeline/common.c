@@ -1,6 +1,7 @@
 /* common.c - error formatting, clocks and the host name (see common.h). */
 #include "common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,4 +47,20 @@ const char *sl_hostname(void)
 {
     pthread_once(&hostname_once, resolve_hostname);
     return hostname_buf;
+}
+
+int sl_write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }

@@ -30,8 +30,35 @@ int sl_fail(sl_error *err, const char *fmt, ...) SL_PRINTF(2, 3);
 int64_t sl_now_mono_ns(void);
 int64_t sl_now_wall_ns(void);
 
+/* Writes all n bytes to fd, retrying short writes and EINTR. -1 with errno
+ * set on failure (EPIPE, ENOSPC, ...). */
+int sl_write_all(int fd, const void *data, size_t n);
+
 /* The machine's host name, resolved once; never NULL. */
 const char *sl_hostname(void);
+
+/* Binary search over n sorted elements of `size` bytes: the index of the
+ * element cmp() finds equal to key (*found = true), else the index where key
+ * would be inserted. Inline so that a constant comparator is inlined too. */
+static inline size_t sl_bsearch(const void *base, size_t n, size_t size, const void *key,
+                                int (*cmp)(const void *elem, const void *key), bool *found)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp((const char *)base + mid * size, key);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
 
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SL_UNUSED(x) ((void)(x))

@@ -57,24 +57,15 @@ int event_init_metric(arena *a, event *e, const char *name, const char *namespac
     return 0;
 }
 
+static int tag_cmp(const void *elem, const void *key)
+{
+    return strcmp(((const metric_tag *)elem)->key, key);
+}
+
 /* Index of key in the sorted tags (*found = true), else its insertion point. */
 static uint32_t tag_search(const metric *m, const char *key, bool *found)
 {
-    uint32_t lo = 0, hi = m->ntags;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->tags[mid].key, key);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return (uint32_t)sl_bsearch(m->tags, m->ntags, sizeof(*m->tags), key, tag_cmp, found);
 }
 
 static const char *copy_tag_value(arena *a, const char *v)

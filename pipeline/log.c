@@ -226,17 +226,10 @@ static int format_json_line(buf *out, const char *ts, slog_level level,
 
 /* ---- output (callers hold slog_lock) ---- */
 
-static void write_all(const char *data, size_t len)
+/* A failed write to stderr has nowhere to be reported. */
+static void write_stderr(const char *data, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        data += n;
-        len -= (size_t)n;
-    }
+    (void)sl_write_all(STDERR_FILENO, data, len);
 }
 
 /* When the line can't be built (out of memory) the message still goes out,
@@ -250,10 +243,10 @@ static void emit_line(slog_level level, const char *component, const char *messa
                  ? format_json_line(&line, ts, level, component, message)
                  : format_text_line(&line, ts, level, component, message);
     if (rc == 0) {
-        write_all(line.data, line.len);
+        write_stderr(line.data, line.len);
     } else {
-        write_all(message, strlen(message));
-        write_all("\n", 1);
+        write_stderr(message, strlen(message));
+        write_stderr("\n", 1);
     }
     buf_free(&line);
 }

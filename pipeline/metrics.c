@@ -192,44 +192,34 @@ static metrics_label *labels_copy(const metrics_label *src, size_t n)
 /* ---- registry (callers hold the lock) ---- */
 
 /* Index of name, or where it would be inserted (with *found false). */
+static int family_cmp(const void *elem, const void *key)
+{
+    return strcmp((*(metrics_family *const *)elem)->name, key);
+}
+
 static size_t family_position(const char *name, bool *found)
 {
-    size_t lo = 0, hi = registry.nfamilies;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(registry.families[mid]->name, name);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return sl_bsearch(registry.families, registry.nfamilies, sizeof(*registry.families),
+                      name, family_cmp, found);
+}
+
+typedef struct label_set {
+    const metrics_label *labels;
+    size_t n;
+} label_set;
+
+static int series_cmp(const void *elem, const void *key)
+{
+    const metrics_series *s = *(metrics_series *const *)elem;
+    const label_set *k = key;
+    return labels_cmp(s->labels, s->nlabels, k->labels, k->n);
 }
 
 static size_t series_position(const metrics_family *f, const metrics_label *labels,
                               size_t n, bool *found)
 {
-    size_t lo = 0, hi = f->nseries;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const metrics_series *s = f->series[mid];
-        int c = labels_cmp(s->labels, s->nlabels, labels, n);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    label_set k = {labels, n};
+    return sl_bsearch(f->series, f->nseries, sizeof(*f->series), &k, series_cmp, found);
 }
 
 /* Makes room for one more pointer in a growable array. */

@@ -157,8 +157,9 @@ static int fanout_push(const fanout *f, batch *b)
     return rc;
 }
 
-/* Every distinct queue this node feeds, told that this producer is done. */
-static void node_outputs_done(rt_node *n)
+/* Calls fn once for every distinct queue this node feeds (a node feeding
+ * one consumer through two outputs is still one producer of its queue). */
+static void node_for_each_queue(rt_node *n, void (*fn)(queue *q))
 {
     queue *seen[64];
     size_t nseen = 0;
@@ -172,28 +173,19 @@ static void node_outputs_done(rt_node *n)
                 continue;
             if (nseen < SL_ARRAY_LEN(seen))
                 seen[nseen++] = f->queues[i];
-            queue_producer_done(f->queues[i]);
+            fn(f->queues[i]);
         }
     }
 }
 
+static void node_outputs_done(rt_node *n)
+{
+    node_for_each_queue(n, queue_producer_done);
+}
+
 static void node_outputs_register(rt_node *n)
 {
-    queue *seen[64];
-    size_t nseen = 0;
-    for (size_t k = 0; k < n->topo->noutputs; k++) {
-        fanout *f = &n->outs[k];
-        for (size_t i = 0; i < f->n; i++) {
-            bool dup = false;
-            for (size_t s = 0; s < nseen && !dup; s++)
-                dup = seen[s] == f->queues[i];
-            if (dup)
-                continue;
-            if (nseen < SL_ARRAY_LEN(seen))
-                seen[nseen++] = f->queues[i];
-            queue_add_producer(f->queues[i]);
-        }
-    }
+    node_for_each_queue(n, queue_add_producer);
 }
 
 /* ---------------------------------------------------------------- sources */

@@ -80,24 +80,22 @@ static int compare_keys(const char *a, size_t alen, const char *b, size_t blen)
 
 /* Index of key in m when found (*found = true), else the index it would be
  * inserted at. */
+typedef struct key_ref {
+    const char *key;
+    size_t klen;
+} key_ref;
+
+static int entry_cmp(const void *elem, const void *key)
+{
+    const value_entry *e = elem;
+    const key_ref *k = key;
+    return compare_keys(e->key, e->klen, k->key, k->klen);
+}
+
 static uint32_t map_search(const value_map *m, const char *key, size_t klen, bool *found)
 {
-    uint32_t lo = 0, hi = m->len;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const value_entry *e = &m->entries[mid];
-        int c = compare_keys(e->key, e->klen, key, klen);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    key_ref k = {key, klen};
+    return (uint32_t)sl_bsearch(m->entries, m->len, sizeof(*m->entries), &k, entry_cmp, found);
 }
 
 value *value_map_get(const value_map *m, const char *key, size_t klen)
@@ -143,6 +141,18 @@ value *value_map_put(arena *a, value_map *m, const char *key, size_t klen)
     e->val = value_null();
     m->len++;
     return &e->val;
+}
+
+int value_map_put_if_absent(arena *a, value_map *m, const char *key, value v)
+{
+    size_t klen = strlen(key);
+    if (value_map_get(m, key, klen))
+        return 0;
+    value *slot = value_map_put(a, m, key, klen);
+    if (!slot)
+        return -1;
+    *slot = v;
+    return 0;
 }
 
 bool value_map_del(value_map *m, const char *key, size_t klen)

@@ -83,6 +83,9 @@ value *value_map_get(const value_map *m, const char *key, size_t klen);
 /* The slot for key: the existing one, or a new VALUE_NULL one inserted in
  * order. The key is referenced, not copied. NULL on allocation failure. */
 value *value_map_put(arena *a, value_map *m, const char *key, size_t klen);
+/* Sets key (NUL-terminated, referenced) to v unless the map has it already.
+ * -1 on allocation failure. */
+int value_map_put_if_absent(arena *a, value_map *m, const char *key, value v);
 /* Removes key; true when it was there. */
 bool value_map_del(value_map *m, const char *key, size_t klen);
 /* Appends a slot; NULL on allocation failure. */

@@ -63,21 +63,6 @@ static void console_destroy(void *state)
     free(state);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int encode_batch(const console_state *st, const batch *b, buf *out)
 {
     for (uint32_t i = 0; i < b->count; i++)
@@ -94,7 +79,7 @@ static ack_status print_batch(const console_state *st, const char *id, const bat
         slog_error(id, "Failed to encode events: out of memory.");
         return ACK_ERRORED;
     }
-    if (write_all(st->fd, out->data, out->len) < 0) {
+    if (sl_write_all(st->fd, out->data, out->len) < 0) {
         slog_error(id, "Failed to write to %s: %s.",
                    st->fd == STDERR_FILENO ? "stderr" : "stdout", strerror(errno));
         return ACK_ERRORED;

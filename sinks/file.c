@@ -140,21 +140,6 @@ static int file_build(const void *options, const component_info *info, void **st
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Feeds n bytes to the gzip stream, appending its output to fs->zbuf. */
 static int gzip_feed(file_sink *fs, z_stream *z, const char *data, size_t n, int flush)
 {
@@ -201,7 +186,7 @@ static int zstd_feed(file_sink *fs, ZSTD_CCtx *zs, const char *data, size_t n,
 static int write_out(file_sink *fs, out_file *f, const char *data, size_t n, bool last)
 {
     if (fs->compression == COMPRESSION_NONE)
-        return write_all(f->fd, data, n);
+        return sl_write_all(f->fd, data, n);
     buf_reset(&fs->zbuf);
     int rc = fs->compression == COMPRESSION_GZIP
                  ? gzip_feed(fs, f->gz, data, n, last ? Z_FINISH : Z_SYNC_FLUSH)
@@ -210,7 +195,7 @@ static int write_out(file_sink *fs, out_file *f, const char *data, size_t n, boo
         errno = ENOMEM;
         return -1;
     }
-    return write_all(f->fd, fs->zbuf.data, fs->zbuf.len);
+    return sl_write_all(f->fd, fs->zbuf.data, fs->zbuf.len);
 }
 
 /* ---- open files ---- */

@@ -490,24 +490,12 @@ static char *line_in_arena(arena *a, const line_buf *l, size_t *len)
     return text;
 }
 
-static int put_field(arena *a, value_map *m, const char *key, value v)
-{
-    size_t klen = strlen(key);
-    if (value_map_get(m, key, klen))
-        return 0;
-    value *slot = value_map_put(a, m, key, klen);
-    if (!slot)
-        return -1;
-    *slot = v;
-    return 0;
-}
-
 static int add_source_fields(generator *g, arena *a, value_map *m)
 {
-    if (put_field(a, m, EVENT_FIELD_HOST, value_bytes("localhost", 9)) < 0 ||
-        put_field(a, m, "service", value_bytes("vector", 6)) < 0 ||
-        put_field(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("demo_logs", 9)) < 0 ||
-        put_field(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(g->clock.now_ns)) < 0)
+    if (value_map_put_if_absent(a, m, EVENT_FIELD_HOST, value_bytes("localhost", 9)) < 0 ||
+        value_map_put_if_absent(a, m, "service", value_bytes("vector", 6)) < 0 ||
+        value_map_put_if_absent(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("demo_logs", 9)) < 0 ||
+        value_map_put_if_absent(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(g->clock.now_ns)) < 0)
         return -1;
     return 0;
 }

@@ -320,18 +320,6 @@ static int add_bytes_event(line_reader *r, const char *line, size_t len)
     return 0;
 }
 
-static int put_if_absent(arena *a, value_map *m, const char *key, value v)
-{
-    size_t klen = strlen(key);
-    if (value_map_get(m, key, klen))
-        return 0;
-    value *slot = value_map_put(a, m, key, klen);
-    if (!slot)
-        return -1;
-    *slot = v;
-    return 0;
-}
-
 /* Pushes one decoded object as an event with the source's fields added where
  * it has none. The batch has room. */
 static int push_object(line_reader *r, const value *obj)
@@ -344,14 +332,14 @@ static int push_object(line_reader *r, const value *obj)
     e->type = EVENT_LOG;
     e->u.log = *obj;
     value_map *m = obj->u.map;
-    if (put_if_absent(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(r->now_ns)) < 0 ||
-        put_if_absent(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5)) < 0)
+    if (value_map_put_if_absent(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(r->now_ns)) < 0 ||
+        value_map_put_if_absent(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5)) < 0)
         return -1;
     if (!st->host_wanted)
         return 0;
     if (st->host_nested)
         return set_host_at_path(st, a, &e->u.log);
-    return put_if_absent(a, m, st->host_field, st->host);
+    return value_map_put_if_absent(a, m, st->host_field, st->host);
 }
 
 static bool all_objects(const value_array *arr)
