@@ -1,9 +1,10 @@
 /* default_config.c - the pipeline sluice runs when given no configuration.
  *
  * It must work on any machine with nothing set up, so it reads nothing from
- * the host: generated Apache log lines go to stdout, one a second, and the
- * API serves /health and the internal metrics on /metrics, so a first run
- * shows both the data path and the monitoring side. */
+ * the host: generated Apache log lines go to stdout, one a second; every 30
+ * seconds sluice's own metrics follow them through the same kind of sink; and
+ * the API serves /health and /metrics, so a first run shows both the data
+ * path and the monitoring side. */
 #include "config.h"
 
 const char config_default_yaml[] =
@@ -26,10 +27,18 @@ const char config_default_yaml[] =
     "    type: demo_logs\n"
     "    format: apache_common\n"
     "    interval: 1.0\n"
+    "  self:\n"
+    "    type: internal_metrics\n"
+    "    scrape_interval_secs: 30\n"
     "\n"
     "sinks:\n"
     "  console:\n"
     "    type: console\n"
     "    inputs: [demo]\n"
+    "    encoding:\n"
+    "      codec: text\n"
+    "  metrics:\n"
+    "    type: console\n"
+    "    inputs: [self]\n"
     "    encoding:\n"
     "      codec: text\n";

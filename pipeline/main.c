@@ -203,10 +203,14 @@ static int cmd_list(void)
     const component_desc *const *all = registry_all(&n);
     for (int kind = COMPONENT_SOURCE; kind <= COMPONENT_SINK; kind++) {
         printf("%s:\n", headings[kind]);
-        for (size_t i = 0; i < n; i++)
-            if ((int)all[i]->kind == kind && !all[i]->internal)
+        size_t shown = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((int)all[i]->kind == kind && !all[i]->internal) {
                 printf("  %-18s %s\n", all[i]->type, all[i]->summary);
-        printf("\n");
+                shown++;
+            }
+        }
+        printf("%s\n", shown ? "" : "  (none yet)\n");
     }
     return 0;
 }

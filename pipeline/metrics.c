@@ -591,6 +591,11 @@ int component_metrics_init(component_metrics *m, const char *id,
     bool ok = m->received_events && m->received_bytes && m->sent_events && m->sent_bytes &&
               m->discarded_intentional && m->discarded_error;
 
+    if (strcmp(kind, "source") == 0) {
+        m->received_raw_bytes = component_counter(m, "component_received_bytes_total",
+            "The number of raw bytes this source read before decoding them.", NULL, NULL);
+        ok = ok && m->received_raw_bytes;
+    }
     bool is_sink = strcmp(kind, "sink") == 0;
     if (is_sink) {
         m->buffer_events = component_gauge(m, "buffer_size_events",

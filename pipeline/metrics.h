@@ -65,12 +65,13 @@ typedef struct component_metrics {
     const char *id, *kind, *type;          /* borrowed from the config */
     metrics_series *received_events;       /* component_received_events_total */
     metrics_series *received_bytes;        /* component_received_event_bytes_total */
+    metrics_series *received_raw_bytes;    /* component_received_bytes_total (sources) */
     metrics_series *sent_events;           /* component_sent_events_total */
     metrics_series *sent_bytes;            /* component_sent_event_bytes_total */
     metrics_series *discarded_intentional; /* component_discarded_events_total{intentional="true"} */
     metrics_series *discarded_error;       /* ...{intentional="false"} */
     metrics_series *buffer_events;         /* buffer_size_events (sinks) */
-    metrics_series *buffer_bytes;          /* buffer_size_bytes (sinks) */
+    metrics_series *buffer_bytes;          /* buffer_size_bytes (sinks): estimated JSON bytes */
     metrics_series *utilization;           /* utilization, 0..1 */
 } component_metrics;
 

@@ -23,6 +23,7 @@ struct queue {
     node *head, *tail;
     size_t events;
     size_t batches;
+    uint64_t bytes;
     size_t max_events;
     queue_mode mode;
     int producers;
@@ -115,6 +116,7 @@ queue_result queue_push(queue *q, batch *b)
         q->head = n;
     q->tail = n;
     q->events += b->count;
+    q->bytes += b->json_bytes;
     q->batches++;
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
@@ -164,6 +166,7 @@ queue_result queue_pop(queue *q, batch **out, int timeout_ms)
     if (!q->head)
         q->tail = NULL;
     q->events -= n->b->count;
+    q->bytes -= n->b->json_bytes;
     q->batches--;
     pthread_cond_signal(&q->not_full);
     pthread_mutex_unlock(&q->lock);
@@ -201,6 +204,14 @@ size_t queue_batches(queue *q)
 {
     pthread_mutex_lock(&q->lock);
     size_t n = q->batches;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+uint64_t queue_bytes(queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    uint64_t n = q->bytes;
     pthread_mutex_unlock(&q->lock);
     return n;
 }

@@ -21,7 +21,7 @@
 #include "component.h"
 #include "log.h"
 
-#define SINK_UTILIZATION_WINDOW_NS (5LL * 1000000000LL)
+#define UTILIZATION_WINDOW_NS (5LL * 1000000000LL)
 #define DRAIN_GRACE_MS 2000
 
 typedef struct fanout {
@@ -56,6 +56,8 @@ struct rt_node {
     bool thread_started;
     struct source_ctx sctx;
     struct sink_ctx kctx;
+    atomic_int_fast64_t busy_ns;       /* transforms: time in process() this window */
+    atomic_int_fast64_t window_start;  /* transforms: start of the window */
 };
 
 typedef struct named_batch {
@@ -132,6 +134,14 @@ static int fanout_add(fanout *f, queue *q, const component_metrics *consumer)
     return 0;
 }
 
+static void buffer_gauges_update(const component_metrics *m, queue *q)
+{
+    if (!m->buffer_events)
+        return;
+    metrics_set(m->buffer_events, (double)queue_events(q));
+    metrics_set(m->buffer_bytes, (double)queue_bytes(q));
+}
+
 /* Hands b (ownership) to every consumer of an output. -1 when a consumer's
  * queue was closed by a forced shutdown. */
 static int fanout_push(const fanout *f, batch *b)
@@ -152,7 +162,7 @@ static int fanout_push(const fanout *f, batch *b)
         else if (r == QUEUE_CLOSED)
             rc = -1;
         else
-            metrics_set(f->consumers[i]->buffer_events, (double)queue_events(f->queues[i]));
+            buffer_gauges_update(f->consumers[i], f->queues[i]);
     }
     return rc;
 }
@@ -204,7 +214,8 @@ int source_emit(source_ctx *ctx, batch *b)
     }
     uint64_t bytes = batch_json_bytes(b);
     metrics_add(n->metrics.received_events, b->count);
-    metrics_add(n->metrics.received_bytes, b->input_bytes ? b->input_bytes : bytes);
+    metrics_add(n->metrics.received_bytes, bytes);
+    metrics_add(n->metrics.received_raw_bytes, b->input_bytes);
     metrics_add(n->metrics.sent_events, b->count);
     metrics_add(n->metrics.sent_bytes, bytes);
     return fanout_push(&n->outs[0], b);
@@ -279,7 +290,7 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
     queue_result r = queue_pop(n->input, out, timeout_ms);
     int64_t t1 = sl_now_mono_ns();
     ctx->window_wait += t1 - t0;
-    if (t1 - ctx->window_start >= SINK_UTILIZATION_WINDOW_NS) {
+    if (t1 - ctx->window_start >= UTILIZATION_WINDOW_NS) {
         double busy = 1.0 - (double)ctx->window_wait / (double)(t1 - ctx->window_start);
         metrics_set(n->metrics.utilization, busy < 0 ? 0 : busy);
         ctx->window_start = t1;
@@ -288,7 +299,7 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
     if (r == QUEUE_OK) {
         metrics_add(n->metrics.received_events, (*out)->count);
         metrics_add(n->metrics.received_bytes, (*out)->json_bytes);
-        metrics_set(n->metrics.buffer_events, (double)queue_events(n->input));
+        buffer_gauges_update(&n->metrics, n->input);
     }
     return r;
 }
@@ -365,6 +376,20 @@ int transform_emit_to(transform_emit *em, size_t output, batch *b)
     return 0;
 }
 
+/* Utilization of a transform: the share of the worker pool's time spent in
+ * its process(), published once per window by whichever worker closes it. */
+static void transform_account_busy(rt_node *n, int64_t t0, int64_t t1)
+{
+    atomic_fetch_add(&n->busy_ns, t1 - t0);
+    int64_t start = atomic_load(&n->window_start);
+    if (t1 - start < UTILIZATION_WINDOW_NS ||
+        !atomic_compare_exchange_strong(&n->window_start, &start, t1))
+        return;
+    int64_t busy = atomic_exchange(&n->busy_ns, 0);
+    double share = (double)busy / ((double)(t1 - start) * (double)n->rt->nworkers);
+    metrics_set(n->metrics.utilization, share > 1.0 ? 1.0 : share);
+}
+
 /* Runs the chain on b (exclusively owned by now). Returns what is left for
  * the default output, or NULL when nothing is. */
 static batch *stage_run_chain(rt_stage *st, slot *sl, batch *b)
@@ -376,10 +401,12 @@ static batch *stage_run_chain(rt_stage *st, slot *sl, batch *b)
         metrics_add(n->metrics.received_bytes, batch_json_bytes(b));
         size_t named_before = sl->nnamed;
         sl_error err = {{0}};
+        int64_t t0 = sl_now_mono_ns();
         if (n->cfg->desc->transform_process(n->state, b, &em, &err) < 0) {
             slog_error(n->cfg->id, "transform failed: %s", err.msg);
             component_metrics_error(&n->metrics, "transform_failed", "processing", 1);
         }
+        transform_account_busy(n, t0, sl_now_mono_ns());
         uint64_t sent = b->count;
         for (size_t k = named_before; k < sl->nnamed; k++)
             sent += sl->named[k].b->count;
@@ -691,6 +718,8 @@ static int start_threads(runtime *rt, unsigned threads, sl_error *err)
             n->sctx.node = n;
             atomic_fetch_add(&rt->sources_running, 1);
         }
+        if (n->cfg->kind == COMPONENT_TRANSFORM)
+            atomic_store(&n->window_start, sl_now_mono_ns());
         if (node_leaves_its_stage(rt, n))
             node_outputs_register(n);
     }

@@ -267,7 +267,7 @@ static int internal_metrics_run(void *state, source_ctx *ctx, sl_error *err)
 const component_desc source_internal_metrics_desc = {
     .type = "internal_metrics",
     .kind = COMPONENT_SOURCE,
-    .summary = "Emits the process's own metrics as metric events",
+    .summary = "Emits the process's own metrics as metric events.",
     .options = internal_metrics_table,
     .options_size = sizeof(internal_metrics_options),
     .output_types = EVENT_METRIC,
