@@ -105,6 +105,9 @@ struct runtime {
 
     pthread_mutex_t lock;        /* pool, stages, sink completion */
     pthread_cond_t work;         /* workers: a stage may have work */
+    uint64_t wakeups;            /* bumped with every broadcast of `work`, so a
+                                    worker that dropped the lock while looking
+                                    for work knows it missed one */
     pthread_cond_t sinks_cond;   /* drain: a sink finished */
     size_t sinks_running;
     bool quit;
@@ -434,6 +437,13 @@ static void stage_process(rt_stage *st, slot *sl, batch *b)
     sl->b = stage_run_chain(st, sl, b);
 }
 
+/* Tells idle workers that something changed; rt->lock held. */
+static void pool_wake_locked(runtime *rt)
+{
+    rt->wakeups++;
+    pthread_cond_broadcast(&rt->work);
+}
+
 /* Takes the finished slot at the front; called with rt->lock held and
  * returns false when the front is not done yet. */
 static bool stage_take_front(rt_stage *st, slot *out)
@@ -482,7 +492,7 @@ static void stage_emit_ready(runtime *rt, rt_stage *st)
         st->in_flight--;
     }
     st->emitting = false;
-    pthread_cond_broadcast(&rt->work);
+    pool_wake_locked(rt);
 }
 
 static void stage_finish_outputs(rt_stage *st)
@@ -530,9 +540,11 @@ static void *worker_thread(void *arg)
     pthread_mutex_lock(&rt->lock);
     while (!rt->quit) {
         batch *b = NULL;
+        uint64_t seen = rt->wakeups;
         rt_stage *st = pool_find_work(rt, &b);
         if (!st) {
-            pthread_cond_wait(&rt->work, &rt->lock);
+            while (rt->wakeups == seen && !rt->quit)
+                pthread_cond_wait(&rt->work, &rt->lock);
             continue;
         }
         slot *sl = &st->slots[st->seq_in % st->nslots];
@@ -557,7 +569,7 @@ static void stage_queue_notify(void *ud)
 {
     runtime *rt = ud;
     pthread_mutex_lock(&rt->lock);
-    pthread_cond_signal(&rt->work);
+    pool_wake_locked(rt);
     pthread_mutex_unlock(&rt->lock);
 }
 
@@ -856,7 +868,7 @@ static void join_threads(runtime *rt)
     }
     pthread_mutex_lock(&rt->lock);
     rt->quit = true;
-    pthread_cond_broadcast(&rt->work);
+    pool_wake_locked(rt);
     pthread_mutex_unlock(&rt->lock);
     for (size_t w = 0; w < rt->nworkers; w++)
         pthread_join(rt->workers[w], NULL);

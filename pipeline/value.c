@@ -78,8 +78,6 @@ static int compare_keys(const char *a, size_t alen, const char *b, size_t blen)
     return (alen > blen) - (alen < blen);
 }
 
-/* Index of key in m when found (*found = true), else the index it would be
- * inserted at. */
 typedef struct key_ref {
     const char *key;
     size_t klen;
@@ -92,6 +90,8 @@ static int entry_cmp(const void *elem, const void *key)
     return compare_keys(e->key, e->klen, k->key, k->klen);
 }
 
+/* Index of key in m when found (*found = true), else the index it would be
+ * inserted at. */
 static uint32_t map_search(const value_map *m, const char *key, size_t klen, bool *found)
 {
     key_ref k = {key, klen};
