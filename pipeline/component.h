@@ -91,9 +91,10 @@ const char *source_id(const source_ctx *ctx);
 
 /* ---- transforms (runtime.c) ---- */
 
-/* Sends b to the named output `output` (index into outputs()); ownership
- * passes. -1 when the pipeline is stopping. */
-int transform_emit_to(transform_emit *em, size_t output, batch *b);
+/* Sends b to the named output `named` (an index into the names outputs()
+ * gave); ownership passes, and what the transform leaves in its input batch
+ * goes to the default output. -1 when b could not be kept (it is released). */
+int transform_emit_to(transform_emit *em, size_t named, batch *b);
 
 /* ---- sinks (runtime.c) ---- */
 

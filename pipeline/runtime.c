@@ -76,6 +76,7 @@ struct transform_emit {
     rt_stage *stage;
     slot *slot;
     bool last;                   /* the chain's last transform: outputs leave */
+    size_t noutputs;             /* of the transform, default included */
 };
 
 struct rt_stage {
@@ -354,12 +355,14 @@ static void *sink_thread(void *arg)
 
 /* ------------------------------------------------------------- transforms */
 
-int transform_emit_to(transform_emit *em, size_t output, batch *b)
+int transform_emit_to(transform_emit *em, size_t named, batch *b)
 {
     slot *s = em->slot;
-    if (!em->last || output == 0) {
+    size_t output = named + 1;   /* topology outputs: [0] is the default */
+    if (!em->last || output >= em->noutputs) {
         /* Intermediate transforms of a fused chain have no readers on
-         * their named outputs (fusion requires it). */
+         * their named outputs (fusion requires it), and an index past the
+         * outputs has none either: the events go nowhere, as delivered. */
         batch_release(b, ACK_DELIVERED);
         return 0;
     }
@@ -399,7 +402,7 @@ static batch *stage_run_chain(rt_stage *st, slot *sl, batch *b)
 {
     for (size_t i = 0; i < st->n && b; i++) {
         rt_node *n = st->chain[i];
-        transform_emit em = {st, sl, i + 1 == st->n};
+        transform_emit em = {st, sl, i + 1 == st->n, n->topo->noutputs};
         metrics_add(n->metrics.received_events, b->count);
         metrics_add(n->metrics.received_bytes, batch_json_bytes(b));
         size_t named_before = sl->nnamed;
@@ -890,8 +893,8 @@ int runtime_drain(runtime *rt, int64_t timeout_ms)
         join_threads(rt);
         return 0;
     }
-    slog_error(NULL, "shutdown did not finish within %lld s; discarding what is still queued",
-               (long long)(timeout_ms / 1000));
+    slog_error(NULL, "shutdown did not finish within %.1f s; discarding what is still queued",
+               (double)timeout_ms / 1000.0);
     close_all_queues(rt);
     if (!wait_sinks(rt, sl_now_mono_ns() + DRAIN_GRACE_MS * 1000000LL)) {
         /* A sink stuck in a blocking call: leave its thread to process exit

@@ -468,7 +468,9 @@ static const char *tree_add(tmp_tree *t, const char *name, const char *content)
 {
     assert_true(t->n < SL_ARRAY_LEN(t->paths));
     char *path = t->paths[t->n++];
-    snprintf(path, sizeof(t->paths[0]), "%s/%s", t->root, name);
+    char joined[sizeof(t->paths[0])];
+    snprintf(joined, sizeof(joined), "%s/%s", t->root, name);
+    memcpy(path, joined, sizeof(joined));
     if (!content) {
         assert_int_equal(mkdir(path, 0700), 0);
         return path;

@@ -179,7 +179,7 @@ static void reference_encode(buf *b, const unsigned char *s, size_t n)
         } else if (c < 0x80) {
             buf_append_char(b, (char)c);
         } else {
-            size_t bad, k = reference_utf8(s + i, n - i, &bad);
+            size_t bad = 1, k = reference_utf8(s + i, n - i, &bad);
             if (k) {
                 buf_append(b, s + i, k);
                 i += k;

@@ -159,6 +159,42 @@ static const component_desc concurrency_desc = {
     .transform_process = concurrency_process,
 };
 
+/* ---- a route-like transform: even n to output "even", odd to "odd" ---- */
+
+static const char *const split_names[] = {"even", "odd"};
+
+static int split_outputs(const void *options, const char *const **names, size_t *n)
+{
+    (void)options;
+    *names = split_names;
+    *n = 2;
+    return 0;
+}
+
+static int split_process(void *state, batch *b, transform_emit *em, sl_error *err)
+{
+    (void)state;
+    batch *out[2] = {batch_new(b->cap, b->ack), batch_new(b->cap, b->ack)};
+    if (!out[0] || !out[1])
+        return sl_fail(err, "oom");
+    for (uint32_t i = 0; i < b->count; i++) {
+        int odd = event_log_get(&b->events[i], "n")->u.i % 2;
+        event *e = batch_push(out[odd]);
+        if (!e || event_copy(out[odd]->arena, &b->events[i], e) < 0)
+            return sl_fail(err, "oom");
+    }
+    b->count = 0;
+    transform_emit_to(em, 0, out[0]);
+    transform_emit_to(em, 1, out[1]);
+    return 0;
+}
+
+static const component_desc split_desc = {
+    .type = "test_split", .kind = COMPONENT_TRANSFORM, .summary = "test",
+    .input_types = EVENT_ANY, .stateless = true, .outputs = split_outputs,
+    .build = nothing_build, .transform_process = split_process,
+};
+
 /* ---- building configs by hand ---- */
 
 typedef struct spec {
@@ -169,6 +205,8 @@ typedef struct spec {
     const char *inputs[4];
     const char *noop_mark;
     uint64_t noop_delay;
+    uint64_t max_events;
+    bool drop_newest;
 } spec;
 
 extern const component_desc transform_noop_desc;
@@ -187,11 +225,12 @@ static sl_config *make_config(spec *specs, size_t n)
     cfg->data_dir = "/tmp";
     for (size_t i = 0; i < n; i++) {
         component_config *cc = &cfg->components[i];
+        cc->buffer_when_full = specs[i].drop_newest ? WHEN_FULL_DROP_NEWEST : WHEN_FULL_BLOCK;
         cc->id = (char *)specs[i].id;
         cc->label = (char *)specs[i].id;
         cc->kind = specs[i].kind;
         cc->desc = specs[i].desc;
-        cc->buffer_max_events = 2048;
+        cc->buffer_max_events = specs[i].max_events ? specs[i].max_events : 2048;
         if (specs[i].desc == &transform_noop_desc) {
             noop_opts *o = calloc(1, sizeof(*o));
             o->mark = (char *)specs[i].noop_mark;
@@ -251,11 +290,11 @@ static void fused_chain_runs_in_parallel_and_keeps_order(void **state)
     counter_src src = {.total = 20000, .per_batch = 100};
     collect_sink out = {.status = ACK_DELIVERED, .track_order = true, .want_trail = "abc"};
     spec specs[] = {
-        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
-        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "a", 3},
-        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"a"}, "b", 0},
-        {"c", COMPONENT_TRANSFORM, &concurrency_desc, NULL, {"b"}, "c", 0},
-        {"out", COMPONENT_SINK, &collect_desc, &out, {"c"}, NULL, 0},
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "a", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"in"}, .noop_mark = "a", .noop_delay = 3},
+        {.id = "b", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"a"}, .noop_mark = "b"},
+        {.id = "c", .kind = COMPONENT_TRANSFORM, .desc = &concurrency_desc, .inputs = {"b"}, .noop_mark = "c"},
+        {.id = "out", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"c"}},
     };
     run_to_end(specs, 5, 4, 1);
     assert_int_equal(out.received, 20000);
@@ -273,12 +312,12 @@ static void branches_are_separate_stages_and_fan_out_to_every_sink(void **state)
     collect_sink s2 = {.status = ACK_DELIVERED, .track_order = true};
     collect_sink s3 = {.status = ACK_DELIVERED};
     spec specs[] = {
-        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
-        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "a", 1},
-        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, "b", 1},
-        {"s1", COMPONENT_SINK, &collect_desc, &s1, {"a"}, NULL, 0},
-        {"s2", COMPONENT_SINK, &collect_desc, &s2, {"b"}, NULL, 0},
-        {"s3", COMPONENT_SINK, &collect_desc, &s3, {"a", "b", "in"}, NULL, 0},
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "a", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"in"}, .noop_mark = "a", .noop_delay = 1},
+        {.id = "b", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"in"}, .noop_mark = "b", .noop_delay = 1},
+        {.id = "s1", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &s1, .inputs = {"a"}},
+        {.id = "s2", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &s2, .inputs = {"b"}},
+        {.id = "s3", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &s3, .inputs = {"a", "b", "in"}},
     };
     run_to_end(specs, 6, 2, 2);
     assert_int_equal(s1.received, 5000);
@@ -295,9 +334,9 @@ static void acks_report_worst_status_of_every_sink(void **state)
     collect_sink ok = {.status = ACK_DELIVERED};
     collect_sink bad = {.status = ACK_REJECTED};
     spec specs[] = {
-        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
-        {"ok", COMPONENT_SINK, &collect_desc, &ok, {"in"}, NULL, 0},
-        {"bad", COMPONENT_SINK, &collect_desc, &bad, {"in"}, NULL, 0},
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "ok", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &ok, .inputs = {"in"}},
+        {.id = "bad", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &bad, .inputs = {"in"}},
     };
     run_to_end(specs, 3, 1, 0);
     assert_int_equal(atomic_load(&src.acked), 10);
@@ -310,9 +349,9 @@ static void stop_drains_everything_emitted(void **state)
     counter_src src = {.total = 0, .per_batch = 100, .with_acks = true};
     collect_sink out = {.status = ACK_DELIVERED, .track_order = true, .delay_us = 200};
     spec specs[] = {
-        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
-        {"t", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in"}, NULL, 0},
-        {"out", COMPONENT_SINK, &collect_desc, &out, {"t"}, NULL, 0},
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "t", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"in"}},
+        {.id = "out", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"t"}},
     };
     sl_config *cfg = make_config(specs, 3);
     diag_list diags = DIAG_LIST_INIT;
@@ -339,10 +378,10 @@ static void unknown_input_and_cycle_are_reported(void **state)
     counter_src src = {.total = 1, .per_batch = 1};
     collect_sink out = {.status = ACK_DELIVERED};
     spec specs[] = {
-        {"in", COMPONENT_SOURCE, &counter_desc, &src, {NULL}, NULL, 0},
-        {"a", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"in", "b"}, NULL, 0},
-        {"b", COMPONENT_TRANSFORM, &transform_noop_desc, NULL, {"a"}, NULL, 0},
-        {"out", COMPONENT_SINK, &collect_desc, &out, {"b", "nope", "out"}, NULL, 0},
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "a", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"in", "b"}},
+        {.id = "b", .kind = COMPONENT_TRANSFORM, .desc = &transform_noop_desc, .inputs = {"a"}},
+        {.id = "out", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"b", "nope", "out"}},
     };
     sl_config *cfg = make_config(specs, 4);
     diag_list diags = DIAG_LIST_INIT;
@@ -372,10 +411,10 @@ static void wildcards_match_ids_and_type_mismatch_is_an_error(void **state)
     counter_src s1 = {.total = 1, .per_batch = 1}, s2 = s1;
     collect_sink out = {.status = ACK_DELIVERED};
     spec specs[] = {
-        {"app1", COMPONENT_SOURCE, &counter_desc, &s1, {NULL}, NULL, 0},
-        {"app2", COMPONENT_SOURCE, &counter_desc, &s2, {NULL}, NULL, 0},
-        {"out", COMPONENT_SINK, &collect_desc, &out, {"app*"}, NULL, 0},
-        {"m", COMPONENT_SINK, &metrics_sink, &out, {"app1"}, NULL, 0},
+        {.id = "app1", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &s1, .inputs = {NULL}},
+        {.id = "app2", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &s2, .inputs = {NULL}},
+        {.id = "out", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"app*"}},
+        {.id = "m", .kind = COMPONENT_SINK, .desc = &metrics_sink, .state = &out, .inputs = {"app1"}},
     };
     sl_config *cfg = make_config(specs, 4);
     diag_list diags = DIAG_LIST_INIT;
@@ -394,6 +433,75 @@ static void wildcards_match_ids_and_type_mismatch_is_an_error(void **state)
     free_config(cfg);
 }
 
+static void named_outputs_reach_their_readers(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 10000, .per_batch = 100};
+    collect_sink even = {.status = ACK_DELIVERED};
+    collect_sink odd = {.status = ACK_DELIVERED};
+    spec specs[] = {
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "split", .kind = COMPONENT_TRANSFORM, .desc = &split_desc, .inputs = {"in"}},
+        {.id = "even", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &even, .inputs = {"split.even"}},
+        {.id = "odd", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &odd, .inputs = {"split.o*"}},
+    };
+    run_to_end(specs, 4, 2, 1);
+    assert_int_equal(even.received, 5000);
+    assert_int_equal(odd.received, 5000);
+}
+
+static uint64_t discarded_of(const char *id, const char *type)
+{
+    metrics_label labels[] = {{"component_id", id}, {"component_kind", "sink"},
+                              {"component_type", type}, {"intentional", "true"}};
+    return metrics_counter_value(metrics_counter("component_discarded_events_total",
+                                                 "The number of events dropped by this component.",
+                                                 labels, 4));
+}
+
+static void drop_newest_counts_what_it_drops(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 20000, .per_batch = 100};
+    collect_sink out = {.status = ACK_DELIVERED, .delay_us = 2000};
+    spec specs[] = {
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "lossy", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"in"}, .max_events = 100, .drop_newest = true},
+    };
+    uint64_t before = discarded_of("lossy", "test_collect");
+    run_to_end(specs, 2, 1, 0);
+    uint64_t dropped = discarded_of("lossy", "test_collect") - before;
+    assert_true(dropped > 0);
+    assert_int_equal(out.received + dropped, 20000);
+}
+
+static void drain_timeout_closes_the_queues_and_returns(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 0, .per_batch = 100};
+    collect_sink out = {.status = ACK_DELIVERED, .delay_us = 300000};
+    spec specs[] = {
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "slow", .kind = COMPONENT_SINK, .desc = &collect_desc, .state = &out, .inputs = {"in"}, .max_events = 1000},
+    };
+    sl_config *cfg = make_config(specs, 2);
+    diag_list diags = DIAG_LIST_INIT;
+    topology *topo = topo_build(cfg, &diags);
+    runtime *rt = NULL;
+    sl_error err = {{0}};
+    runtime_options ro = {1, 100};
+    assert_int_equal(runtime_start(topo, &ro, &rt, &err), 0);
+    usleep(100 * 1000);
+    /* The sink needs 0.3 s a batch with ~10 batches queued: 100 ms is not
+     * enough, so the drain gives up, closes the queues and still returns. */
+    assert_int_equal(runtime_drain(rt, 100), -1);
+    assert_true(out.received < atomic_load(&src.emitted));
+    runtime_free(rt);
+    topo_free(topo);
+    diag_list_free(&diags);
+    free_config(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +511,9 @@ int main(void)
         cmocka_unit_test(stop_drains_everything_emitted),
         cmocka_unit_test(unknown_input_and_cycle_are_reported),
         cmocka_unit_test(wildcards_match_ids_and_type_mismatch_is_an_error),
+        cmocka_unit_test(named_outputs_reach_their_readers),
+        cmocka_unit_test(drop_newest_counts_what_it_drops),
+        cmocka_unit_test(drain_timeout_closes_the_queues_and_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,20 @@
+"""Every config in examples/ stays valid: the README points people at them."""
+import pathlib
+
+import pytest
+
+from conftest import ROOT, run_cli
+
+EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir()
+                  if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def test_there_are_examples():
+    assert EXAMPLES
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_validates(path: pathlib.Path):
+    r = run_cli("validate", "--no-environment", "-c", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Validated" in r.stdout
