@@ -346,6 +346,7 @@ static int cmd_run(const cli *c)
         }
     }
     close(sigfd);
+    slog_flush();
     return rc;
 }
 
