@@ -679,7 +679,7 @@ static int utf8_append(buf *out, unsigned cp)
     return buf_append(out, tmp, n);
 }
 
-/* \uXXXX, joining a surrogate pair into one code point. */
+/* A \u escape (four hex digits), joining a surrogate pair into one code point. */
 static int jr_unicode_escape(json_reader *r, buf *out)
 {
     unsigned cp, low;
