@@ -104,6 +104,10 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms);
 /* Finishes b: counts `events` sent (and their estimated bytes) when
  * delivered, an error otherwise, and releases b with status. */
 void sink_done(sink_ctx *ctx, batch *b, ack_status status);
+/* The same when the sink had to drop `dropped` of b's events on its own (a
+ * path template that could not render): they are counted as discarded, not
+ * sent. */
+void sink_done_partial(sink_ctx *ctx, batch *b, ack_status status, uint32_t dropped);
 const component_metrics *sink_metrics(const sink_ctx *ctx);
 const char *sink_id(const sink_ctx *ctx);
 

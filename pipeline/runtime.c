@@ -310,13 +310,24 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
 
 void sink_done(sink_ctx *ctx, batch *b, ack_status status)
 {
+    sink_done_partial(ctx, b, status, 0);
+}
+
+void sink_done_partial(sink_ctx *ctx, batch *b, ack_status status, uint32_t dropped)
+{
     rt_node *n = ctx->node;
+    if (dropped > b->count)
+        dropped = b->count;
+    metrics_add(n->metrics.discarded_error, dropped);
     if (status == ACK_DELIVERED) {
-        metrics_add(n->metrics.sent_events, b->count);
-        metrics_add(n->metrics.sent_bytes, b->json_bytes);
+        uint32_t sent = b->count - dropped;
+        metrics_add(n->metrics.sent_events, sent);
+        /* Bytes of the events sent, in proportion: sizes are estimates. */
+        metrics_add(n->metrics.sent_bytes,
+                    b->count ? b->json_bytes * sent / b->count : 0);
     } else {
         component_metrics_error(&n->metrics, "delivery_failed", "sending", 1);
-        metrics_add(n->metrics.discarded_error, b->count);
+        metrics_add(n->metrics.discarded_error, b->count - dropped);
     }
     batch_release(b, status);
 }

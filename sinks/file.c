@@ -90,6 +90,7 @@ typedef struct file_sink {
     out_file **files;
     size_t nfiles, files_cap;
     out_file *last;          /* the file the previous event went to */
+    uint32_t batch_dropped;  /* events of the current batch dropped */
     bool last_timed;         /* last was rendered from last_ts alone */
     int64_t last_ts;
     out_file **touched;      /* files written by the current batch */
@@ -362,7 +363,7 @@ static int mark_touched(file_sink *fs, out_file *f)
 static void report_template_error(file_sink *fs, const char *why)
 {
     component_metrics_error(fs->metrics, "template_failed", "processing", 1);
-    metrics_add(fs->metrics->discarded_error, 1);
+    fs->batch_dropped++;
     slog_error(fs->id, "Failed to render the path template, event dropped: %s", why);
 }
 
@@ -455,6 +456,7 @@ static ack_status write_batch(file_sink *fs, const batch *b)
 {
     fs->batch_no++;
     fs->ntouched = 0;
+    fs->batch_dropped = 0;
     bool failed = encode_batch(fs, b);
     if (flush_touched(fs, sl_now_mono_ns()))
         failed = true;
@@ -490,8 +492,10 @@ static int file_run(void *state, sink_ctx *ctx, sl_error *err)
         queue_result q = sink_next(ctx, &b, IDLE_CHECK_MS);
         if (q == QUEUE_END)
             break;
-        if (q == QUEUE_OK)
-            sink_done(ctx, b, write_batch(fs, b));
+        if (q == QUEUE_OK) {
+            ack_status st = write_batch(fs, b);
+            sink_done_partial(ctx, b, st, fs->batch_dropped);
+        }
         close_idle(fs, sl_now_mono_ns());
     }
     close_all(fs);

@@ -114,6 +114,20 @@ def test_missing_template_field_drops_and_counts(start_sluice, tmp_path):
         return False
 
     wait_for(dropped, what="the template error to be counted")
+
+    def sink_counter(name, extra=""):
+        _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+        for line in body.decode().splitlines():
+            if (line.startswith(f"sluice_{name}{{") and 'component_id="out"' in line
+                    and extra in line):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    # The dropped event is discarded, not sent (the batch is finished a moment
+    # after its error is counted, hence the wait).
+    wait_for(lambda: sink_counter("component_sent_events_total") == 2
+             and sink_counter("component_discarded_events_total", 'intentional="false"') == 1,
+             what="2 events sent and 1 discarded")
     s.proc.stdin.close()
     assert s.wait(30) == 0
     lines = (tmp_path / "a.log").read_text().splitlines()
