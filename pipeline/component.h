@@ -45,6 +45,8 @@ typedef struct component_desc {
     uint8_t output_types;           /* sources, transforms; 0 = as its input */
     bool stateless;                 /* transforms: may be fused and parallel */
     bool internal;                  /* hidden from `sluice list` (test helpers) */
+    bool no_default_output;         /* transforms: only the named outputs can be
+                                       read (route): `inputs: [id]` is refused */
 
     /* Semantic checks beyond the table (e.g. "shuffle needs lines"); adds to
      * diags under label, returns the number of errors. May be NULL. */

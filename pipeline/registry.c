@@ -8,6 +8,13 @@ extern const component_desc source_stdin_desc;
 extern const component_desc source_demo_logs_desc;
 extern const component_desc source_internal_metrics_desc;
 extern const component_desc transform_noop_desc;
+extern const component_desc transform_remap_desc;
+extern const component_desc transform_filter_desc;
+extern const component_desc transform_route_desc;
+extern const component_desc transform_sample_desc;
+extern const component_desc transform_log_to_metric_desc;
+extern const component_desc transform_dedupe_desc;
+extern const component_desc transform_throttle_desc;
 extern const component_desc sink_console_desc;
 extern const component_desc sink_file_desc;
 extern const component_desc sink_blackhole_desc;
@@ -17,6 +24,13 @@ static const component_desc *const all_types[] = {
     &source_demo_logs_desc,
     &source_internal_metrics_desc,
     &transform_noop_desc,
+    &transform_remap_desc,
+    &transform_filter_desc,
+    &transform_route_desc,
+    &transform_sample_desc,
+    &transform_log_to_metric_desc,
+    &transform_dedupe_desc,
+    &transform_throttle_desc,
     &sink_console_desc,
     &sink_file_desc,
     &sink_blackhole_desc,

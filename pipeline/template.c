@@ -52,6 +52,8 @@ typedef struct civil_time {
     unsigned wday;   /* 0 = Sunday */
     unsigned yday;   /* 0-based */
     int64_t unix_secs;
+    int32_t offset;  /* seconds east of UTC the fields are shown at */
+    const char *zone; /* what %Z prints */
 } civil_time;
 
 static bool is_leap(int64_t y)
@@ -73,6 +75,8 @@ static void civil_from_ns(int64_t ns, civil_time *t)
         days--;
     }
     t->unix_secs = secs;
+    t->offset = 0;
+    t->zone = "UTC";
     t->nanos = (unsigned)frac;
     t->hour = (unsigned)(sod / 3600);
     t->minute = (unsigned)(sod / 60 % 60);
@@ -160,6 +164,14 @@ static int put_auto_fraction(buf *b, unsigned nanos)
     if (buf_append_char(b, '.') < 0)
         return -1;
     return put_fraction(b, nanos, digits);
+}
+
+/* +hhmm, or +hh:mm for %:z. */
+static int put_offset(buf *b, int32_t offset, bool colon)
+{
+    int32_t a = offset < 0 ? -offset : offset;
+    return buf_printf(b, "%c%02d%s%02d", offset < 0 ? '-' : '+', (int)(a / 3600), colon ? ":" : "",
+                      (int)(a / 60 % 60));
 }
 
 /* A parsed specifier: the conversion letter, its padding override and, for
@@ -287,9 +299,9 @@ static int render_spec(buf *b, const spec *sp, const civil_time *t)
     case 'X': return render_composite(b, "%H:%M:%S", t);
     case 'r': return render_composite(b, "%I:%M:%S %p", t);
     case 'c': return render_composite(b, "%a %b %e %H:%M:%S %Y", t);
-    case '+': return render_composite(b, "%Y-%m-%dT%H:%M:%S%.f+00:00", t);
-    case 'Z': return buf_append_str(b, "UTC");
-    case 'z': return buf_append_str(b, sp->colons ? "+00:00" : "+0000");
+    case '+': return render_composite(b, "%Y-%m-%dT%H:%M:%S%.f%:z", t);
+    case 'Z': return buf_append_str(b, t->zone);
+    case 'z': return put_offset(b, t->offset, sp->colons);
     case 's': return put_num(b, t->unix_secs, 1, pad_for(sp, '0'));
     case 't': return buf_append_char(b, '\t');
     case 'n': return buf_append_char(b, '\n');
@@ -317,6 +329,38 @@ static int render_format(buf *b, const char *fmt, size_t len, const civil_time *
         i += 1 + sp.len;
     }
     return 0;
+}
+
+bool template_strftime_valid(const char *fmt)
+{
+    size_t len = strlen(fmt);
+    for (size_t i = 0; i < len; i++) {
+        if (fmt[i] != '%')
+            continue;
+        spec sp;
+        if (i + 1 >= len || !parse_spec(fmt + i + 1, &sp) || i + 1 + sp.len > len)
+            return false;
+        i += sp.len;
+    }
+    return true;
+}
+
+int template_strftime(buf *out, const char *fmt, int64_t ns, int32_t offset, const char *zone)
+{
+    civil_time t;
+    int64_t local;
+    /* Within a day of the ends of the int64 range, show the time in UTC
+     * rather than wrap around. */
+    if (__builtin_add_overflow(ns, (int64_t)offset * 1000000000, &local)) {
+        local = ns;
+        offset = 0;
+        zone = "UTC";
+    }
+    civil_from_ns(local, &t);
+    t.unix_secs -= offset;
+    t.offset = offset;
+    t.zone = zone;
+    return render_format(out, fmt, strlen(fmt), &t);
 }
 
 /* ---- parsing ----------------------------------------------------------- */

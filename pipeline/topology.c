@@ -80,7 +80,7 @@ static topo_output *find_output(topology *t, const char *text, size_t *node_out)
         size_t idlen = strlen(id);
         if (strncmp(text, id, idlen) != 0)
             continue;
-        if (text[idlen] == '\0' && n->noutputs) {
+        if (text[idlen] == '\0' && n->noutputs && !n->cfg->desc->no_default_output) {
             *node_out = i;
             return &n->outputs[0];
         }
@@ -113,7 +113,7 @@ static int connect_wildcard(topology *t, size_t consumer, const char *pattern,
         if (i == consumer || n->noutputs == 0)
             continue;
         if (!dotted) {
-            if (fnmatch(pattern, n->cfg->id, 0) == 0) {
+            if (!n->cfg->desc->no_default_output && fnmatch(pattern, n->cfg->id, 0) == 0) {
                 if (output_add_consumer(&n->outputs[0], consumer) < 0)
                     return -1;
                 (*matched)++;
@@ -133,6 +133,25 @@ static int connect_wildcard(topology *t, size_t consumer, const char *pattern,
     return 0;
 }
 
+/* A transform that only has named outputs (route) was named as a whole:
+ * the message lists what can be read instead. */
+static void refuse_default_output(const topo_node *n, const component_config *cc,
+                                  const char *input, diag_list *diags)
+{
+    buf names = BUF_INIT;
+    for (size_t k = 1; k < n->noutputs; k++)
+        buf_printf(&names, "%s\"%s.%s\"", k == 1 ? "" : k + 1 == n->noutputs ? " or " : ", ",
+                   input, n->outputs[k].name);
+    if (names.len)
+        diag_add(diags, DIAG_ERROR, cc->node, cc->label,
+                 "input \"%s\" has no default output; read one of its named outputs: %s",
+                 input, names.data);
+    else
+        diag_add(diags, DIAG_ERROR, cc->node, cc->label,
+                 "input \"%s\" has no default output and no named outputs", input);
+    buf_free(&names);
+}
+
 static void connect_one_input(topology *t, size_t consumer, const char *input,
                               diag_list *diags)
 {
@@ -150,7 +169,9 @@ static void connect_one_input(topology *t, size_t consumer, const char *input,
     topo_output *o = find_output(t, input, &producer);
     if (!o) {
         long idx = topo_find(t, input);
-        if (idx >= 0 && t->nodes[idx].cfg->kind == COMPONENT_SINK)
+        if (idx >= 0 && t->nodes[idx].cfg->desc->no_default_output)
+            refuse_default_output(&t->nodes[idx], cc, input, diags);
+        else if (idx >= 0 && t->nodes[idx].cfg->kind == COMPONENT_SINK)
             diag_add(diags, DIAG_ERROR, cc->node, cc->label,
                      "input \"%s\" is a sink; only sources and transforms can be inputs", input);
         else

@@ -69,12 +69,16 @@ value value_new_array(arena *a, uint32_t cap)
     return v;
 }
 
-static int compare_keys(const char *a, size_t alen, const char *b, size_t blen)
+/* Field names are short and usually differ in their first bytes, so a byte
+ * loop beats a call to memcmp here (map lookups are on every hot path). */
+static inline int compare_keys(const char *a, size_t alen, const char *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
     return (alen > blen) - (alen < blen);
 }
 
