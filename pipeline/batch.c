@@ -1,6 +1,8 @@
 /* batch.c - reference-counted batches of events (see batch.h). */
 #include "batch.h"
 
+#include "metrics.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +136,10 @@ uint64_t batch_json_bytes(batch *b)
         for (uint32_t i = 0; i < b->count; i++)
             total += event_json_size_estimate(&b->events[i]);
         b->json_bytes = total;
+        for (size_t k = 0; k < SL_ARRAY_LEN(b->owed_bytes); k++) {
+            metrics_add(b->owed_bytes[k], total);
+            b->owed_bytes[k] = NULL;
+        }
     }
     return b->json_bytes;
 }

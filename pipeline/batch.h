@@ -27,6 +27,11 @@ typedef struct batch {
     uint64_t seq;           /* order within a stage, set by the runtime */
     uint64_t input_bytes;   /* raw bytes the source read for these events */
     uint64_t json_bytes;    /* cached estimated JSON size; 0 = not computed */
+    /* Counters of the producer still owed this batch's size: a source whose
+     * only consumer is a transform leaves the estimate to that worker, which
+     * computes it anyway, instead of walking every event on its own thread.
+     * Credited, then cleared, by the first batch_json_bytes. */
+    struct metrics_series *owed_bytes[2];
 } batch;
 
 /* A new batch with one reference, holding a reference on `ack` (may be NULL;
@@ -55,7 +60,8 @@ int batch_make_writable(batch **b);
 /* Removes events for which keep[i] is false, preserving order. */
 void batch_compact(batch *b, const bool *keep);
 
-/* Sum of event_json_size_estimate over the events, cached in json_bytes. */
+/* Sum of event_json_size_estimate over the events, cached in json_bytes;
+ * the first computation also credits owed_bytes. */
 uint64_t batch_json_bytes(batch *b);
 
 #endif

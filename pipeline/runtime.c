@@ -28,6 +28,7 @@ typedef struct fanout {
     size_t n;
     queue **queues;
     const component_metrics **consumers;   /* for drop counting */
+    bool to_stage;   /* its one consumer is a transform: see owed_bytes */
 } fanout;
 
 typedef struct rt_node rt_node;
@@ -146,6 +147,15 @@ static void buffer_gauges_update(const component_metrics *m, queue *q)
     metrics_set(m->buffer_bytes, (double)queue_bytes(q));
 }
 
+/* Whether the size of a batch sent through f may be left to its consumer:
+ * one transform stage, which computes it on a worker anyway. Sinks need it
+ * at once for their buffer gauges, and shared batches must not be written
+ * by several consumers. */
+static bool fanout_defers_size(const fanout *f)
+{
+    return f->n == 1 && f->to_stage;
+}
+
 /* Hands b (ownership) to every consumer of an output. -1 when a consumer's
  * queue was closed by a forced shutdown. */
 static int fanout_push(const fanout *f, batch *b)
@@ -154,7 +164,8 @@ static int fanout_push(const fanout *f, batch *b)
         batch_release(b, ACK_DELIVERED);
         return 0;
     }
-    batch_json_bytes(b);   /* cache before sharing: consumers only read it */
+    if (!fanout_defers_size(f))
+        batch_json_bytes(b);   /* cache before sharing: consumers only read it */
     int rc = 0;
     uint32_t count = b->count;
     for (size_t i = 0; i < f->n; i++) {
@@ -216,13 +227,19 @@ int source_emit(source_ctx *ctx, batch *b)
         batch_release(b, ACK_DELIVERED);
         return 0;
     }
-    uint64_t bytes = batch_json_bytes(b);
+    const fanout *f = &n->outs[0];
     metrics_add(n->metrics.received_events, b->count);
-    metrics_add(n->metrics.received_bytes, bytes);
     metrics_add(n->metrics.received_raw_bytes, b->input_bytes);
     metrics_add(n->metrics.sent_events, b->count);
-    metrics_add(n->metrics.sent_bytes, bytes);
-    return fanout_push(&n->outs[0], b);
+    if (fanout_defers_size(f)) {
+        b->owed_bytes[0] = n->metrics.received_bytes;
+        b->owed_bytes[1] = n->metrics.sent_bytes;
+    } else {
+        uint64_t bytes = batch_json_bytes(b);
+        metrics_add(n->metrics.received_bytes, bytes);
+        metrics_add(n->metrics.sent_bytes, bytes);
+    }
+    return fanout_push(f, b);
 }
 
 bool source_stopping(const source_ctx *ctx)
@@ -651,6 +668,7 @@ static int connect_outputs(runtime *rt, sl_error *err)
                 rt_node *cn = &rt->nodes[o->consumers[c]];
                 if (fanout_add(&n->outs[k], cn->input, &cn->metrics) < 0)
                     return sl_fail(err, "out of memory");
+                n->outs[k].to_stage = cn->cfg->kind == COMPONENT_TRANSFORM;
             }
         }
     }
