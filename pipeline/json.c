@@ -21,6 +21,7 @@
  * are read with strtod, which assumes the C locale for LC_NUMERIC; sluice
  * never changes it. */
 #include "json.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -260,35 +261,12 @@ static inline const unsigned char *skip_plain(const unsigned char *p, const unsi
  * invalid subpart that one U+FFFD replaces. */
 static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad)
 {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
+    uint32_t cp;
+    size_t k = utf8_decode(s, n, &cp);
+    if (cp != UTF8_INVALID)
+        return k;
+    *bad = k;
+    return 0;
 }
 
 static const char replacement_char[3] = {(char)0xEF, (char)0xBF, (char)0xBD};

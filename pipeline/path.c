@@ -275,23 +275,6 @@ static value *set_field(arena *a, value *cur, const path_segment *s)
     return value_map_put(a, cur->u.map, key, s->klen);
 }
 
-/* Grows arr to hold `want` items, padding with nulls: at the front when
- * `front` (a negative index reaching before the start, as VRL does). */
-static int pad_array(arena *a, value_array *arr, uint32_t want, bool front)
-{
-    uint32_t old = arr->len;
-    while (arr->len < want)
-        if (!value_array_push(a, arr))
-            return -1;
-    if (front && old) {
-        uint32_t shift = want - old;
-        memmove(&arr->items[shift], &arr->items[0], (size_t)old * sizeof(value));
-        for (uint32_t i = 0; i < shift; i++)
-            arr->items[i] = value_null();
-    }
-    return 0;
-}
-
 static value *set_index(arena *a, value *cur, const path_segment *s)
 {
     if (cur->kind != VALUE_ARRAY) {
@@ -304,7 +287,7 @@ static value *set_index(arena *a, value *cur, const path_segment *s)
     if (idx >= 0) {
         if (idx >= UINT32_MAX)
             return NULL;
-        if (idx >= (int64_t)arr->len && pad_array(a, arr, (uint32_t)idx + 1, false) < 0)
+        if (idx >= (int64_t)arr->len && value_array_pad(a, arr, (uint32_t)idx + 1, false) < 0)
             return NULL;
         return &arr->items[idx];
     }
@@ -312,7 +295,7 @@ static value *set_index(arena *a, value *cur, const path_segment *s)
         return &arr->items[(int64_t)arr->len + idx];
     if (-idx >= UINT32_MAX)
         return NULL;
-    if (pad_array(a, arr, (uint32_t)-idx, true) < 0)
+    if (value_array_pad(a, arr, (uint32_t)-idx, true) < 0)
         return NULL;
     return &arr->items[0];
 }

@@ -237,6 +237,21 @@ static int copy_array(arena *dst, const value_array *src, value *out)
     return 0;
 }
 
+int value_array_pad(arena *a, value_array *arr, uint32_t want, bool front)
+{
+    uint32_t old = arr->len;
+    while (arr->len < want)
+        if (!value_array_push(a, arr))
+            return -1;
+    if (front && old) {
+        uint32_t shift = want - old;
+        memmove(&arr->items[shift], &arr->items[0], (size_t)old * sizeof(value));
+        for (uint32_t i = 0; i < shift; i++)
+            arr->items[i] = value_null();
+    }
+    return 0;
+}
+
 int value_copy(arena *dst, const value *src, value *out)
 {
     switch (src->kind) {

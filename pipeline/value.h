@@ -91,6 +91,11 @@ bool value_map_del(value_map *m, const char *key, size_t klen);
 /* Appends a slot; NULL on allocation failure. */
 value *value_array_push(arena *a, value_array *arr);
 
+/* Grows arr to `want` items, padding with nulls: at the front when `front`
+ * (a negative index that reaches before the start, as VRL assigns it).
+ * -1 on allocation failure. */
+int value_array_pad(arena *a, value_array *arr, uint32_t want, bool front);
+
 /* Deep copy of src into dst's memory (strings included). -1 on failure. */
 int value_copy(arena *dst, const value *src, value *out);
 

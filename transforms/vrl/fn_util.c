@@ -1,6 +1,7 @@
 /* fn_util.c - helpers the standard library's function groups share (see
  * fn_util.h). */
 #include "fn_util.h"
+#include "pipeline/utf8.h"
 
 #include <locale.h>
 #include <pthread.h>
@@ -106,46 +107,10 @@ bool vrl_const_bytes(const vrl_const_arg *a, const char **s, size_t *n)
 
 size_t vrl_utf8_next(const char *str, size_t n, uint32_t *cp)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t need;
-    uint32_t v;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
+    size_t k = utf8_decode((const unsigned char *)str, n, cp);
+    if (*cp == UTF8_INVALID)
         *cp = VRL_REPLACEMENT_CHAR;
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = VRL_REPLACEMENT_CHAR;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *cp = v;
-    return need + 1;
+    return k;
 }
 
 bool vrl_utf8_valid(const char *s, size_t n)

@@ -269,23 +269,6 @@ static value *field_slot(vrl_ctx *cx, value *cur, const vrl_seg *s, bool journal
     return value_map_put(cx->a, cur->u.map, s->key, s->klen);
 }
 
-/* Grows arr to `want` items with nulls, at the front when `front` (a
- * negative index reaching before the start, as VRL does). */
-static int pad_array(arena *a, value_array *arr, uint32_t want, bool front)
-{
-    uint32_t old = arr->len;
-    while (arr->len < want)
-        if (!value_array_push(a, arr))
-            return -1;
-    if (front && old) {
-        uint32_t shift = want - old;
-        memmove(&arr->items[shift], &arr->items[0], (size_t)old * sizeof(value));
-        for (uint32_t i = 0; i < shift; i++)
-            arr->items[i] = value_null();
-    }
-    return 0;
-}
-
 /* Arrays grow to at most this many items through an index assignment. */
 #define MAX_INDEX_PAD (1u << 20)
 
@@ -303,14 +286,14 @@ static value *index_slot(vrl_ctx *cx, value *cur, const vrl_seg *s, bool journal
     int64_t idx = s->index;
     if (idx >= 0) {
         if (idx >= (int64_t)arr->len) {
-            if (idx >= MAX_INDEX_PAD || pad_array(cx->a, arr, (uint32_t)idx + 1, false) < 0)
+            if (idx >= MAX_INDEX_PAD || value_array_pad(cx->a, arr, (uint32_t)idx + 1, false) < 0)
                 return NULL;
         }
         return &arr->items[idx];
     }
     if (-idx <= (int64_t)arr->len)
         return &arr->items[(int64_t)arr->len + idx];
-    if (-idx >= MAX_INDEX_PAD || pad_array(cx->a, arr, (uint32_t)-idx, true) < 0)
+    if (-idx >= MAX_INDEX_PAD || value_array_pad(cx->a, arr, (uint32_t)-idx, true) < 0)
         return NULL;
     return &arr->items[0];
 }
