@@ -52,8 +52,12 @@ typedef struct component_desc {
      * diags under label, returns the number of errors. May be NULL. */
     size_t (*check)(const void *options, const char *label, const cfg_node *node,
                     diag_list *diags);
-    /* Named outputs besides the default one (route); may be NULL. */
-    int (*outputs)(const void *options, const char *const **names, size_t *n);
+    /* How many named outputs it has besides the default one (route);
+     * NULL for none. */
+    size_t (*output_count)(const void *options);
+    /* The name of named output i < output_count(); it points into the
+     * options or the config document, which outlive the topology. */
+    const char *(*output_name)(const void *options, size_t i);
 
     int (*build)(const void *options, const component_info *info, void **state,
                  sl_error *err);
@@ -93,8 +97,7 @@ const char *source_id(const source_ctx *ctx);
 
 /* ---- transforms (runtime.c) ---- */
 
-/* Sends b to the named output `named` (an index into the names outputs()
- * gave); ownership passes, and what the transform leaves in its input batch
+/* Sends b to the named output `named` (an index below output_count()); ownership passes, and what the transform leaves in its input batch
  * goes to the default output. -1 when b could not be kept (it is released). */
 int transform_emit_to(transform_emit *em, size_t named, batch *b);
 

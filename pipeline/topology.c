@@ -54,12 +54,7 @@ static int node_make_outputs(topo_node *n, diag_list *diags)
     const component_config *cc = n->cfg;
     if (cc->kind == COMPONENT_SINK)
         return 0;
-    const char *const *names = NULL;
-    size_t nnamed = 0;
-    if (cc->desc->outputs && cc->desc->outputs(cc->options, &names, &nnamed) < 0) {
-        diag_add(diags, DIAG_ERROR, cc->node, cc->label, "could not list its outputs");
-        return -1;
-    }
+    size_t nnamed = cc->desc->output_count ? cc->desc->output_count(cc->options) : 0;
     n->outputs = calloc(1 + nnamed, sizeof(*n->outputs));
     if (!n->outputs) {
         diag_add(diags, DIAG_ERROR, cc->node, cc->label, "out of memory");
@@ -67,7 +62,7 @@ static int node_make_outputs(topo_node *n, diag_list *diags)
     }
     n->noutputs = 1 + nnamed;
     for (size_t i = 0; i < nnamed; i++)
-        n->outputs[1 + i].name = names[i];
+        n->outputs[1 + i].name = cc->desc->output_name(cc->options, i);
     return 0;
 }
 

@@ -49,7 +49,7 @@ static const opt_spec remap_table[] = {
     OPT_END,
 };
 
-static const char *const dropped_output[] = {"dropped"};
+#define DROPPED_OUTPUT "dropped"
 
 typedef struct remap_state {
     xf_ctx ctx;
@@ -126,12 +126,17 @@ static size_t remap_check(const void *options, const char *label, const cfg_node
     return 1;
 }
 
-static int remap_outputs(const void *options, const char *const **names, size_t *n)
+static size_t remap_output_count(const void *options)
 {
     const remap_options *o = options;
-    *names = dropped_output;
-    *n = o->reroute_dropped ? 1 : 0;
-    return 0;
+    return o->reroute_dropped ? 1 : 0;
+}
+
+static const char *remap_output_name(const void *options, size_t i)
+{
+    SL_UNUSED(options);
+    SL_UNUSED(i);
+    return DROPPED_OUTPUT;
 }
 
 static void remap_destroy(void *state)
@@ -341,7 +346,8 @@ const component_desc transform_remap_desc = {
     .output_types = 0,
     .stateless = true,
     .check = remap_check,
-    .outputs = remap_outputs,
+    .output_count = remap_output_count,
+    .output_name = remap_output_name,
     .build = remap_build,
     .destroy = remap_destroy,
     .transform_process = remap_process,

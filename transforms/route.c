@@ -15,14 +15,13 @@
 #include "transforms/xf.h"
 
 #define UNMATCHED "_unmatched"
-/* Routes per transform; the names live in the options struct, so the
- * topology can ask for them without the transform allocating anything. */
+/* Routes per transform: far more than any real config, and a bound on the
+ * work per event. */
 #define ROUTE_MAX 255
 
 typedef struct route_options {
     const cfg_node *route;
     bool reroute_unmatched;
-    const char *names[ROUTE_MAX + 1];   /* filled by route_outputs */
 } route_options;
 
 static const opt_spec route_table[] = {
@@ -86,21 +85,18 @@ static size_t route_check(const void *options, const char *label, const cfg_node
 }
 
 /* The topology's view: one output per route, then `_unmatched`. */
-static int route_outputs(const void *options, const char *const **names, size_t *n)
+static size_t route_output_count(const void *options)
 {
-    /* The options struct is the config's own writable memory; the names
-     * point at the route keys of the config document, which outlive it. */
-    route_options *o = (route_options *)options;
-    size_t count = route_count(o);
-    if (count > ROUTE_MAX)
-        return -1;
-    for (size_t i = 0; i < count; i++)
-        o->names[i] = o->route->pairs[i].key->text;
-    if (o->reroute_unmatched)
-        o->names[count++] = UNMATCHED;
-    *names = o->names;
-    *n = count;
-    return 0;
+    const route_options *o = options;
+    return route_count(o) + (o->reroute_unmatched ? 1 : 0);
+}
+
+/* Route names are the keys of the config document, which outlives the
+ * topology. */
+static const char *route_output_name(const void *options, size_t i)
+{
+    const route_options *o = options;
+    return i < route_count(o) ? o->route->pairs[i].key->text : UNMATCHED;
 }
 
 static void route_destroy(void *state)
@@ -220,7 +216,8 @@ const component_desc transform_route_desc = {
     .stateless = true,
     .no_default_output = true,
     .check = route_check,
-    .outputs = route_outputs,
+    .output_count = route_output_count,
+    .output_name = route_output_name,
     .build = route_build,
     .destroy = route_destroy,
     .transform_process = route_process,

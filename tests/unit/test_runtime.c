@@ -163,12 +163,16 @@ static const component_desc concurrency_desc = {
 
 static const char *const split_names[] = {"even", "odd"};
 
-static int split_outputs(const void *options, const char *const **names, size_t *n)
+static size_t split_output_count(const void *options)
 {
     (void)options;
-    *names = split_names;
-    *n = 2;
-    return 0;
+    return 2;
+}
+
+static const char *split_output_name(const void *options, size_t i)
+{
+    (void)options;
+    return split_names[i];
 }
 
 static int split_process(void *state, batch *b, transform_emit *em, sl_error *err)
@@ -191,7 +195,8 @@ static int split_process(void *state, batch *b, transform_emit *em, sl_error *er
 
 static const component_desc split_desc = {
     .type = "test_split", .kind = COMPONENT_TRANSFORM, .summary = "test",
-    .input_types = EVENT_ANY, .stateless = true, .outputs = split_outputs,
+    .input_types = EVENT_ANY, .stateless = true, .output_count = split_output_count,
+    .output_name = split_output_name,
     .build = nothing_build, .transform_process = split_process,
 };
 
