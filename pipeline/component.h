@@ -97,8 +97,9 @@ const char *source_id(const source_ctx *ctx);
 
 /* ---- transforms (runtime.c) ---- */
 
-/* Sends b to the named output `named` (an index below output_count()); ownership passes, and what the transform leaves in its input batch
- * goes to the default output. -1 when b could not be kept (it is released). */
+/* Sends b to the named output `named` (an index below output_count());
+ * ownership passes, and what the transform leaves in its input batch goes to
+ * the default output. -1 when b could not be kept (it is released). */
 int transform_emit_to(transform_emit *em, size_t named, batch *b);
 
 /* ---- sinks (runtime.c) ---- */
