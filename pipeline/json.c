@@ -263,10 +263,9 @@ static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad)
 {
     uint32_t cp;
     size_t k = utf8_decode(s, n, &cp);
-    if (cp != UTF8_INVALID)
-        return k;
-    *bad = k;
-    return 0;
+    bool valid = cp != UTF8_INVALID;
+    *bad = valid ? 0 : k;
+    return valid ? k : 0;
 }
 
 static const char replacement_char[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
