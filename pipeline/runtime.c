@@ -596,11 +596,16 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
+/* A batch arrived in a stage's queue: one batch needs one worker, so only
+ * one is woken (waking them all costs every other one a futile scan on a
+ * small machine). The wakeup count still moves, so a worker that was
+ * scanning with the lock dropped scans again instead of sleeping. */
 static void stage_queue_notify(void *ud)
 {
     runtime *rt = ud;
     pthread_mutex_lock(&rt->lock);
-    pool_wake_locked(rt);
+    rt->wakeups++;
+    pthread_cond_signal(&rt->work);
     pthread_mutex_unlock(&rt->lock);
 }
 
