@@ -1006,37 +1006,73 @@ static int out_of_memory(decoder *d)
     return sl_fail(d->err, "out of memory decoding JSON");
 }
 
-static int stack_push(decoder *d, const char *key, size_t klen, const value *v)
+/* The parsers of values return the value itself, which travels in
+ * registers: it is stored into the member stack right away, and reading back
+ * whole a value that a callee had just stored in pieces through a pointer
+ * defeats store forwarding and stalls on every member. A value of kind
+ * DECODE_FAILED says that parsing failed, the error being in d->err. */
+#define DECODE_FAILED 0xFF
+
+static inline value failed_value(void)
 {
-    if (d->top == d->cap) {
-        size_t cap = d->cap * 2;
-        value_entry *s;
-        if (d->stack == d->inline_stack) {
-            s = malloc(cap * sizeof(*s));
-            if (s)
-                memcpy(s, d->stack, d->top * sizeof(*s));
-        } else {
-            s = realloc(d->stack, cap * sizeof(*s));
-        }
-        if (!s)
-            return out_of_memory(d);
-        d->stack = s;
-        d->cap = cap;
+    value v = value_null();
+    v.kind = DECODE_FAILED;
+    return v;
+}
+
+static inline bool is_failed(value v)
+{
+    return v.kind == DECODE_FAILED;
+}
+
+static value fail_value(decoder *d, const unsigned char *at, const char *what)
+{
+    decode_fail(d, at, what);
+    return failed_value();
+}
+
+/* Doubles the stack; the rare path of stack_push, kept out of line. */
+static int stack_grow(decoder *d)
+{
+    size_t cap = d->cap * 2;
+    value_entry *s;
+    if (d->stack == d->inline_stack) {
+        s = malloc(cap * sizeof(*s));
+        if (s)
+            memcpy(s, d->stack, d->top * sizeof(*s));
+    } else {
+        s = realloc(d->stack, cap * sizeof(*s));
     }
+    if (!s)
+        return out_of_memory(d);
+    d->stack = s;
+    d->cap = cap;
+    return 0;
+}
+
+/* Takes the value by value, so that one built in registers is stored
+ * straight into its slot. */
+static inline int stack_push(decoder *d, const char *key, size_t klen, value v)
+{
+    if (d->top == d->cap && stack_grow(d) < 0)
+        return -1;
     value_entry *e = &d->stack[d->top++];
     e->key = key;
     e->klen = (uint32_t)klen;
-    e->val = *v;
+    e->val = v;
     return 0;
 }
 
 static inline void skip_whitespace(decoder *d)
 {
+    /* Compact JSON has no whitespace: one compare settles the common case. */
+    if (d->p < d->end && *d->p > ' ')
+        return;
     while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
         d->p++;
 }
 
-static int parse_value(decoder *d, value *out);
+static value parse_value(decoder *d);
 
 static int hex4(const unsigned char *p)
 {
@@ -1187,14 +1223,13 @@ static int parse_escaped_string(decoder *d, const unsigned char *body, const cha
     return 0;
 }
 
-/* d->p is at the opening quote. Strings without escapes point into the
- * input. */
-static int parse_string(decoder *d, const char **s, size_t *n)
+/* The rest of parse_string from q, the first byte of the string at d->p
+ * that needs work (or the end): kept out of line, as most strings end at
+ * their first such byte. */
+static int finish_string(decoder *d, const unsigned char *body, const unsigned char *q,
+                         const char **s, size_t *n)
 {
-    const unsigned char *body = ++d->p;
-    const unsigned char *q = body;
     for (;;) {
-        q = skip_plain(q, d->end);
         if (q == d->end)
             return decode_fail(d, body - 1, "unterminated string");
         if (*q == '"') {
@@ -1212,17 +1247,32 @@ static int parse_string(decoder *d, const char **s, size_t *n)
         size_t k = check_special(d, q);
         if (!k)
             return -1;
-        q += k;
+        q = skip_plain(q + k, d->end);
     }
 }
 
-static int parse_literal(decoder *d, const char *word, size_t len, value v, value *out)
+/* d->p is at the opening quote. Strings without escapes point into the
+ * input. Inline, as it runs for every key and most values: a plain run up
+ * to the closing quote is the whole of most strings. */
+static inline int parse_string(decoder *d, const char **s, size_t *n)
+{
+    const unsigned char *body = ++d->p;
+    const unsigned char *q = skip_plain(body, d->end);
+    if (q < d->end && *q == '"' && (size_t)(q - body) <= UINT32_MAX) {
+        *s = (const char *)body;
+        *n = (size_t)(q - body);
+        d->p = q + 1;
+        return 0;
+    }
+    return finish_string(d, body, q, s, n);
+}
+
+static value parse_literal(decoder *d, const char *word, size_t len, value v)
 {
     if ((size_t)(d->end - d->p) < len || memcmp(d->p, word, len) != 0)
-        return decode_fail(d, d->p, "expected a value");
+        return fail_value(d, d->p, "expected a value");
     d->p += len;
-    *out = v;
-    return 0;
+    return v;
 }
 
 static bool is_digit(const unsigned char *p, const unsigned char *end)
@@ -1259,7 +1309,7 @@ static int parse_float_text(decoder *d, const unsigned char *start, size_t len, 
     return 0;
 }
 
-static int parse_number(decoder *d, value *out)
+static value parse_number(decoder *d)
 {
     const unsigned char *start = d->p, *p = d->p, *end = d->end;
     bool negative = false;
@@ -1271,7 +1321,7 @@ static int parse_number(decoder *d, value *out)
     int digits = 0, exp10 = 0;
     bool is_integer = true;
     if (!is_digit(p, end))
-        return decode_fail(d, p, "invalid number");
+        return fail_value(d, p, "invalid number");
     if (*p == '0') {
         p++;
     } else {
@@ -1287,7 +1337,7 @@ static int parse_number(decoder *d, value *out)
         is_integer = false;
         p++;
         if (!is_digit(p, end))
-            return decode_fail(d, p, "invalid number");
+            return fail_value(d, p, "invalid number");
         for (; is_digit(p, end); p++) {
             if (digits == 0 && *p == '0') {
                 exp10--;
@@ -1308,7 +1358,7 @@ static int parse_number(decoder *d, value *out)
         if (p < end && (*p == '+' || *p == '-'))
             p++;
         if (!is_digit(p, end))
-            return decode_fail(d, p, "invalid number");
+            return fail_value(d, p, "invalid number");
         while (is_digit(p, end))
             p++;
     }
@@ -1316,58 +1366,52 @@ static int parse_number(decoder *d, value *out)
 
     if (is_integer && digits <= 19) {
         /* serde_json reads "-0" as the float -0.0. */
-        if (negative && mantissa == 0) {
-            *out = value_float(-0.0);
-            return 0;
-        }
-        if (!negative && mantissa <= (uint64_t)INT64_MAX) {
-            *out = value_int((int64_t)mantissa);
-            return 0;
-        }
-        if (negative && mantissa <= (uint64_t)INT64_MAX + 1) {
-            *out = value_int((int64_t)(0 - mantissa));
-            return 0;
-        }
+        if (negative && mantissa == 0)
+            return value_float(-0.0);
+        if (!negative && mantissa <= (uint64_t)INT64_MAX)
+            return value_int((int64_t)mantissa);
+        if (negative && mantissa <= (uint64_t)INT64_MAX + 1)
+            return value_int((int64_t)(0 - mantissa));
     }
     double v = 0;
-    if (!has_exponent && digits <= 19 && float_fast_path(mantissa, exp10, negative, &v)) {
-        *out = value_float(v);
-        return 0;
-    }
+    if (!has_exponent && digits <= 19 && float_fast_path(mantissa, exp10, negative, &v))
+        return value_float(v);
     if (parse_float_text(d, start, (size_t)(p - start), &v) < 0)
-        return -1;
-    *out = value_float(v);
-    return 0;
+        return failed_value();
+    return value_float(v);
 }
 
-static int compare_entry_keys(const value_entry *x, const value_entry *y)
+/* Keys are short and mostly differ in their first bytes, so an inline byte
+ * loop beats a call to memcmp. */
+static inline int compare_entry_keys(const value_entry *x, const value_entry *y)
 {
     size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = n ? memcmp(x->key, y->key, n) : 0;
-    if (c)
-        return c;
+    const unsigned char *a = (const unsigned char *)x->key, *b = (const unsigned char *)y->key;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
     return (x->klen > y->klen) - (x->klen < y->klen);
 }
 
-static bool entries_sorted(const value_entry *e, size_t n)
+/* Stable. Returns whether some key is repeated: each entry stops at the
+ * greatest key not above its own, which is an equal one if there is any
+ * before it, so every repeat shows up as a comparison that found equality. */
+static bool insertion_sort(value_entry *e, size_t n)
 {
-    for (size_t i = 1; i < n; i++)
-        if (compare_entry_keys(&e[i - 1], &e[i]) >= 0)
-            return false;
-    return true;
-}
-
-static void insertion_sort(value_entry *e, size_t n)
-{
+    bool repeats = false;
     for (size_t i = 1; i < n; i++) {
         value_entry x = e[i];
         size_t j = i;
-        while (j > 0 && compare_entry_keys(&e[j - 1], &x) > 0) {
+        int c = 0;
+        while (j > 0 && (c = compare_entry_keys(&e[j - 1], &x)) > 0) {
             e[j] = e[j - 1];
             j--;
         }
+        if (j > 0 && c == 0)
+            repeats = true;
         e[j] = x;
     }
+    return repeats;
 }
 
 /* Stable, so that of repeated keys the last one stays last. */
@@ -1398,17 +1442,22 @@ static int merge_sort(value_entry *e, size_t n)
 }
 
 /* Sorts the members of the object being closed and keeps the last of
- * repeated keys, as serde_json does. Returns the count left. */
-static int sort_members(decoder *d, value_entry *e, size_t n, size_t *kept)
+ * repeated keys, as serde_json does. `sorted` tells that the parser already
+ * saw the keys strictly ascending. Returns the count left. */
+static int sort_members(decoder *d, value_entry *e, size_t n, bool sorted, size_t *kept)
 {
-    if (entries_sorted(e, n)) {
+    if (sorted) {
         *kept = n;
         return 0;
     }
-    if (n <= 32)
-        insertion_sort(e, n);
-    else if (merge_sort(e, n) < 0)
+    if (n <= 32) {
+        if (!insertion_sort(e, n)) {
+            *kept = n;
+            return 0;
+        }
+    } else if (merge_sort(e, n) < 0) {
         return out_of_memory(d);
+    }
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         if (w && compare_entry_keys(&e[w - 1], &e[i]) == 0)
@@ -1428,50 +1477,58 @@ static int enter(decoder *d)
     return 0;
 }
 
-static int close_object(decoder *d, size_t base, value *out)
+static value close_object(decoder *d, size_t base, bool sorted)
 {
     size_t n = 0;
-    if (sort_members(d, d->stack + base, d->top - base, &n) < 0)
-        return -1;
+    if (sort_members(d, d->stack + base, d->top - base, sorted, &n) < 0)
+        return failed_value();
     value v = value_new_map(d->a, (uint32_t)n);
-    if (v.kind != VALUE_MAP)
-        return out_of_memory(d);
+    if (v.kind != VALUE_MAP) {
+        out_of_memory(d);
+        return failed_value();
+    }
     if (n)
         memcpy(v.u.map->entries, d->stack + base, n * sizeof(value_entry));
     v.u.map->len = (uint32_t)n;
     d->top = base;
     d->depth--;
-    *out = v;
-    return 0;
+    return v;
 }
 
-static int parse_object(decoder *d, value *out)
+static value parse_object(decoder *d)
 {
     if (enter(d) < 0)
-        return -1;
+        return failed_value();
     size_t base = d->top;
     skip_whitespace(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
-        return close_object(d, base, out);
+        return close_object(d, base, true);
     }
+    /* Whether the keys so far are strictly ascending, checked as each one
+     * is pushed (its predecessor is still hot) so that close_object can skip
+     * sorting the objects real producers mostly write in key order. */
+    bool sorted = true;
     for (;;) {
         skip_whitespace(d);
         if (d->p == d->end)
-            return decode_fail(d, d->p, "unexpected end of input");
+            return fail_value(d, d->p, "unexpected end of input");
         if (*d->p != '"')
-            return decode_fail(d, d->p, "expected a string key");
+            return fail_value(d, d->p, "expected a string key");
         const char *key;
         size_t klen;
         if (parse_string(d, &key, &klen) < 0)
-            return -1;
+            return failed_value();
         skip_whitespace(d);
         if (d->p == d->end || *d->p != ':')
-            return decode_fail(d, d->p, "expected ':'");
+            return fail_value(d, d->p, "expected ':'");
         d->p++;
-        value v;
-        if (parse_value(d, &v) < 0 || stack_push(d, key, klen, &v) < 0)
-            return -1;
+        value v = parse_value(d);
+        if (is_failed(v) || stack_push(d, key, klen, v) < 0)
+            return failed_value();
+        if (sorted && d->top - base > 1 &&
+            compare_entry_keys(&d->stack[d->top - 2], &d->stack[d->top - 1]) >= 0)
+            sorted = false;
         skip_whitespace(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -1479,41 +1536,42 @@ static int parse_object(decoder *d, value *out)
         }
         if (d->p < d->end && *d->p == '}') {
             d->p++;
-            return close_object(d, base, out);
+            return close_object(d, base, sorted);
         }
-        return decode_fail(d, d->p, "expected ',' or '}'");
+        return fail_value(d, d->p, "expected ',' or '}'");
     }
 }
 
-static int close_array(decoder *d, size_t base, value *out)
+static value close_array(decoder *d, size_t base)
 {
     size_t n = d->top - base;
     value v = value_new_array(d->a, (uint32_t)n);
-    if (v.kind != VALUE_ARRAY)
-        return out_of_memory(d);
+    if (v.kind != VALUE_ARRAY) {
+        out_of_memory(d);
+        return failed_value();
+    }
     for (size_t i = 0; i < n; i++)
         v.u.arr->items[i] = d->stack[base + i].val;
     v.u.arr->len = (uint32_t)n;
     d->top = base;
     d->depth--;
-    *out = v;
-    return 0;
+    return v;
 }
 
-static int parse_array(decoder *d, value *out)
+static value parse_array(decoder *d)
 {
     if (enter(d) < 0)
-        return -1;
+        return failed_value();
     size_t base = d->top;
     skip_whitespace(d);
     if (d->p < d->end && *d->p == ']') {
         d->p++;
-        return close_array(d, base, out);
+        return close_array(d, base);
     }
     for (;;) {
-        value v;
-        if (parse_value(d, &v) < 0 || stack_push(d, NULL, 0, &v) < 0)
-            return -1;
+        value v = parse_value(d);
+        if (is_failed(v) || stack_push(d, NULL, 0, v) < 0)
+            return failed_value();
         skip_whitespace(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -1521,41 +1579,40 @@ static int parse_array(decoder *d, value *out)
         }
         if (d->p < d->end && *d->p == ']') {
             d->p++;
-            return close_array(d, base, out);
+            return close_array(d, base);
         }
-        return decode_fail(d, d->p, "expected ',' or ']'");
+        return fail_value(d, d->p, "expected ',' or ']'");
     }
 }
 
-static int parse_value(decoder *d, value *out)
+static value parse_value(decoder *d)
 {
     skip_whitespace(d);
     if (d->p == d->end)
-        return decode_fail(d, d->p, "unexpected end of input");
+        return fail_value(d, d->p, "unexpected end of input");
     switch (*d->p) {
     case '{':
-        return parse_object(d, out);
+        return parse_object(d);
     case '[':
-        return parse_array(d, out);
+        return parse_array(d);
     case '"': {
         const char *s;
         size_t n;
         if (parse_string(d, &s, &n) < 0)
-            return -1;
-        *out = value_bytes(s, n);
-        return 0;
+            return failed_value();
+        return value_bytes(s, n);
     }
     case 't':
-        return parse_literal(d, "true", 4, value_bool(true), out);
+        return parse_literal(d, "true", 4, value_bool(true));
     case 'f':
-        return parse_literal(d, "false", 5, value_bool(false), out);
+        return parse_literal(d, "false", 5, value_bool(false));
     case 'n':
-        return parse_literal(d, "null", 4, value_null(), out);
+        return parse_literal(d, "null", 4, value_null());
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
-        return parse_number(d, out);
+        return parse_number(d);
     default:
-        return decode_fail(d, d->p, "expected a value");
+        return fail_value(d, d->p, "expected a value");
     }
 }
 
@@ -1570,8 +1627,10 @@ int json_decode(arena *a, const char *text, size_t n, value *out, sl_error *err)
     d.stack = d.inline_stack;
     d.top = 0;
     d.cap = DECODE_STACK_INLINE;
-    int rc = parse_value(&d, out);
+    value v = parse_value(&d);
+    int rc = is_failed(v) ? -1 : 0;
     if (rc == 0) {
+        *out = v;
         skip_whitespace(&d);
         if (d.p != d.end)
             rc = decode_fail(&d, d.p, "trailing characters");

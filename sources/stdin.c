@@ -78,17 +78,30 @@ typedef struct stdin_state {
     value_entry tmpl[TEMPLATE_MAX];
     uint32_t ntmpl;
     uint32_t message_slot, timestamp_slot;
+    /* The fields a json-codec event gets where it has none, in map order
+     * and without repeats (the first of timestamp, source_type, host wins,
+     * as with one insertion after another); the timestamp's value is set
+     * per event. */
+    value_entry extra[3];
+    uint32_t nextra;
+    uint32_t extra_timestamp;
 } stdin_state;
 
-/* Map order of value.h: key bytes, then the shorter key first. */
+/* Map order of value.h: key bytes, then the shorter key first. Field names
+ * are short and differ early, so a byte loop beats a call to memcmp. */
+static inline int key_order(const value_entry *x, const value_entry *y)
+{
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    const unsigned char *a = (const unsigned char *)x->key, *b = (const unsigned char *)y->key;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return (x->klen > y->klen) - (x->klen < y->klen);
+}
+
 static int entry_order(const void *a, const void *b)
 {
-    const value_entry *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    return (x->klen > y->klen) - (x->klen < y->klen);
+    return key_order(a, b);
 }
 
 static void template_add(stdin_state *st, const char *key, value v)
@@ -127,6 +140,29 @@ static void build_template(stdin_state *st)
     qsort(st->tmpl, st->ntmpl, sizeof(st->tmpl[0]), entry_order);
     st->message_slot = template_slot(st, EVENT_FIELD_MESSAGE);
     st->timestamp_slot = template_slot(st, EVENT_FIELD_TIMESTAMP);
+}
+
+static void extra_add(stdin_state *st, const char *key, value v)
+{
+    for (uint32_t i = 0; i < st->nextra; i++)
+        if (strcmp(st->extra[i].key, key) == 0)
+            return;
+    value_entry *e = &st->extra[st->nextra++];
+    e->key = key;
+    e->klen = (uint32_t)strlen(key);
+    e->val = v;
+}
+
+static void build_extra(stdin_state *st)
+{
+    extra_add(st, EVENT_FIELD_TIMESTAMP, value_null());
+    extra_add(st, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5));
+    if (st->host_wanted && !st->host_nested)
+        extra_add(st, st->host_field, st->host);
+    qsort(st->extra, st->nextra, sizeof(st->extra[0]), entry_order);
+    st->extra_timestamp = 0;
+    while (strcmp(st->extra[st->extra_timestamp].key, EVENT_FIELD_TIMESTAMP) != 0)
+        st->extra_timestamp++;
 }
 
 static bool is_nested_path(const path *p)
@@ -178,6 +214,7 @@ static int stdin_build(const void *options, const component_info *info, void **s
         return -1;
     }
     build_template(st);
+    build_extra(st);
     *state = st;
     return 0;
 }
@@ -320,6 +357,51 @@ static int add_bytes_event(line_reader *r, const char *line, size_t len)
     return 0;
 }
 
+/* Adds the source's fields that m lacks in one merge: a scan finds where
+ * each missing one goes (both lists are in map order), the table grows once
+ * and the members move up once, instead of a lookup, a possible regrowth
+ * and a memmove per field. */
+static int add_missing_fields(const stdin_state *st, arena *a, value_map *m, int64_t now_ns)
+{
+    uint32_t at[3], which[3], k = 0, i = 0;
+    for (uint32_t j = 0; j < st->nextra; j++) {
+        int c = 1;
+        while (i < m->len && (c = key_order(&m->entries[i], &st->extra[j])) < 0)
+            i++;
+        if (i < m->len && c == 0)
+            continue;
+        at[k] = i;
+        which[k++] = j;
+    }
+    if (k == 0)
+        return 0;
+    size_t len = (size_t)m->len + k;
+    if (len > UINT32_MAX)
+        return -1;
+    if (len > m->cap) {
+        value_entry *e = arena_grow(a, m->entries, (size_t)m->cap * sizeof(value_entry),
+                                    len * sizeof(value_entry));
+        if (!e)
+            return -1;
+        m->entries = e;
+        m->cap = (uint32_t)len;
+    }
+    /* Merge from the back: each member moves up past the new fields that go
+     * before it; those before at[0] stay. A plain loop: the runs are a few
+     * entries, too short for a memmove call to pay. */
+    value_entry *e = m->entries;
+    uint32_t from = m->len, to = (uint32_t)len;
+    for (uint32_t j = k; j-- > 0;) {
+        while (from > at[j])
+            e[--to] = e[--from];
+        e[--to] = st->extra[which[j]];
+        if (which[j] == st->extra_timestamp)
+            e[to].val = value_timestamp(now_ns);
+    }
+    m->len = (uint32_t)len;
+    return 0;
+}
+
 /* Pushes one decoded object as an event with the source's fields added where
  * it has none. The batch has room. */
 static int push_object(line_reader *r, const value *obj)
@@ -331,15 +413,11 @@ static int push_object(line_reader *r, const value *obj)
         return -1;
     e->type = EVENT_LOG;
     e->u.log = *obj;
-    value_map *m = obj->u.map;
-    if (value_map_put_if_absent(a, m, EVENT_FIELD_TIMESTAMP, value_timestamp(r->now_ns)) < 0 ||
-        value_map_put_if_absent(a, m, EVENT_FIELD_SOURCE_TYPE, value_bytes("stdin", 5)) < 0)
+    if (add_missing_fields(st, a, obj->u.map, r->now_ns) < 0)
         return -1;
-    if (!st->host_wanted)
-        return 0;
-    if (st->host_nested)
+    if (st->host_wanted && st->host_nested)
         return set_host_at_path(st, a, &e->u.log);
-    return value_map_put_if_absent(a, m, st->host_field, st->host);
+    return 0;
 }
 
 static bool all_objects(const value_array *arr)

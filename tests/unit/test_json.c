@@ -532,6 +532,25 @@ static void test_decode_objects(void **state)
     assert_memory_equal(v.u.map->entries[1].key, "ab", 2);
     assert_memory_equal(v.u.map->entries[2].key, "b", 1);
     assert_int_equal(v.u.map->entries[2].val.u.i, 3);
+    /* Few members: repeats found by the insertion sort, in order or not,
+     * adjacent or not; the last one wins and the others go. */
+    value r = decode_ok(a, "{\"a\":1,\"a\":2}");
+    assert_int_equal(r.u.map->len, 1);
+    assert_int_equal(r.u.map->entries[0].val.u.i, 2);
+    r = decode_ok(a, "{\"a\":1,\"b\":2,\"ab\":3,\"a\":4,\"c\":5,\"b\":6}");
+    assert_int_equal(r.u.map->len, 4);
+    assert_memory_equal(r.u.map->entries[0].key, "a", 1);
+    assert_int_equal(r.u.map->entries[0].val.u.i, 4);
+    assert_memory_equal(r.u.map->entries[1].key, "ab", 2);
+    assert_int_equal(r.u.map->entries[2].val.u.i, 6);
+    assert_int_equal(r.u.map->entries[3].val.u.i, 5);
+    /* Out of order without repeats: every member stays, sorted. */
+    r = decode_ok(a, "{\"stream\":\"x\",\"response_time\":\"1\",\"ab\":1,\"a\":2}");
+    assert_int_equal(r.u.map->len, 4);
+    assert_memory_equal(r.u.map->entries[0].key, "a", 1);
+    assert_memory_equal(r.u.map->entries[1].key, "ab", 2);
+    assert_memory_equal(r.u.map->entries[2].key, "response_time", 13);
+    assert_memory_equal(r.u.map->entries[3].key, "stream", 6);
     /* Many members, out of order, with repeats: the merge path. */
     buf doc = BUF_INIT;
     buf_append_char(&doc, '{');
