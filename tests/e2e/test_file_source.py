@@ -1,0 +1,293 @@
+"""End-to-end tests of the file source: exact lines into a file sink,
+read_from end, appends while running, rename rotation, copy-truncate,
+deletion, restart from the checkpoint after SIGTERM, a corrupt checkpoint
+file set aside, and a 1,000,000-line file arriving complete."""
+import json
+import os
+import time
+
+from conftest import free_port, http_get
+
+
+def config(tmp_path, include, out, extra="", acks=False, api_port=None):
+    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
+           else "api:\n  enabled: false\n")
+    ack = "acknowledgements:\n  enabled: true\n" if acks else ""
+    return api + ack + f"""
+data_dir: "{tmp_path / 'data'}"
+sources:
+  in:
+    type: file
+    include: ["{include}"]
+    glob_minimum_cooldown_ms: 100
+{extra}
+sinks:
+  out:
+    type: file
+    inputs: [in]
+    path: "{out}"
+    encoding:
+      codec: json
+"""
+
+
+def read_events(out):
+    if not out.exists():
+        return []
+    events = []
+    for line in out.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            break   # a line still being written
+    return events
+
+
+def messages(out):
+    return [e["message"] for e in read_events(out)]
+
+
+def wait_for(predicate, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def append(path, lines):
+    with open(path, "a") as f:
+        f.write("".join(l + "\n" for l in lines))
+
+
+def test_exact_lines_and_fields(start_sluice, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a = logs / "a.log"
+    append(a, [f"a {i}" for i in range(100)])
+    (logs / "skip.log.gz").write_text("not read\n")
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, logs / "*.log", out))
+    wait_for(lambda: len(read_events(out)) >= 100, what="100 events")
+    assert s.terminate() == 0, s.stderr()
+    events = read_events(out)
+    assert [e["message"] for e in events] == [f"a {i}" for i in range(100)]
+    e = events[0]
+    assert e["file"] == str(a)
+    assert e["source_type"] == "file"
+    assert e["host"]
+    assert e["timestamp"].endswith("Z")
+
+
+def test_exclude_and_globstar(start_sluice, tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "x" / "y").mkdir(parents=True)
+    append(logs / "top.log", ["top"])
+    append(logs / "x" / "y" / "deep.log", ["deep"])
+    append(logs / "x" / "skip.log", ["skipped"])
+    out = tmp_path / "out.json"
+    extra = '    exclude: ["**/skip.log"]\n'
+    s = start_sluice(config(tmp_path, logs / "**" / "*.log", out, extra))
+    wait_for(lambda: len(read_events(out)) >= 2, what="2 events")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert sorted(messages(out)) == ["deep", "top"]
+
+
+def test_read_from_end_then_appends(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    append(a, ["old 1", "old 2"])
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out, "    read_from: end\n"))
+    wait_for(lambda: (tmp_path / "data" / "in" / "checkpoints.json").exists(),
+             what="a checkpoint")
+    for i in range(5):
+        append(a, [f"new {i}"])
+        time.sleep(0.05)
+    wait_for(lambda: len(read_events(out)) >= 5, what="appended lines")
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == [f"new {i}" for i in range(5)]
+
+
+def test_rename_rotation_while_running(start_sluice, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a = logs / "app.log"
+    out = tmp_path / "out.json"
+    append(a, ["gen 0 first"])
+    s = start_sluice(config(tmp_path, logs / "app.log*", out))
+    expected = ["gen 0 first"]
+    n = 0
+    for gen in range(3):
+        for _ in range(2000):
+            expected.append(f"line {n}")
+            n += 1
+        append(a, expected[-2000:])
+        os.rename(a, logs / f"app.log.{gen}")
+        first = f"gen {gen + 1} first"
+        append(a, [first])
+        expected.append(first)
+        time.sleep(0.2)
+    wait_for(lambda: len(read_events(out)) >= len(expected), what="every line")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    got = messages(out)
+    assert len(got) == len(expected)
+    assert sorted(got) == sorted(expected)
+
+
+def test_copy_truncate(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, ["before 1", "before 2", "before 3"])
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out))
+    wait_for(lambda: len(read_events(out)) >= 3, what="first lines")
+    with open(a, "r+") as f:
+        f.truncate(0)
+    time.sleep(0.3)
+    append(a, ["after 1"])
+    wait_for(lambda: len(read_events(out)) >= 4, what="line after truncation")
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["before 1", "before 2", "before 3", "after 1"]
+
+
+def test_deleted_file_is_drained_and_released(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, ["one"])
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out))
+    wait_for(lambda: len(read_events(out)) >= 1, what="first line")
+    append(a, ["two", "three"])
+    os.unlink(a)
+    wait_for(lambda: len(read_events(out)) >= 3, what="drained lines")
+
+    def released():
+        fd_dir = f"/proc/{s.proc.pid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)).startswith(str(a)):
+                    return False
+            except OSError:
+                pass
+        return True
+    wait_for(released, what="the deleted file's descriptor to close")
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["one", "two", "three"]
+
+
+def test_restart_resumes_from_checkpoint(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, [f"first {i}" for i in range(1000)])
+    cfg = config(tmp_path, tmp_path / "*.log", out)
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 1000, what="first run")
+    assert s.terminate() == 0, s.stderr()
+    append(a, [f"second {i}" for i in range(500)])
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 1500, what="second run")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ([f"first {i}" for i in range(1000)]
+                             + [f"second {i}" for i in range(500)])
+    ckpt = json.loads((tmp_path / "data" / "in" / "checkpoints.json").read_text())
+    assert ckpt["checkpoints"][0]["position"] == a.stat().st_size
+
+
+def test_restart_with_acknowledgements(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, [f"l {i}" for i in range(300)])
+    cfg = config(tmp_path, tmp_path / "*.log", out, acks=True)
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 300, what="first run")
+    assert s.terminate() == 0, s.stderr()
+    append(a, ["l 300"])
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 301, what="second run")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == [f"l {i}" for i in range(301)]
+
+
+def test_corrupt_checkpoint_is_set_aside(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, ["x 1", "x 2"])
+    ckdir = tmp_path / "data" / "in"
+    ckdir.mkdir(parents=True)
+    (ckdir / "checkpoints.json").write_text("{garbage")
+    port = free_port()
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out, api_port=port))
+    s.wait_healthy(port)
+    wait_for(lambda: len(read_events(out)) >= 2, what="lines read from the start")
+    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert b'error_type="checkpoint_corrupt"' in body
+    assert s.terminate() == 0, s.stderr()
+    assert (ckdir / "checkpoints.json.corrupt").read_text() == "{garbage"
+    assert "corrupt" in s.stderr()
+    assert messages(out) == ["x 1", "x 2"]
+    json.loads((ckdir / "checkpoints.json").read_text())
+
+
+def test_million_lines_arrive_complete(start_sluice, tmp_path):
+    a = tmp_path / "big.log"
+    n = 1_000_000
+    with open(a, "w") as f:
+        for start in range(0, n, 10_000):
+            f.write("".join(f"line {i:07d} " + "x" * 40 + "\n"
+                            for i in range(start, start + 10_000)))
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out))
+
+    def count():
+        if not out.exists():
+            return 0
+        with open(out, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    wait_for(lambda: count() >= n, timeout=120, what="a million lines")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert count() == n
+    with open(out) as f:
+        first = json.loads(f.readline())
+    assert first["message"] == "line 0000000 " + "x" * 40
+
+
+def test_kill_9_loses_nothing(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, [f"k {i}" for i in range(500)])
+    cfg = config(tmp_path, tmp_path / "*.log", out)
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 500, what="first run")
+    append(a, [f"k {i}" for i in range(500, 600)])
+    s.proc.kill()
+    s.proc.wait()
+    s = start_sluice(cfg)
+    wait_for(lambda: set(messages(out)) >= {f"k {i}" for i in range(600)}, what="every line")
+    assert s.terminate() == 0, s.stderr()
+
+
+def test_ignore_checkpoints_reads_again(start_sluice, tmp_path):
+    a = tmp_path / "a.log"
+    out = tmp_path / "out.json"
+    append(a, ["only"])
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out))
+    wait_for(lambda: len(read_events(out)) >= 1, what="first run")
+    assert s.terminate() == 0, s.stderr()
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", out,
+                            "    ignore_checkpoints: true\n"))
+    wait_for(lambda: len(read_events(out)) >= 2, what="second run")
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["only", "only"]
+
+
+def test_unwritable_data_dir_is_an_error(start_sluice, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    s = start_sluice(config(tmp_path, tmp_path / "*.log", tmp_path / "out.json",
+                            f'    data_dir: "{blocker}"\n'))
+    assert s.wait(30) != 0
+    assert "checkpoint directory" in s.stderr()
