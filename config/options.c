@@ -629,6 +629,27 @@ static int measure_table(const opt_spec *table, const char *prefix, size_t *name
     return 0;
 }
 
+/* A default as the user would write it: quoted, with escapes, when it
+ * holds whitespace or control characters (a line delimiter of "\n"), so one
+ * option stays on one line. */
+static int doc_default(const char *def, buf *out)
+{
+    if (def[0] && !strpbrk(def, " \t\r\n\\\""))
+        return buf_printf(out, "  default: %s", def);
+    int rc = buf_append_str(out, "  default: \"");
+    for (const char *p = def; rc == 0 && *p; p++) {
+        switch (*p) {
+        case '\n': rc = buf_append_str(out, "\\n"); break;
+        case '\r': rc = buf_append_str(out, "\\r"); break;
+        case '\t': rc = buf_append_str(out, "\\t"); break;
+        case '"': rc = buf_append_str(out, "\\\""); break;
+        case '\\': rc = buf_append_str(out, "\\\\"); break;
+        default: rc = buf_append_char(out, *p); break;
+        }
+    }
+    return rc == 0 ? buf_append_char(out, '"') : -1;
+}
+
 static int doc_line(const opt_spec *s, const char *name, size_t name_w, size_t type_w,
                     buf *out)
 {
@@ -640,7 +661,7 @@ static int doc_line(const opt_spec *s, const char *name, size_t name_w, size_t t
                         type.data);
     buf_free(&type);
     if (rc == 0 && s->def)
-        rc = buf_printf(out, "  default: %s", s->def);
+        rc = doc_default(s->def, out);
     if (rc == 0 && s->required)
         rc = buf_append_str(out, "  required");
     if (rc == 0 && s->help)

@@ -407,6 +407,23 @@ static void test_doc(void **state)
     buf_free(&out);
 }
 
+static void test_doc_quotes_defaults_with_whitespace(void **state)
+{
+    (void)state;
+    typedef struct { char *delim; char *sep; } opts;
+    static const opt_spec quoted[] = {
+        {"line_delimiter", OPT_STRING, offsetof(opts, delim), "\n", false, NULL, NULL, NULL},
+        {"separator", OPT_STRING, offsetof(opts, sep), "a \"b\"\t", false, NULL, NULL, NULL},
+        OPT_END,
+    };
+    buf out = BUF_INIT;
+    assert_int_equal(opt_doc(quoted, &out), 0);
+    assert_string_equal(out.data,
+                        "  line_delimiter  string  default: \"\\n\"\n"
+                        "  separator       string  default: \"a \\\"b\\\"\\t\"\n");
+    buf_free(&out);
+}
+
 static void test_did_you_mean(void **state)
 {
     (void)state;
@@ -451,6 +468,7 @@ int main(void)
         FIXTURE_TEST(test_several_tables),
         FIXTURE_TEST(test_opt_set),
         cmocka_unit_test(test_doc),
+        cmocka_unit_test(test_doc_quotes_defaults_with_whitespace),
         cmocka_unit_test(test_did_you_mean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
