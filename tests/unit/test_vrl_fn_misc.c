@@ -13,30 +13,9 @@
 
 #include "tests/unit/vrl_fn_test.h"
 
-/* name(args...) with each argument a JSON literal; compares the JSON. */
-static void check(arena *a, const char *name, const char *want, const char *const *args)
-{
-    targs t;
-    targs_init(&t);
-    for (int i = 0; args[i]; i++)
-        targ(&t, i, tval(a, args[i]));
-    assert_call_json(a, name, &t, want);
-    targs_free(&t);
-}
-
-static void check_fails(arena *a, const char *name, const char *want, const char *const *args)
-{
-    targs t;
-    targs_init(&t);
-    for (int i = 0; args[i]; i++)
-        targ_runtime(&t, i, tval(a, args[i]));
-    assert_call_fails(a, name, &t, want);
-    targs_free(&t);
-}
-
-#define CHECK(a, name, want, ...) check((a), (name), (want), (const char *const[]){__VA_ARGS__, NULL})
+#define CHECK(a, name, want, ...) tcheck_json((a), (name), (want), TARGS(__VA_ARGS__))
 #define CHECK_FAILS(a, name, want, ...) \
-    check_fails((a), (name), (want), (const char *const[]){__VA_ARGS__, NULL})
+    tcheck_json_fails((a), (name), (want), TARGS(__VA_ARGS__), true)
 
 static void test_get_env_var(void **state)
 {

@@ -15,33 +15,9 @@
 
 /* Calls name(args...) where each arg is a JSON literal (NULL ends the list,
  * "r:..." is a regex literal) and compares the result's JSON. */
-static void check(arena *a, const char *name, const char *want, const char *const *args)
-{
-    targs t;
-    targs_init(&t);
-    for (int i = 0; args[i]; i++) {
-        if (strncmp(args[i], "r:", 2) == 0)
-            targ_regex(&t, i, args[i] + 2);
-        else
-            targ(&t, i, tval(a, args[i]));
-    }
-    assert_call_json(a, name, &t, want);
-    targs_free(&t);
-}
-
-static void check_fails(arena *a, const char *name, const char *want, const char *const *args)
-{
-    targs t;
-    targs_init(&t);
-    for (int i = 0; args[i]; i++)
-        targ(&t, i, tval(a, args[i]));
-    assert_call_fails(a, name, &t, want);
-    targs_free(&t);
-}
-
-#define CHECK(a, name, want, ...) check((a), (name), (want), (const char *const[]){__VA_ARGS__, NULL})
+#define CHECK(a, name, want, ...) tcheck_json((a), (name), (want), TARGS(__VA_ARGS__))
 #define CHECK_FAILS(a, name, want, ...) \
-    check_fails((a), (name), (want), (const char *const[]){__VA_ARGS__, NULL})
+    tcheck_json_fails((a), (name), (want), TARGS(__VA_ARGS__), false)
 
 /* A call with raw byte strings (for invalid UTF-8). */
 static void check_raw(arena *a, const char *name, const char *want, value v0, value v1)

@@ -206,6 +206,45 @@ static inline value tval(arena *a, const char *text)
     return v;
 }
 
+/* Arguments written as JSON literals, or "r:PATTERN" for a regex literal.
+ * `runtime` passes the values as run-time arguments instead of constants,
+ * so compile-time preparation can't see them. */
+static inline void targs_fill_json(arena *a, targs *t, const char *const *args, bool runtime)
+{
+    for (int i = 0; args[i]; i++) {
+        if (strncmp(args[i], "r:", 2) == 0)
+            targ_regex(t, i, args[i] + 2);
+        else if (runtime)
+            targ_runtime(t, i, tval(a, args[i]));
+        else
+            targ(t, i, tval(a, args[i]));
+    }
+}
+
+/* name(args...) with JSON-literal arguments must return `want` (JSON). */
+static inline void tcheck_json(arena *a, const char *name, const char *want,
+                               const char *const *args)
+{
+    targs t;
+    targs_init(&t);
+    targs_fill_json(a, &t, args, false);
+    assert_call_json(a, name, &t, want);
+    targs_free(&t);
+}
+
+/* name(args...) must fail at run time with exactly `want`. */
+static inline void tcheck_json_fails(arena *a, const char *name, const char *want,
+                                     const char *const *args, bool runtime)
+{
+    targs t;
+    targs_init(&t);
+    targs_fill_json(a, &t, args, runtime);
+    assert_call_fails(a, name, &t, want);
+    targs_free(&t);
+}
+
+#define TARGS(...) (const char *const[]){__VA_ARGS__, NULL}
+
 static int test_setup_arena(void **state)
 {
     *state = arena_new();
