@@ -33,6 +33,10 @@ typedef struct component_info {
     const char *data_dir;
     const component_metrics *metrics;
     bool acks_enabled;    /* sources: some sink downstream wants acknowledgements */
+    /* transforms: the fields every arriving event has, with their types
+       (what the sources upstream declare); borrowed from the topology */
+    const event_field_type *fields;
+    size_t nfields;
 } component_info;
 
 typedef struct component_desc {
@@ -52,6 +56,18 @@ typedef struct component_desc {
      * diags under label, returns the number of errors. May be NULL. */
     size_t (*check)(const void *options, const char *label, const cfg_node *node,
                     diag_list *diags);
+    /* Transforms: checks that need the declared fields of the arriving
+     * events (remap programs and conditions are compiled here); run by the
+     * topology for every transform. May be NULL. */
+    size_t (*check_fields)(const void *options, const char *label, const cfg_node *node,
+                           const event_field_type *fields, size_t nfields,
+                           diag_list *diags);
+    /* Sources: fields every event they make has, with their types. */
+    const event_field_type *fields;
+    size_t nfields;
+    /* Transforms: events leave with the fields they arrived with, untouched
+     * (filter, route, sample...), so declared fields pass through. */
+    bool keeps_fields;
     /* How many named outputs it has besides the default one (route);
      * NULL for none. */
     size_t (*output_count)(const void *options);

@@ -85,6 +85,16 @@ typedef struct event {
 } event;
 
 /* Vector's well-known log fields. */
+/* A field a source always sets, with the value kinds it can hold (bits
+ * EVENT_KIND(VALUE_*)), so the remap language can type-check programs that
+ * read it (kubernetes_logs metadata are strings). */
+typedef struct event_field_type {
+    const char *path;     /* ".kubernetes.pod_name" */
+    uint16_t kinds;
+} event_field_type;
+
+#define EVENT_KIND(k) ((uint16_t)(1u << (k)))
+
 #define EVENT_FIELD_MESSAGE "message"
 #define EVENT_FIELD_TIMESTAMP "timestamp"
 #define EVENT_FIELD_HOST "host"

@@ -620,7 +620,7 @@ static unsigned online_cpus(void)
 int runtime_build_component(const component_config *cc, const char *data_dir,
                             void **state, sl_error *err)
 {
-    component_info info = {cc->id, data_dir, NULL, false};
+    component_info info = {cc->id, data_dir, NULL, false, NULL, 0};
     *state = NULL;
     if (!cc->desc->build)
         return 0;
@@ -717,7 +717,9 @@ static int build_components(runtime *rt, sl_error *err)
         const char *kind = component_kind_name(n->cfg->kind);
         if (component_metrics_init(&n->metrics, n->cfg->id, kind, n->cfg->desc->type, err) < 0)
             return -1;
-        component_info info = {n->cfg->id, cfg->data_dir, &n->metrics, cfg->acks_enabled};
+        const topo_node *tn = &rt->topo->nodes[i];
+        component_info info = {n->cfg->id, cfg->data_dir, &n->metrics, cfg->acks_enabled,
+                               tn->fields, tn->nfields};
         sl_error berr = {{0}};
         if (n->cfg->desc->build &&
             n->cfg->desc->build(n->cfg->options, &info, &n->state, &berr) < 0)

@@ -280,6 +280,118 @@ static void check_types(topology *t, diag_list *diags)
     }
 }
 
+/* Whether node i reads one of producer's outputs. */
+static bool consumes(const topo_node *producer, size_t i)
+{
+    for (size_t k = 0; k < producer->noutputs; k++) {
+        const topo_output *o = &producer->outputs[k];
+        for (size_t c = 0; c < o->nconsumers; c++)
+            if (o->consumers[c] == i)
+                return true;
+    }
+    return false;
+}
+
+static const event_field_type *find_field(const event_field_type *f, size_t n,
+                                          const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f[i].path, path) == 0)
+            return &f[i];
+    return NULL;
+}
+
+/* Keeps the fields of node n that producer p also sends, their kinds
+ * merged. */
+static void intersect_fields(topo_node *n, const topo_node *p)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < n->nfields; i++) {
+        const event_field_type *o = find_field(p->fields, p->out_nfields, n->fields[i].path);
+        if (!o)
+            continue;
+        n->fields[keep] = n->fields[i];
+        n->fields[keep++].kinds |= o->kinds;
+    }
+    n->nfields = keep;
+}
+
+static int copy_fields(topo_node *n, const event_field_type *f, size_t count)
+{
+    if (count == 0)
+        return 0;
+    n->fields = malloc(count * sizeof(*f));
+    if (!n->fields)
+        return -1;
+    memcpy(n->fields, f, count * sizeof(*f));
+    n->nfields = count;
+    return 0;
+}
+
+/* Computes the declared fields of node i once its producers have theirs;
+ * colour marks nodes in progress, so a cycle (already reported) ends with
+ * no fields rather than looping. */
+static int resolve_fields(topology *t, size_t i, uint8_t *colour)
+{
+    topo_node *n = &t->nodes[i];
+    if (colour[i])
+        return 0;
+    colour[i] = 1;
+    const component_desc *d = n->cfg->desc;
+    if (n->cfg->kind == COMPONENT_SOURCE) {
+        if (copy_fields(n, d->fields, d->nfields) < 0)
+            return -1;
+        n->out_nfields = n->nfields;
+        colour[i] = 2;
+        return 0;
+    }
+    bool first = true;
+    for (size_t j = 0; j < t->n; j++) {
+        if (!consumes(&t->nodes[j], i))
+            continue;
+        if (resolve_fields(t, j, colour) < 0)
+            return -1;
+        const topo_node *p = &t->nodes[j];
+        if (colour[j] != 2) {   /* in a cycle */
+            n->nfields = 0;
+            break;
+        }
+        if (first) {
+            if (copy_fields(n, p->fields, p->out_nfields) < 0)
+                return -1;
+            first = false;
+        } else {
+            intersect_fields(n, p);
+        }
+    }
+    n->out_nfields = d->keeps_fields ? n->nfields : 0;
+    colour[i] = 2;
+    return 0;
+}
+
+static int propagate_fields(topology *t)
+{
+    uint8_t *colour = calloc(t->n ? t->n : 1, 1);
+    if (!colour)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < t->n && rc == 0; i++)
+        rc = resolve_fields(t, i, colour);
+    free(colour);
+    return rc;
+}
+
+static void check_with_fields(topology *t, diag_list *diags)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const topo_node *n = &t->nodes[i];
+        const component_config *cc = n->cfg;
+        if (cc->desc->check_fields)
+            cc->desc->check_fields(cc->options, cc->label, cc->node, n->fields, n->nfields,
+                                   diags);
+    }
+}
+
 static void warn_unconsumed(topology *t, diag_list *diags)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -386,6 +498,14 @@ topology *topo_build(const sl_config *cfg, diag_list *diags)
         check_types(t, diags);
         warn_unconsumed(t, diags);
     }
+    /* Programs are checked even in a broken graph, so that validate shows
+     * all the errors at once (with no declared fields where unknown). */
+    if (propagate_fields(t) < 0) {
+        diag_add(diags, DIAG_ERROR, NULL, NULL, "out of memory");
+        topo_free(t);
+        return NULL;
+    }
+    check_with_fields(t, diags);
     if (diag_errors(diags) != errors_before || plan_stages(t) < 0) {
         if (diag_errors(diags) == errors_before)
             diag_add(diags, DIAG_ERROR, NULL, NULL, "out of memory");
@@ -403,6 +523,7 @@ void topo_free(topology *t)
         for (size_t k = 0; k < t->nodes[i].noutputs; k++)
             free(t->nodes[i].outputs[k].consumers);
         free(t->nodes[i].outputs);
+        free(t->nodes[i].fields);
     }
     for (size_t s = 0; s < t->nstages; s++)
         free(t->stages[s].nodes);

@@ -7,6 +7,11 @@
  * stages the runtime executes: a maximal linear run of stateless transforms
  * is fused into one stage run on a worker, batch by batch.
  *
+ * Declared fields flow too: a transform learns the fields (and their types)
+ * that every source upstream of it declares, through transforms that keep
+ * fields, and its check_fields() runs with them (the remap language
+ * type-checks programs against them).
+ *
  * The topology borrows the sl_config (which must outlive it) and owns the
  * rest. */
 #ifndef SLUICE_TOPOLOGY_H
@@ -14,6 +19,7 @@
 
 #include "../config/config.h"
 #include "../config/diag.h"
+#include "event.h"
 
 /* One edge: the consumer (node index) reading an output. */
 typedef struct topo_output {
@@ -29,6 +35,11 @@ typedef struct topo_node {
     size_t noutputs;           /* 0 for sinks */
     uint8_t in_types;          /* union of the types arriving */
     int stage;                 /* transforms: the stage it runs in */
+    /* Fields every arriving event has (transforms), or every leaving event
+     * has (sources): owned array, paths borrowed from the descriptors. */
+    event_field_type *fields;
+    size_t nfields;
+    size_t out_nfields;        /* how many of them leave: all, or none */
 } topo_node;
 
 /* A fused chain of transforms: nodes[0] reads the stage's input, each next

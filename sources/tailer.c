@@ -1,13 +1,19 @@
 /* tailer.c - see tailer.h.
  *
  * Every file ever fingerprinted has an entry (malloc'd, so pointers stay
- * put): open ones are being read, closed ones only remember a checkpoint,
- * and are forgotten after FORGET_SECS without being seen. Reads use pread()
- * at the file's position, so nothing is buffered per file: a partial last
- * line is simply read again. Discovery uses glob(3) for patterns without
- * `**` and a directory walk for the others. Lookups are linear scans, fine
- * for the hundreds of files a node holds. */
+ * put). A followed entry is open (being read) or parked: waiting without a
+ * descriptor for its turn under max_open_files, with its identity (dev,
+ * inode) and position kept. Other entries only remember a checkpoint and are
+ * forgotten after FORGET_SECS without being seen. Reads use pread() at the
+ * file's position, so nothing is buffered per file: a partial last line is
+ * simply read again, and parking a file costs nothing but the descriptor.
+ *
+ * Discovery uses glob(3) for patterns without `**` and a directory walk for
+ * the others; each scan also names the directories to watch with inotify
+ * (tail_watch.c), so the caller can wake on changes instead of polling.
+ * Lookups are linear scans, fine for the hundreds of files a node holds. */
 #include "tailer.h"
+#include "tail_watch.h"
 #include "../pipeline/log.h"
 
 #include <dirent.h>
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,12 +39,18 @@
 
 typedef struct entry {
     tailer_file pub;        /* fp, gen, path (owned) */
-    int fd;                 /* -1: closed, checkpoint only */
+    int fd;                 /* -1: parked or checkpoint only */
+    bool parked;            /* followed, waiting for a descriptor */
+    bool vanished;          /* parked, and its path no longer holds it: the
+                               next scan finds it elsewhere or lets it go */
+    uint64_t parked_at;     /* tailer tick when it was parked: turns go in order */
     dev_t dev;
     ino_t ino;
     uint64_t offset;        /* read position */
     uint64_t position;      /* checkpoint */
+    uint64_t size;          /* as the last scan saw it */
     int64_t modified;       /* mtime, unix seconds */
+    int64_t born_ns;        /* mtime when this run found it: oldest_first's order */
     int64_t last_seen;      /* wall seconds of the last scan that found it */
     bool seen;              /* found by the scan in progress */
     bool gone;              /* not found by the last scan: close at EOF */
@@ -53,11 +66,20 @@ struct tailer {
     entry **e;
     size_t n, cap;
     size_t cursor;
+    size_t nopen;           /* entries holding a descriptor */
+    size_t nparked;         /* entries waiting for one */
+    uint64_t tick;          /* counts parkings */
     bool scanned;           /* the first scan has run */
     bool dirty;
     char *fpbuf;
+    tail_watch *watch;
     uint64_t discarded, read_errors;
 };
+
+static bool followed(const entry *e)
+{
+    return e->fd >= 0 || e->parked;
+}
 
 /* ------------------------------------------------------------- matching */
 
@@ -244,9 +266,13 @@ void tailer_free(tailer *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
+        if (followed(t->e[i]) && t->o.file_closed)
+            t->o.file_closed(t->o.ud, &t->e[i]->pub);
         entry_free(t->e[i]);
+    }
     free(t->e);
+    tail_watch_free(t->watch);
     free_list(t->include, t->o.ninclude);
     free_list(t->exclude, t->o.nexclude);
     free(t->delimiter);
@@ -272,7 +298,8 @@ tailer *tailer_new(const tailer_options *o, const char *checkpoint_path, sl_erro
     t->delimiter = malloc(o->delimiter_len);
     t->ckpt_path = checkpoint_path ? strdup(checkpoint_path) : NULL;
     t->fpbuf = malloc(FP_MAX_BYTES);
-    if (!t->include || !t->exclude || !t->delimiter || !t->fpbuf ||
+    t->watch = tail_watch_new(o->log_id);
+    if (!t->include || !t->exclude || !t->delimiter || !t->fpbuf || !t->watch ||
         (checkpoint_path && !t->ckpt_path)) {
         tailer_free(t);
         sl_fail(err, "out of memory");
@@ -331,6 +358,57 @@ static int set_path(entry *e, const char *path)
     return 0;
 }
 
+/* ----------------------------------------------------------- descriptors */
+
+static void attach_fd(tailer *t, entry *e, int fd)
+{
+    if (e->parked)
+        t->nparked--;
+    e->fd = fd;
+    e->parked = false;
+    t->nopen++;
+}
+
+static void release_fd(tailer *t, entry *e)
+{
+    close(e->fd);
+    e->fd = -1;
+    t->nopen--;
+}
+
+static bool descriptor_free(const tailer *t)
+{
+    return t->o.max_open_files == 0 || t->nopen < t->o.max_open_files;
+}
+
+/* e waits for a descriptor; the position and the caller's state stay. */
+static void park(tailer *t, entry *e)
+{
+    if (e->fd >= 0)
+        release_fd(t, e);
+    t->nparked += !e->parked;
+    e->parked = true;
+    e->vanished = false;
+    e->parked_at = ++t->tick;
+}
+
+/* The file stops being followed for good. The one place, besides
+ * tailer_free(), that calls file_closed: parking never does. */
+static void stop_following(tailer *t, entry *e, const char *why)
+{
+    slog_debug(t->o.log_id, "Stopped watching file %s (%s).", e->pub.path, why);
+    if (e->fd >= 0)
+        release_fd(t, e);
+    t->nparked -= e->parked;
+    e->parked = false;
+    e->vanished = false;
+    e->gone = false;
+    e->discarding = false;
+    if (t->o.file_closed)
+        t->o.file_closed(t->o.ud, &e->pub);
+    e->pub.user = NULL;
+}
+
 /* ----------------------------------------------------------- checkpoints */
 
 static int corrupt(tailer *t, const char *why)
@@ -344,9 +422,13 @@ static int corrupt(tailer *t, const char *why)
     else
         slog_error(t->o.log_id, "Checkpoint file %s is corrupt (%s); moved to %s, reading "
                    "starts without checkpoints.", t->ckpt_path, why, aside);
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
+        if (followed(t->e[i]))
+            stop_following(t, t->e[i], "its checkpoint was discarded");
         entry_free(t->e[i]);
+    }
     t->n = 0;
+    t->cursor = 0;
     return 1;
 }
 
@@ -483,15 +565,6 @@ void tailer_commit(tailer *t, uint64_t fp, uint64_t gen, uint64_t position)
 
 /* ------------------------------------------------------------- discovery */
 
-static void close_entry(tailer *t, entry *e, const char *why)
-{
-    slog_debug(t->o.log_id, "Stopped watching file %s (%s).", e->pub.path, why);
-    close(e->fd);
-    e->fd = -1;
-    e->gone = false;
-    e->discarding = false;
-}
-
 static void restart_entry(tailer *t, entry *e, uint64_t fp, const char *why)
 {
     slog_info(t->o.log_id, "File %s %s; reading it again from the start.", e->pub.path, why);
@@ -510,16 +583,21 @@ static void read_error(tailer *t, const char *path, const char *what)
     slog_error(t->o.log_id, "Failed to %s file %s: %s", what, path, strerror(errno));
 }
 
-static void found_open(tailer *t, entry *e, const char *path)
+/* A scan no longer finds a parked file: without a descriptor, what it held
+ * beyond the read position can't be read any more. */
+static void lose_parked(tailer *t, entry *e, const char *how)
 {
-    e->seen = true;
-    e->gone = false;
-    e->last_seen = (int64_t)time(NULL);
-    if (strcmp(e->pub.path, path) != 0) {
-        slog_debug(t->o.log_id, "File %s was renamed to %s.", e->pub.path, path);
-        if (set_path(e, path) == 0)
-            t->dirty = true;
-    }
+    if (e->size > e->offset)
+        slog_warn(t->o.log_id, "File %s %s while waiting for a descriptor (max_open_files); "
+                  "its unread rest (at least %" PRIu64 " bytes) could not be read.",
+                  e->pub.path, how, e->size - e->offset);
+    stop_following(t, e, how);
+}
+
+/* With checksums, a file rewritten in place gets another fingerprint and
+ * is read again from the start. */
+static void check_fingerprint(tailer *t, entry *e)
+{
     uint64_t fp;
     if (t->o.fingerprint != TAILER_FP_CHECKSUM || tailer_fingerprint_fd(t, e->fd, &fp) != 1)
         return;
@@ -528,7 +606,7 @@ static void found_open(tailer *t, entry *e, const char *path)
          * already, only the fingerprint was missing. */
         e->fp_pending = false;
         entry *other = find_fp(t, fp);
-        if (other && other != e && other->fd < 0) {
+        if (other && other != e && !followed(other)) {
             other->pub.fp = ~fp;   /* an old checkpoint of that content goes */
             other->last_seen = 0;
             other = NULL;
@@ -541,7 +619,7 @@ static void found_open(tailer *t, entry *e, const char *path)
     }
     if (fp != e->pub.fp) {
         entry *other = find_fp(t, fp);
-        if (other && other != e && other->fd < 0) {
+        if (other && other != e && !followed(other)) {
             /* Keep one entry per fingerprint: the old checkpoint goes. */
             other->pub.fp = ~fp;
             other->last_seen = 0;
@@ -550,16 +628,123 @@ static void found_open(tailer *t, entry *e, const char *path)
     }
 }
 
+/* A followed file found again, perhaps under another name. A parked one is
+ * not fingerprinted: that waits until it is reopened. */
+static void found_again(tailer *t, entry *e, const char *path, const struct stat *st)
+{
+    e->seen = true;
+    e->gone = false;
+    e->vanished = false;
+    e->last_seen = (int64_t)time(NULL);
+    e->size = (uint64_t)st->st_size;
+    if (strcmp(e->pub.path, path) != 0) {
+        slog_debug(t->o.log_id, "File %s was renamed to %s.", e->pub.path, path);
+        if (set_path(e, path) == 0)
+            t->dirty = true;
+    }
+    if (e->fd >= 0)
+        check_fingerprint(t, e);
+}
+
+static entry *find_followed_inode(const tailer *t, dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        entry *e = t->e[i];
+        if (followed(e) && e->dev == dev && e->ino == ino)
+            return e;
+    }
+    return NULL;
+}
+
+/* oldest_first's order: modification time at discovery, then path. */
+static int read_order(const entry *a, const entry *b)
+{
+    if (a->born_ns != b->born_ns)
+        return a->born_ns < b->born_ns ? -1 : 1;
+    return strcmp(a->pub.path, b->pub.path);
+}
+
+static int by_read_order(const void *a, const void *b)
+{
+    return read_order(*(entry *const *)a, *(entry *const *)b);
+}
+
+/* The parked file whose turn is next, among those parked by tick
+ * parked_by: the longest waiting, or with oldest_first the oldest. */
+static entry *next_parked(const tailer *t, uint64_t parked_by)
+{
+    entry *best = NULL;
+    for (size_t i = 0; t->nparked && i < t->n; i++) {
+        entry *e = t->e[i];
+        if (!e->parked || e->vanished || e->parked_at > parked_by)
+            continue;
+        if (!best || (t->o.oldest_first ? read_order(e, best) < 0
+                                        : e->parked_at < best->parked_at))
+            best = e;
+    }
+    return best;
+}
+
+/* Its path no longer holds the parked file: renamed, or deleted. Only the
+ * next scan can tell, by inode; until then it waits out of turn. */
+static void vanish(tailer *t, entry *e)
+{
+    slog_debug(t->o.log_id, "File %s moved or went while waiting for a descriptor.",
+               e->pub.path);
+    e->vanished = true;
+}
+
+/* Gives a parked file its descriptor back. False when it can't be had: the
+ * file vanished, or could not be opened and has stopped being followed. */
+static bool unpark(tailer *t, entry *e)
+{
+    int fd = open(e->pub.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            vanish(t, e);
+        } else {
+            read_error(t, e->pub.path, "open");
+            stop_following(t, e, "open failed");
+        }
+        return false;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        read_error(t, e->pub.path, "stat");
+        close(fd);
+        stop_following(t, e, "stat failed");
+        return false;
+    }
+    if (st.st_dev != e->dev || st.st_ino != e->ino) {
+        close(fd);
+        vanish(t, e);   /* the new file at its path is found by the scan */
+        return false;
+    }
+    attach_fd(t, e, fd);
+    check_fingerprint(t, e);
+    return true;
+}
+
+static void fill_free_descriptors(tailer *t)
+{
+    entry *e;
+    while (descriptor_free(t) && (e = next_parked(t, UINT64_MAX)))
+        unpark(t, e);
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
 static void found_path(tailer *t, const char *path, const struct stat *st)
 {
     if (excluded(t, path))
         return;
-    for (size_t i = 0; i < t->n; i++) {
-        entry *e = t->e[i];
-        if (e->fd >= 0 && e->dev == st->st_dev && e->ino == st->st_ino) {
-            found_open(t, e, path);
-            return;
-        }
+    entry *known = find_followed_inode(t, st->st_dev, st->st_ino);
+    if (known) {
+        found_again(t, known, path, st);
+        return;
     }
     int64_t now = (int64_t)time(NULL);
     if (t->o.ignore_older_secs && st->st_mtime < now - (int64_t)t->o.ignore_older_secs)
@@ -579,7 +764,7 @@ static void found_path(tailer *t, const char *path, const struct stat *st)
         return;
     }
     entry *e = find_fp(t, fp);
-    if (e && e->fd >= 0) {
+    if (e && followed(e)) {
         /* The same content under another inode (a copy): Vector ignores it. */
         close(fd);
         return;
@@ -590,13 +775,14 @@ static void found_path(tailer *t, const char *path, const struct stat *st)
         return;
     }
     set_path(e, path);
-    e->fd = fd;
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->seen = true;
     e->gone = false;
     e->last_seen = now;
     e->modified = (int64_t)st->st_mtime;
+    e->born_ns = mtime_ns(st);
+    e->size = (uint64_t)st->st_size;
     if (resumed) {
         if ((uint64_t)st->st_size < e->offset)
             restart_entry(t, e, fp, "is shorter than its checkpoint");
@@ -604,9 +790,28 @@ static void found_path(tailer *t, const char *path, const struct stat *st)
     } else {
         e->offset = e->position = (!t->scanned && t->o.read_from_end) ? (uint64_t)st->st_size : 0;
     }
+    bool waits = !descriptor_free(t);
+    if (waits) {
+        close(fd);
+        park(t, e);
+    } else {
+        attach_fd(t, e, fd);
+    }
     t->dirty = true;
-    slog_info(t->o.log_id, "%s file %s at offset %" PRIu64 ".",
-              resumed ? "Resuming" : "Found new", path, e->offset);
+    slog_info(t->o.log_id, "%s file %s at offset %" PRIu64 "%s.",
+              resumed ? "Resuming" : "Found new", path, e->offset,
+              waits ? "; it waits for a descriptor (max_open_files)" : "");
+}
+
+static void watch_dir_of(tailer *t, const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    tail_watch_dir(t->watch, dir);
 }
 
 static void walk(tailer *t, const char *pattern, const char *dir, int depth)
@@ -614,6 +819,7 @@ static void walk(tailer *t, const char *pattern, const char *dir, int depth)
     DIR *d = opendir(dir);
     if (!d)
         return;
+    tail_watch_dir(t->watch, dir);
     struct dirent *de;
     while ((de = readdir(d))) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -636,7 +842,7 @@ static void walk(tailer *t, const char *pattern, const char *dir, int depth)
     closedir(d);
 }
 
-/* The directory before the first wildcard of a `**` pattern. */
+/* The directory before the first wildcard of a pattern. */
 static void static_prefix(const char *pattern, char *out, size_t cap)
 {
     size_t wild = strcspn(pattern, "*?[");
@@ -651,6 +857,29 @@ static void static_prefix(const char *pattern, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)cut, pattern);
 }
 
+/* New files of a glob(3) pattern can appear in its static prefix or in any
+ * directory its directory part matches, including one that holds no file
+ * yet (a pod's directory before its container's): each level of the
+ * directory part is watched. */
+static void watch_glob_dirs(tailer *t, const char *pattern)
+{
+    char dir[PATH_MAX];
+    static_prefix(pattern, dir, sizeof(dir));
+    tail_watch_dir(t->watch, dir);
+    for (const char *s = pattern + strcspn(pattern, "*?["); (s = strchr(s, '/')); s++) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(s - pattern), pattern);
+        glob_t g;
+        if (glob(dir, GLOB_NOSORT | GLOB_ONLYDIR | GLOB_MARK, NULL, &g) != 0)
+            return;   /* no match here, none deeper */
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *m = g.gl_pathv[i];
+            if (m[strlen(m) - 1] == '/')   /* GLOB_MARK: a directory */
+                tail_watch_dir(t->watch, m);
+        }
+        globfree(&g);
+    }
+}
+
 static void expand(tailer *t, const char *pattern)
 {
     if (strstr(pattern, "**")) {
@@ -659,6 +888,7 @@ static void expand(tailer *t, const char *pattern)
         walk(t, pattern, dir, 0);
         return;
     }
+    watch_glob_dirs(t, pattern);
     glob_t g;
     if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
         return;
@@ -674,6 +904,7 @@ void tailer_scan(tailer *t)
 {
     for (size_t i = 0; i < t->n; i++)
         t->e[i]->seen = false;
+    tail_watch_begin(t->watch);
     for (size_t i = 0; i < t->o.ninclude; i++)
         expand(t, t->include[i]);
     t->scanned = true;
@@ -683,28 +914,36 @@ void tailer_scan(tailer *t)
         entry *e = t->e[i];
         if (e->fd >= 0 && !e->seen)
             e->gone = true;
-        if (e->fd < 0 && now - e->last_seen > FORGET_SECS) {
+        else if (e->parked && !e->seen)
+            lose_parked(t, e, "went away");
+        if (!followed(e) && now - e->last_seen > FORGET_SECS) {
             entry_free(e);
             t->dirty = true;
             continue;
         }
+        if (followed(e))
+            watch_dir_of(t, e->pub.path);
         t->e[keep++] = e;
     }
     t->n = keep;
     if (t->cursor >= t->n)
         t->cursor = 0;
+    tail_watch_end(t->watch);
+    fill_free_descriptors(t);
+    if (t->o.oldest_first)
+        qsort(t->e, t->n, sizeof(*t->e), by_read_order);
 }
 
 /* --------------------------------------------------------------- reading */
 
-/* At the end of what e holds: starts over after a truncation, closes a
- * deleted file or one that left the patterns. */
+/* At the end of what e holds: starts over after a truncation, stops
+ * following a deleted file or one that left the patterns. */
 static void at_eof(tailer *t, entry *e)
 {
     struct stat st;
     if (fstat(e->fd, &st) < 0) {
         read_error(t, e->pub.path, "stat");
-        close_entry(t, e, "stat failed");
+        stop_following(t, e, "stat failed");
         return;
     }
     e->modified = (int64_t)st.st_mtime;
@@ -718,9 +957,9 @@ static void at_eof(tailer *t, entry *e)
         restart_entry(t, e, fp, "was truncated");
         e->fp_pending = pending;
     } else if (st.st_nlink == 0) {
-        close_entry(t, e, "deleted");
+        stop_following(t, e, "deleted");
     } else if (e->gone) {
-        close_entry(t, e, "no longer matches the include patterns");
+        stop_following(t, e, "no longer matches the include patterns");
     }
 }
 
@@ -766,40 +1005,71 @@ static void take_lines(tailer *t, entry *e, const char *buf, size_t n, uint32_t 
     }
 }
 
+/* One chunk of the open file e: 1 when lines (or a skipped part of one)
+ * were consumed, 0 when e had none (e may have stopped being followed). */
+static int read_chunk(tailer *t, entry *e, char *buf, size_t cap, uint32_t max_lines,
+                      tailer_line_fn fn, void *ud, size_t *consumed)
+{
+    ssize_t n;
+    do
+        n = pread(e->fd, buf, cap, (off_t)e->offset);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        read_error(t, e->pub.path, "read");
+        stop_following(t, e, "read failed");
+        return 0;
+    }
+    chunk_result r = {0, 0, 0};
+    if (n > 0)
+        take_lines(t, e, buf, (size_t)n, max_lines, fn, ud, &r);
+    if (r.consumed == 0) {
+        at_eof(t, e);
+        return 0;
+    }
+    e->offset += r.consumed;
+    if (t->o.auto_commit) {
+        e->position = e->offset;
+        t->dirty = true;
+    }
+    *consumed = r.consumed;
+    return 1;
+}
+
+/* e has nothing to read now. If files parked by tick parked_by wait, e
+ * gives its descriptor to the next of them (if e still has one), and that
+ * file is returned, to be read at once. Only files parked before the read
+ * began take turns in it, so a read passes each file once at most. */
+static entry *give_turn(tailer *t, entry *e, uint64_t parked_by)
+{
+    if (e->fd >= 0 && next_parked(t, parked_by))
+        park(t, e);
+    entry *next = NULL;
+    while (descriptor_free(t) && (next = next_parked(t, parked_by)) && !unpark(t, next))
+        next = NULL;
+    fill_free_descriptors(t);
+    return next;
+}
+
 int tailer_read(tailer *t, char *buf, size_t cap, uint32_t max_lines,
                 tailer_line_fn fn, void *ud, size_t *consumed)
 {
     *consumed = 0;
     if (cap <= t->o.max_line_bytes + t->o.delimiter_len)
         return -1;
+    uint64_t parked_by = t->tick;
     for (size_t tries = 0; tries < t->n; tries++) {
-        entry *e = t->e[t->cursor];
-        t->cursor = (t->cursor + 1) % t->n;
-        if (e->fd < 0)
-            continue;
-        ssize_t n;
-        do
-            n = pread(e->fd, buf, cap, (off_t)e->offset);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            read_error(t, e->pub.path, "read");
-            close_entry(t, e, "read failed");
-            continue;
+        entry *e;
+        if (t->o.oldest_first) {
+            e = t->e[tries];   /* sorted by the scan */
+        } else {
+            e = t->e[t->cursor];
+            t->cursor = (t->cursor + 1) % t->n;
         }
-        chunk_result r = {0, 0, 0};
-        if (n > 0)
-            take_lines(t, e, buf, (size_t)n, max_lines, fn, ud, &r);
-        if (r.consumed == 0) {
-            at_eof(t, e);
-            continue;
+        while (e && e->fd >= 0) {
+            if (read_chunk(t, e, buf, cap, max_lines, fn, ud, consumed))
+                return 1;
+            e = give_turn(t, e, parked_by);
         }
-        e->offset += r.consumed;
-        if (t->o.auto_commit) {
-            e->position = e->offset;
-            t->dirty = true;
-        }
-        *consumed = r.consumed;
-        return 1;
     }
     return 0;
 }
@@ -812,6 +1082,14 @@ size_t tailer_open_files(const tailer *t)
     return n;
 }
 
+size_t tailer_files(const tailer *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += followed(t->e[i]);
+    return n;
+}
+
 uint64_t tailer_discarded_lines(const tailer *t)
 {
     return t->discarded;
@@ -820,4 +1098,77 @@ uint64_t tailer_discarded_lines(const tailer *t)
 uint64_t tailer_read_errors(const tailer *t)
 {
     return t->read_errors;
+}
+
+/* ----------------------------------------------------------------- notes */
+
+int tailer_wait_fd(const tailer *t)
+{
+    return tail_watch_fd(t->watch);
+}
+
+static bool followed_path(const tailer *t, const char *path)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (followed(t->e[i]) && strcmp(t->e[i]->pub.path, path) == 0)
+            return true;
+    return false;
+}
+
+static bool matches_patterns(const tailer *t, const char *path)
+{
+    for (size_t i = 0; i < t->o.ninclude; i++)
+        if (tailer_glob_match(t->include[i], path))
+            return !excluded(t, path);
+    return false;
+}
+
+typedef struct notes {
+    tailer *t;
+    unsigned bits;
+} notes;
+
+/* Only files the tailer follows or would follow count: the checkpoint file
+ * or a busy neighbour in a watched directory must not wake the caller into
+ * rescans. A file that matches but is not followed yet (no complete first
+ * line, or older than ignore_older_secs) asks for a rescan when written. */
+static void note_event(void *ud, const char *dir, const char *name, uint32_t mask)
+{
+    notes *n = ud;
+    if (mask & IN_Q_OVERFLOW) {
+        n->bits |= TAILER_NOTE_DATA | TAILER_NOTE_FILES;
+        return;
+    }
+    if (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
+        n->bits |= TAILER_NOTE_FILES;
+        return;
+    }
+    if (mask & IN_ISDIR) {
+        if (mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE))
+            n->bits |= TAILER_NOTE_FILES;
+        return;
+    }
+    if (!*name)
+        return;
+    char path[PATH_MAX];
+    if (strcmp(dir, ".") == 0)
+        snprintf(path, sizeof(path), "%s", name);
+    else
+        snprintf(path, sizeof(path), "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", name);
+    bool known = followed_path(n->t, path);
+    if (mask & (IN_MODIFY | IN_CLOSE_WRITE)) {
+        if (known)
+            n->bits |= TAILER_NOTE_DATA;
+        else if (matches_patterns(n->t, path))
+            n->bits |= TAILER_NOTE_FILES;
+    } else if (known || matches_patterns(n->t, path)) {
+        n->bits |= TAILER_NOTE_FILES;
+    }
+}
+
+unsigned tailer_take_notes(tailer *t)
+{
+    notes n = { t, 0 };
+    tail_watch_take(t->watch, note_event, &n);
+    return n.bits;
 }

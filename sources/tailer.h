@@ -17,6 +17,20 @@
  * turn, so one busy file can't starve the others. Only complete lines are
  * consumed: a partial last line is read again on the next call.
  *
+ * With oldest_first, each read takes the file that was least recently
+ * modified when found (ties by path) among those with a complete line, so
+ * older files are drained before younger ones are read.
+ *
+ * With max_open_files, files beyond the limit are followed without a
+ * descriptor ("parked", known by device and inode, position and user state
+ * kept). A file that has nothing to read gives its descriptor to the file
+ * that waited longest (with oldest_first: the oldest), which is reopened by
+ * path. A parked file that a scan no longer finds (by inode, so renames are
+ * followed) stops being followed; what it held unread is lost (logged).
+ *
+ * tailer_wait_fd() turns readable when watched files change (inotify), so
+ * the caller can sleep in poll() instead of polling on a timer.
+ *
  * Checkpoints (fingerprint, path, position, modified) are kept per file.
  * With auto_commit a file's position follows what tailer_read consumed;
  * otherwise the caller moves it with tailer_commit() once lines are
@@ -30,6 +44,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "../pipeline/common.h"
+
+struct tailer_file;   /* defined below; named by tailer_options.file_closed */
 
 typedef enum tailer_fingerprint {
     TAILER_FP_CHECKSUM = 0,
@@ -51,6 +67,18 @@ typedef struct tailer_options {
     uint32_t fingerprint_lines;      /* checksum: lines hashed, >= 1 */
     bool auto_commit;
     const char *log_id;              /* component id for the service log */
+    size_t max_open_files;           /* 0: no limit. Beyond it, files wait
+                                        closed (position kept) and take turns:
+                                        a file at its end gives its descriptor
+                                        to one that waits. */
+    bool oldest_first;               /* read the least recently modified file
+                                        with data first, instead of in turn */
+    /* A file stops being followed for good (deleted and drained, left the
+     * patterns, unreadable) or the tailer is freed: the owner of f->user
+     * flushes and frees it. Not called when a file only waits for a
+     * descriptor (max_open_files). May be NULL. */
+    void (*file_closed)(void *ud, struct tailer_file *f);
+    void *ud;
 } tailer_options;
 
 /* What a line callback learns about the file it comes from. */
@@ -58,6 +86,8 @@ typedef struct tailer_file {
     uint64_t fp;
     uint64_t gen;        /* bumped when the file starts over (truncation) */
     const char *path;    /* valid until the next tailer_scan() */
+    void *user;          /* the caller's per-file state, NULL at first; the
+                            tailer only hands it to file_closed */
 } tailer_file;
 
 typedef struct tailer tailer;
@@ -83,7 +113,7 @@ void tailer_scan(tailer *t);
 
 /* Called per complete line, without its delimiter; end is the file offset
  * just past the delimiter. Nonzero stops the read after this line. */
-typedef int (*tailer_line_fn)(void *ud, const tailer_file *f, const char *line,
+typedef int (*tailer_line_fn)(void *ud, tailer_file *f, const char *line,
                               size_t len, uint64_t end);
 
 /* Reads the next file that has data into buf (cap bytes; must exceed
@@ -98,8 +128,31 @@ int tailer_read(tailer *t, char *buf, size_t cap, uint32_t max_lines,
  * started over since (another gen) or is no longer known. */
 void tailer_commit(tailer *t, uint64_t fp, uint64_t gen, uint64_t position);
 
-/* Files open now. */
+/* A descriptor that becomes readable when a followed file grows or a
+ * watched directory changes (inotify), or -1 when inotify is unavailable
+ * (the caller then relies on its polling). Watches follow tailer_scan():
+ * the directories of followed files and those the patterns can match. */
+int tailer_wait_fd(const tailer *t);
+
+enum {
+    TAILER_NOTE_DATA = 1u << 0,   /* a followed file grew or changed */
+    TAILER_NOTE_FILES = 1u << 1   /* files appeared, moved or went: rescan */
+};
+
+/* Reads what the wait descriptor holds, without blocking: TAILER_NOTE_* bits,
+ * 0 when nothing happened (or inotify is unavailable). Only files that are
+ * followed or match the patterns count (a rewritten checkpoint file does
+ * not). Call it whenever the descriptor is readable, or it stays readable;
+ * on TAILER_NOTE_FILES call tailer_scan(), on TAILER_NOTE_DATA read. Keep
+ * scanning on a timer as well: a directory that can't be watched (watch
+ * limit, not there yet) is only found that way. */
+unsigned tailer_take_notes(tailer *t);
+
+/* Files open now (holding a descriptor). */
 size_t tailer_open_files(const tailer *t);
+/* Files followed now: open ones and those waiting for a descriptor
+ * (max_open_files); what a `files_watched` gauge shows. */
+size_t tailer_files(const tailer *t);
 /* Lines skipped for exceeding max_line_bytes, since the tailer started. */
 uint64_t tailer_discarded_lines(const tailer *t);
 /* Files that could not be opened or read, since the tailer started. */

@@ -298,6 +298,7 @@ const component_desc transform_dedupe_desc = {
     .output_types = 0,
     .stateless = false,
     .check = dedupe_check,
+    .keeps_fields = true,
     .build = dedupe_build,
     .destroy = dedupe_destroy,
     .transform_process = dedupe_process,

@@ -26,12 +26,13 @@ typedef struct filter_state {
     vrl_program *condition;
 } filter_state;
 
-static size_t filter_check(const void *options, const char *label, const cfg_node *node,
-                           diag_list *diags)
+static size_t filter_check_fields(const void *options, const char *label,
+                                  const cfg_node *node, const event_field_type *fields,
+                                  size_t nfields, diag_list *diags)
 {
     SL_UNUSED(node);
     const filter_options *o = options;
-    return xf_condition_check(o->condition, label, "condition", diags);
+    return xf_condition_check(o->condition, label, "condition", fields, nfields, diags);
 }
 
 static void filter_destroy(void *state)
@@ -51,7 +52,7 @@ static int filter_build(const void *options, const component_info *info, void **
     if (!s)
         return sl_fail(err, "out of memory");
     xf_ctx_init(&s->ctx, info);
-    if (xf_condition_build(o->condition, "condition", &s->condition, err) < 0) {
+    if (xf_condition_build(o->condition, "condition", info, &s->condition, err) < 0) {
         filter_destroy(s);
         return -1;
     }
@@ -89,7 +90,8 @@ const component_desc transform_filter_desc = {
     .input_types = EVENT_ANY,
     .output_types = 0,
     .stateless = true,
-    .check = filter_check,
+    .check_fields = filter_check_fields,
+    .keeps_fields = true,
     .build = filter_build,
     .destroy = filter_destroy,
     .transform_process = filter_process,

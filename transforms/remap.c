@@ -84,11 +84,13 @@ static char *read_program(const char *path, size_t *len, sl_error *err)
     return text;
 }
 
-/* Compiles the configured program: 0, or -1 with err holding the message
- * (a compile error's message starts with "error["). */
-static int compile_program(const remap_options *o, vrl_program **out, sl_error *err)
+/* Compiles the configured program against the declared fields of the
+ * arriving events: 0, or -1 with err holding the message (a compile error's
+ * message starts with "error["). */
+static int compile_program(const remap_options *o, const event_field_type *fields,
+                           size_t nfields, vrl_program **out, sl_error *err)
 {
-    vrl_options opts = {.condition = false};
+    vrl_options opts = {.condition = false, .fields = fields, .nfields = nfields};
     if (o->source)
         return vrl_compile(o->source, strlen(o->source), &opts, out, err);
     size_t len = 0;
@@ -109,9 +111,17 @@ static size_t remap_check(const void *options, const char *label, const cfg_node
                  "must provide exactly one of `source` or `file` configuration");
         return 1;
     }
+    return 0;
+}
+
+static size_t remap_check_fields(const void *options, const char *label,
+                                 const cfg_node *node, const event_field_type *fields,
+                                 size_t nfields, diag_list *diags)
+{
+    const remap_options *o = options;
     vrl_program *p = NULL;
     sl_error err = {{0}};
-    if (compile_program(o, &p, &err) == 0) {
+    if (compile_program(o, fields, nfields, &p, &err) == 0) {
         vrl_program_free(p);
         return 0;
     }
@@ -163,7 +173,7 @@ static int remap_build(const void *options, const component_info *info, void **s
         remap_destroy(s);
         return sl_fail(err, "must provide exactly one of `source` or `file` configuration");
     }
-    if (compile_program(o, &s->program, err) < 0) {
+    if (compile_program(o, info->fields, info->nfields, &s->program, err) < 0) {
         remap_destroy(s);
         return -1;
     }
@@ -346,6 +356,7 @@ const component_desc transform_remap_desc = {
     .output_types = 0,
     .stateless = true,
     .check = remap_check,
+    .check_fields = remap_check_fields,
     .output_count = remap_output_count,
     .output_name = remap_output_name,
     .build = remap_build,

@@ -77,9 +77,23 @@ static size_t route_check(const void *options, const char *label, const cfg_node
             diag_add(diags, DIAG_ERROR, p->value, label, "option \"%s\" needs a condition",
                      option);
             errors++;
-            continue;
         }
-        errors += xf_condition_check(p->value, label, option, diags);
+    }
+    return errors;
+}
+
+static size_t route_check_fields(const void *options, const char *label,
+                                 const cfg_node *node, const event_field_type *fields,
+                                 size_t nfields, diag_list *diags)
+{
+    SL_UNUSED(node);
+    const route_options *o = options;
+    size_t errors = 0;
+    for (size_t i = 0; i < route_count(o); i++) {
+        const cfg_pair *p = &o->route->pairs[i];
+        char option[160];
+        snprintf(option, sizeof(option), "route.%s", p->key->text);
+        errors += xf_condition_check(p->value, label, option, fields, nfields, diags);
     }
     return errors;
 }
@@ -126,7 +140,7 @@ static int route_build(const void *options, const component_info *info, void **s
         const cfg_pair *p = &o->route->pairs[i];
         char option[160];
         snprintf(option, sizeof(option), "route.%s", p->key->text);
-        if (xf_condition_build(p->value, option, &s->conditions[i], err) < 0) {
+        if (xf_condition_build(p->value, option, info, &s->conditions[i], err) < 0) {
             route_destroy(s);
             return -1;
         }
@@ -216,6 +230,8 @@ const component_desc transform_route_desc = {
     .stateless = true,
     .no_default_output = true,
     .check = route_check,
+    .check_fields = route_check_fields,
+    .keeps_fields = true,
     .output_count = route_output_count,
     .output_name = route_output_name,
     .build = route_build,

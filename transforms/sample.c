@@ -103,9 +103,17 @@ static size_t sample_check(const void *options, const char *label, const cfg_nod
     }
     errors += check_path(node, label, "key_field", o->key_field, diags);
     errors += check_path(node, label, "sample_rate_key", o->sample_rate_key, diags);
-    if (o->exclude)
-        errors += xf_condition_check(o->exclude, label, "exclude", diags);
     return errors;
+}
+
+static size_t sample_check_fields(const void *options, const char *label,
+                                  const cfg_node *node, const event_field_type *fields,
+                                  size_t nfields, diag_list *diags)
+{
+    SL_UNUSED(node);
+    const sample_options *o = options;
+    return o->exclude ? xf_condition_check(o->exclude, label, "exclude", fields, nfields, diags)
+                      : 0;
 }
 
 static void sample_destroy(void *state)
@@ -171,7 +179,7 @@ static int sample_build(const void *options, const component_info *info, void **
     }
     s->mark = o->sample_rate_key && o->sample_rate_key[0];
     if ((s->mark && path_parse(o->sample_rate_key, &s->rate_path, err) < 0) ||
-        (o->exclude && xf_condition_build(o->exclude, "exclude", &s->exclude, err) < 0)) {
+        (o->exclude && xf_condition_build(o->exclude, "exclude", info, &s->exclude, err) < 0)) {
         sample_destroy(s);
         return -1;
     }
@@ -261,6 +269,8 @@ const component_desc transform_sample_desc = {
     .output_types = 0,
     .stateless = true,
     .check = sample_check,
+    .check_fields = sample_check_fields,
+    .keeps_fields = true,
     .build = sample_build,
     .destroy = sample_destroy,
     .transform_process = sample_process,

@@ -81,9 +81,17 @@ static size_t throttle_check(const void *options, const char *label, const cfg_n
         errors++;
     }
     template_free(t);
-    if (o->exclude)
-        errors += xf_condition_check(o->exclude, label, "exclude", diags);
     return errors;
+}
+
+static size_t throttle_check_fields(const void *options, const char *label,
+                                    const cfg_node *node, const event_field_type *fields,
+                                    size_t nfields, diag_list *diags)
+{
+    SL_UNUSED(node);
+    const throttle_options *o = options;
+    return o->exclude ? xf_condition_check(o->exclude, label, "exclude", fields, nfields, diags)
+                      : 0;
 }
 
 static void throttle_destroy(void *state)
@@ -117,7 +125,7 @@ static int throttle_build(const void *options, const component_info *info, void 
         return sl_fail(err, "out of memory");
     }
     if ((o->key_field && template_parse(o->key_field, &s->key, err) < 0) ||
-        (o->exclude && xf_condition_build(o->exclude, "exclude", &s->exclude, err) < 0)) {
+        (o->exclude && xf_condition_build(o->exclude, "exclude", info, &s->exclude, err) < 0)) {
         throttle_destroy(s);
         return -1;
     }
@@ -210,6 +218,8 @@ const component_desc transform_throttle_desc = {
     .output_types = 0,
     .stateless = false,
     .check = throttle_check,
+    .check_fields = throttle_check_fields,
+    .keeps_fields = true,
     .build = throttle_build,
     .destroy = throttle_destroy,
     .transform_process = throttle_process,

@@ -144,7 +144,7 @@ static const cfg_node *condition_source(const cfg_node *node, const char *option
 }
 
 size_t xf_condition_check(const cfg_node *node, const char *label, const char *option,
-                          diag_list *diags)
+                          const event_field_type *fields, size_t nfields, diag_list *diags)
 {
     char name[128];
     const cfg_node *where;
@@ -154,7 +154,7 @@ size_t xf_condition_check(const cfg_node *node, const char *label, const char *o
         diag_add(diags, DIAG_ERROR, where, label, "%s", err.msg);
         return 1;
     }
-    vrl_options opts = {.condition = true};
+    vrl_options opts = {.condition = true, .fields = fields, .nfields = nfields};
     vrl_program *p = NULL;
     if (vrl_compile(src->text, src->len, &opts, &p, &err) < 0) {
         xf_diag_program(diags, src, label, name, err.msg);
@@ -164,15 +164,15 @@ size_t xf_condition_check(const cfg_node *node, const char *label, const char *o
     return 0;
 }
 
-int xf_condition_build(const cfg_node *node, const char *option, vrl_program **out,
-                       sl_error *err)
+int xf_condition_build(const cfg_node *node, const char *option, const component_info *info,
+                       vrl_program **out, sl_error *err)
 {
     char name[128];
     const cfg_node *where;
     const cfg_node *src = condition_source(node, option, name, sizeof(name), &where, err);
     if (!src)
         return -1;
-    vrl_options opts = {.condition = true};
+    vrl_options opts = {.condition = true, .fields = info->fields, .nfields = info->nfields};
     sl_error cerr = {{0}};
     if (vrl_compile(src->text, src->len, &opts, out, &cerr) < 0)
         return sl_fail(err, "option \"%s\": %s", name, cerr.msg);

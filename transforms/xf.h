@@ -5,7 +5,8 @@
  *
  * A condition is written as Vector accepts it: a string holding a remap
  * boolean expression, or a map `{type: vrl, source: "..."}`. It is compiled
- * by the component's check (so `validate` reports it) and again by build. */
+ * by the component's check_fields (so `validate` reports it, knowing the
+ * fields the sources upstream declare) and again by build. */
 #ifndef SLUICE_XF_H
 #define SLUICE_XF_H
 
@@ -56,13 +57,15 @@ void xf_diag_program(diag_list *diags, const cfg_node *where, const char *label,
 uint64_t xf_hash(uint64_t h, const void *data, size_t n);
 uint64_t xf_hash_finish(uint64_t h);
 
-/* Validates and compiles a condition node; problems go to diags under
- * label, naming option. Returns the number of errors. */
+/* Validates and compiles a condition node against the declared fields of
+ * the arriving events; problems go to diags under label, naming option.
+ * Returns the number of errors. */
 size_t xf_condition_check(const cfg_node *node, const char *label, const char *option,
-                          diag_list *diags);
-/* Compiles a condition node (already checked) into *out. */
-int xf_condition_build(const cfg_node *node, const char *option, vrl_program **out,
-                       sl_error *err);
+                          const event_field_type *fields, size_t nfields, diag_list *diags);
+/* Compiles a condition node (already checked) into *out, with the declared
+ * fields of info. */
+int xf_condition_build(const cfg_node *node, const char *option, const component_info *info,
+                       vrl_program **out, sl_error *err);
 /* Whether e matches. A run-time failure is logged, adds one to *errors (to
  * be counted as Vector's script_failed) and reads as false; an `abort`
  * reads as false. */

@@ -1,6 +1,7 @@
 """Shared pytest fixtures for end-to-end tests: they start the real sluice
 binary (SLUICE_BIN, default build/sluice) with a config written to a temp
 directory and talk to it over loopback. Run with Debian's /usr/bin/python3."""
+import json
 import os
 import pathlib
 import signal
@@ -117,3 +118,46 @@ def run_cli(*args, input=None, timeout=60, env=None):
     full_env.update(env or {})
     return subprocess.run([sluice_path(), *args], input=input, capture_output=True,
                           text=True, timeout=timeout, env=full_env)
+
+
+def wait_for(predicate, timeout=20, what="condition"):
+    """Polls predicate until true; fails the test naming `what` after
+    timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_events(out):
+    """The events of a JSON-lines file written by a running sink: up to the
+    first line that does not parse (one still being written)."""
+    out = pathlib.Path(out)
+    if not out.exists():
+        return []
+    events = []
+    for line in out.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            break
+    return events
+
+
+def messages(out):
+    return [e["message"] for e in read_events(out)]
+
+
+def complete_messages(out):
+    """The messages of every whole JSON line, skipping lines torn when a
+    sluice was killed with SIGKILL in the middle of a write."""
+    out = pathlib.Path(out)
+    found = []
+    for line in out.read_text().splitlines() if out.exists() else []:
+        try:
+            found.append(json.loads(line)["message"])
+        except ValueError:
+            pass
+    return found

@@ -6,11 +6,10 @@ must describe the topology with live counters; unknown paths and methods get
 import json
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
-from conftest import free_port, http_get
+from conftest import free_port, http_get, wait_for
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -55,13 +54,6 @@ def components(port):
     return {c["id"]: c for c in json.loads(body)["components"]}
 
 
-def wait_for(predicate, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def parse_exposition(text):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import free_port, http_get
+from conftest import free_port, http_get, wait_for
 
 
 def config(path, codec="json", decoding="bytes", extra="", api_port=None):
@@ -42,13 +42,6 @@ def run_with_input(start_sluice, cfg, data, timeout=60):
     return s
 
 
-def wait_for(predicate, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_json_lines_in_order(start_sluice, tmp_path):

@@ -6,9 +6,8 @@ last line is emitted; end of input exits 0 and SIGTERM stops a blocked read."""
 import json
 import re
 import subprocess
-import time
 
-from conftest import free_port, http_get
+from conftest import free_port, http_get, wait_for
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -46,13 +45,6 @@ def run_with_input(start_sluice, config, data, timeout=30):
     return s, json_lines(s.stdout())
 
 
-def wait_for(predicate, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metric_value(port, name, **labels):

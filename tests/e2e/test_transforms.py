@@ -12,9 +12,8 @@ import pathlib
 import re
 import subprocess
 import textwrap
-import time
 
-from conftest import free_port, http_get, run_cli
+from conftest import free_port, http_get, run_cli, wait_for
 
 EX_CONFIG = 78
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -68,13 +67,6 @@ def run_with_input(start_sluice, config, data, args=(), timeout=60):
     return s
 
 
-def wait_for(predicate, timeout=15, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metric_value(port, name, **labels):

@@ -1,6 +1,7 @@
 /* Unit tests: the shared tailer (sources/tailer.c): glob matching with `**`,
  * fingerprints, reading lines, checkpoints round trip, a corrupt checkpoint
- * file, rename, truncation, deletion, oversized lines. */
+ * file, rename, truncation, deletion, oversized lines, inotify notes,
+ * max_open_files (files taking turns for descriptors) and oldest_first. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,10 +10,12 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sources/tailer.h"
@@ -92,7 +95,7 @@ typedef struct lines {
     uint64_t last_end;
 } lines;
 
-static int collect(void *ud, const tailer_file *file, const char *line, size_t len,
+static int collect(void *ud, tailer_file *file, const char *line, size_t len,
                    uint64_t end)
 {
     (void)file;
@@ -434,6 +437,355 @@ static void multibyte_delimiter(void **state)
     tailer_free(t);
 }
 
+/* ------------------------------------------------------------ inotify */
+
+static bool readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+/* The notes that arrive within a second. */
+static unsigned notes_within_a_second(tailer *t)
+{
+    unsigned bits = 0;
+    for (int i = 0; i < 10 && !(bits & TAILER_NOTE_FILES); i++) {
+        if (!readable(tailer_wait_fd(t), 100))
+            continue;
+        bits |= tailer_take_notes(t);
+    }
+    return bits;
+}
+
+static tailer *watching_tailer(fixture *f, const tailer_options *o)
+{
+    tailer *t = new_tailer(f, o);
+    if (tailer_wait_fd(t) < 0) {
+        tailer_free(t);
+        skip();   /* no inotify here: the tailer polls, nothing to test */
+    }
+    return t;
+}
+
+static void append_to_a_followed_file_notes_data(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "a.log", "one\n", "w");
+    tailer_options o = options(f);
+    tailer *t = watching_tailer(f, &o);
+    tailer_scan(t);
+    lines l = {0};
+    drain(t, &l);
+    assert_int_equal(tailer_take_notes(t), 0);
+
+    write_file(f, "a.log", "two\n", "a");
+    assert_true(readable(tailer_wait_fd(t), 2000));
+    assert_int_equal(tailer_take_notes(t), TAILER_NOTE_DATA);
+    assert_false(readable(tailer_wait_fd(t), 0));   /* all taken */
+    drain(t, &l);
+    assert_string_equal(l.text, "one|two|");
+
+    /* The checkpoint file shares the directory but is no log: no note. */
+    sl_error err;
+    assert_int_equal(tailer_save(t, &err), 1);
+    if (readable(tailer_wait_fd(t), 200))
+        assert_int_equal(tailer_take_notes(t), 0);
+    tailer_free(t);
+}
+
+static void new_file_notes_files(void **state)
+{
+    fixture *f = *state;
+    tailer_options o = options(f);
+    tailer *t = watching_tailer(f, &o);
+    tailer_scan(t);   /* nothing yet, but the pattern's directory is watched */
+    write_file(f, "a.log", "first\n", "w");
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    lines l = {0};
+    drain(t, &l);
+    assert_string_equal(l.text, "first|");
+
+    /* A file without a first line is not followed yet; when it gets one,
+     * the write asks for a rescan. */
+    write_file(f, "b.log", "no end", "w");
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    assert_int_equal(tailer_files(t), 1);
+    write_file(f, "b.log", "\n", "a");
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    assert_int_equal(tailer_files(t), 2);
+    tailer_free(t);
+}
+
+static void new_subdirectory_of_a_double_star_pattern_is_watched(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->pattern, sizeof(f->pattern), "%s/**/*.log", f->dir);
+    tailer_options o = options(f);
+    tailer *t = watching_tailer(f, &o);
+    tailer_scan(t);
+
+    char sub[PATH_MAX];
+    file_path(f, "sub", sub);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);   /* walks into sub and watches it */
+    write_file(f, "sub/x.log", "deep\n", "w");
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    lines l = {0};
+    drain(t, &l);
+    assert_string_equal(l.text, "deep|");
+    tailer_free(t);
+}
+
+static void new_directory_level_of_a_glob_pattern_is_watched(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->pattern, sizeof(f->pattern), "%s/*/*/*.log", f->dir);
+    tailer_options o = options(f);
+    tailer *t = watching_tailer(f, &o);
+    tailer_scan(t);
+
+    char dir[PATH_MAX];
+    file_path(f, "pod", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    file_path(f, "pod/app", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);   /* no file yet: still watched */
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    write_file(f, "pod/app/0.log", "hello\n", "w");
+    assert_true(notes_within_a_second(t) & TAILER_NOTE_FILES);
+    tailer_scan(t);
+    lines l = {0};
+    drain(t, &l);
+    assert_string_equal(l.text, "hello|");
+    tailer_free(t);
+}
+
+/* ------------------------------------------------------- max_open_files */
+
+#define NFILES 5
+
+typedef struct follow_log {
+    lines l;
+    int users;                 /* per-file states the callback created */
+    int closed[NFILES];        /* file_closed calls per file */
+    int closed_total;
+    bool closed_without_user;
+} follow_log;
+
+static int file_index(const tailer_file *file)
+{
+    const char *slash = strrchr(file->path, '/');
+    return slash[1] - 'a';
+}
+
+/* Keeps a per-file state in file->user, as the sources do. */
+static int collect_with_state(void *ud, tailer_file *file, const char *line, size_t len,
+                              uint64_t end)
+{
+    follow_log *fl = ud;
+    if (!file->user) {
+        file->user = malloc(1);
+        fl->users++;
+    }
+    return collect(&fl->l, file, line, len, end);
+}
+
+static void note_closed(void *ud, tailer_file *file)
+{
+    follow_log *fl = ud;
+    fl->closed[file_index(file)]++;
+    fl->closed_total++;
+    if (!file->user)
+        fl->closed_without_user = true;
+    free(file->user);
+}
+
+/* Reads until no file has anything left, checking the descriptor limit
+ * after every read. */
+static void drain_within(tailer *t, follow_log *fl, size_t max_open, uint32_t max_lines)
+{
+    static char buf[4096];
+    size_t used;
+    while (tailer_read(t, buf, sizeof(buf), max_lines, collect_with_state, fl, &used) > 0)
+        assert_true(tailer_open_files(t) <= max_open);
+    assert_true(tailer_open_files(t) <= max_open);
+}
+
+static void write_numbered_lines(fixture *f, int from, int to)
+{
+    for (int i = 0; i < NFILES; i++) {
+        char name[16], text[256] = "";
+        snprintf(name, sizeof(name), "%c.log", 'a' + i);
+        for (int k = from; k < to; k++) {
+            char line[16];
+            snprintf(line, sizeof(line), "%c%d\n", 'a' + i, k);
+            strcat(text, line);
+        }
+        write_file(f, name, text, "a");
+    }
+}
+
+static int times_read(const lines *l, const char *line)
+{
+    int n = 0;
+    size_t len = strlen(line);
+    for (const char *p = l->text; *p; p = strchr(p, '|') + 1)
+        n += strncmp(p, line, len) == 0 && p[len] == '|';
+    return n;
+}
+
+static void assert_each_line_once(const lines *l, int to)
+{
+    assert_int_equal(l->n, (size_t)(NFILES * to));
+    for (int i = 0; i < NFILES; i++)
+        for (int k = 0; k < to; k++) {
+            char line[16];
+            snprintf(line, sizeof(line), "%c%d", 'a' + i, k);
+            assert_int_equal(times_read(l, line), 1);
+        }
+}
+
+static void files_take_turns_under_max_open_files(void **state)
+{
+    fixture *f = *state;
+    write_numbered_lines(f, 0, 4);
+    follow_log fl = {0};
+    tailer_options o = options(f);
+    o.max_open_files = 2;
+    o.file_closed = note_closed;
+    o.ud = &fl;
+    tailer *t = new_tailer(f, &o);
+    tailer_scan(t);
+    assert_int_equal(tailer_open_files(t), 2);
+    assert_int_equal(tailer_files(t), NFILES);
+
+    drain_within(t, &fl, 2, 3);   /* 3 lines a read: files stop mid-way */
+    assert_each_line_once(&fl.l, 4);
+    assert_int_equal(fl.closed_total, 0);   /* parking is not closing */
+
+    write_numbered_lines(f, 4, 9);
+    tailer_scan(t);
+    drain_within(t, &fl, 2, 1000);
+    assert_each_line_once(&fl.l, 9);
+    assert_int_equal(fl.users, NFILES);    /* the state survived parking */
+    assert_int_equal(fl.closed_total, 0);
+
+    for (int i = 0; i < NFILES; i++) {
+        char name[16], path[PATH_MAX];
+        snprintf(name, sizeof(name), "%c.log", 'a' + i);
+        file_path(f, name, path);
+        assert_int_equal(unlink(path), 0);
+    }
+    tailer_scan(t);
+    drain_within(t, &fl, 2, 1000);
+    assert_int_equal(tailer_files(t), 0);
+    assert_int_equal(tailer_open_files(t), 0);
+    for (int i = 0; i < NFILES; i++)
+        assert_int_equal(fl.closed[i], 1);
+    assert_false(fl.closed_without_user);
+    tailer_free(t);
+    assert_int_equal(fl.closed_total, NFILES);   /* nothing left for free */
+}
+
+static void parked_file_is_found_by_inode(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "a.log", "a0\n", "w");
+    write_file(f, "b.log", "b0\n", "w");
+    follow_log fl = {0};
+    tailer_options o = options(f);
+    o.max_open_files = 1;
+    o.file_closed = note_closed;
+    o.ud = &fl;
+    tailer *t = new_tailer(f, &o);
+    tailer_scan(t);
+    assert_int_equal(tailer_open_files(t), 1);
+    assert_int_equal(tailer_files(t), 2);
+
+    /* Both renamed within the patterns before a rescan: the parked one
+     * can't be reopened by its old path when its turn comes, but is not
+     * given up; the scan finds it by inode under its new name. */
+    char a[PATH_MAX], a2[PATH_MAX], b[PATH_MAX], b2[PATH_MAX];
+    file_path(f, "a.log", a);
+    file_path(f, "a2.log", a2);
+    file_path(f, "b.log", b);
+    file_path(f, "b2.log", b2);
+    assert_int_equal(rename(a, a2), 0);
+    assert_int_equal(rename(b, b2), 0);
+    write_file(f, "a2.log", "a1\n", "a");
+    write_file(f, "b2.log", "b1\n", "a");
+    drain_within(t, &fl, 1, 1000);
+    assert_int_equal(fl.l.n, 2);   /* the open one's lines */
+    tailer_scan(t);
+    assert_int_equal(tailer_files(t), 2);
+    drain_within(t, &fl, 1, 1000);
+    assert_int_equal(fl.l.n, 4);
+    assert_int_equal(times_read(&fl.l, "a0") + times_read(&fl.l, "a1") +
+                     times_read(&fl.l, "b0") + times_read(&fl.l, "b1"), 4);
+    assert_int_equal(fl.closed_total, 0);
+
+    /* Deleted: the open one is drained and closed, the parked one ends at
+     * the scan; each is closed once. */
+    write_file(f, "a2.log", "a2\n", "a");
+    write_file(f, "b2.log", "b2\n", "a");
+    assert_int_equal(unlink(a2), 0);
+    assert_int_equal(unlink(b2), 0);
+    tailer_scan(t);
+    drain_within(t, &fl, 1, 1000);
+    assert_int_equal(tailer_files(t), 0);
+    assert_int_equal(fl.closed[0], 1);
+    assert_int_equal(fl.closed[1], 1);
+    tailer_free(t);
+    assert_int_equal(fl.closed_total, 2);
+}
+
+/* --------------------------------------------------------- oldest_first */
+
+static void set_mtime(fixture *f, const char *name, time_t when)
+{
+    char path[PATH_MAX];
+    file_path(f, name, path);
+    struct timespec ts[2] = { { when, 0 }, { when, 0 } };
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void oldest_first_drains_the_oldest_file_first(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "a.log", "a1\na2\n", "w");
+    write_file(f, "b.log", "b1\nb2\n", "w");
+    write_file(f, "c.log", "c1\nc2\n", "w");
+    time_t now = time(NULL);
+    set_mtime(f, "b.log", now - 300);   /* oldest */
+    set_mtime(f, "c.log", now - 200);
+    set_mtime(f, "a.log", now - 100);   /* youngest */
+    tailer_options o = options(f);
+    o.oldest_first = true;
+    tailer *t = new_tailer(f, &o);
+    tailer_scan(t);
+    lines l = {0};
+    static char buf[4096];
+    size_t used;
+    while (tailer_read(t, buf, sizeof(buf), 1, collect, &l, &used) > 0)
+        ;
+    assert_string_equal(l.text, "b1|b2|c1|c2|a1|a2|");
+
+    /* New data in an older file comes before a younger one's. */
+    write_file(f, "a.log", "a3\n", "a");
+    write_file(f, "b.log", "b3\n", "a");
+    while (tailer_read(t, buf, sizeof(buf), 1, collect, &l, &used) > 0)
+        ;
+    assert_string_equal(l.text, "b1|b2|c1|c2|a1|a2|b3|a3|");
+    tailer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +803,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(renamed_file_keeps_its_position, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_lines_are_discarded, setup, teardown),
         cmocka_unit_test_setup_teardown(multibyte_delimiter, setup, teardown),
+        cmocka_unit_test_setup_teardown(append_to_a_followed_file_notes_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_file_notes_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_subdirectory_of_a_double_star_pattern_is_watched,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(new_directory_level_of_a_glob_pattern_is_watched,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(files_take_turns_under_max_open_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(parked_file_is_found_by_inode, setup, teardown),
+        cmocka_unit_test_setup_teardown(oldest_first_drains_the_oldest_file_first,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

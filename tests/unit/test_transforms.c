@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "pipeline/topology.h"
 #include "pipeline/component.h"
 #include "transforms/lru.h"
 
@@ -51,7 +52,7 @@ static void xf_open(xf *x, const char *type, const char *body)
     assert_non_null(x->cc);
     sl_error err = {{0}};
     assert_int_equal(component_metrics_init(&x->metrics, "t", "transform", type, &err), 0);
-    component_info info = {"t", "/tmp", &x->metrics, false};
+    component_info info = {"t", "/tmp", &x->metrics, false, NULL, 0};
     if (x->cc->desc->build(x->cc->options, &info, &x->state, &err) < 0)
         fail_msg("build: %s", err.msg);
 }
@@ -64,7 +65,9 @@ static void xf_close(xf *x)
     metrics_reset();
 }
 
-/* The config must be refused with a message containing `expected`. */
+/* The config must be refused, by its loader or by the topology (which
+ * compiles programs against the declared fields), with a message
+ * containing `expected`. */
 static void assert_refused(const char *type, const char *body, const char *expected)
 {
     char text[4096];
@@ -75,7 +78,11 @@ static void assert_refused(const char *type, const char *body, const char *expec
              type, body);
     diag_list d = DIAG_LIST_INIT;
     sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &d);
-    assert_null(cfg);
+    if (cfg) {
+        topology *t = topo_build(cfg, &d);
+        assert_null(t);
+        config_free(cfg);
+    }
     bool found = false;
     for (size_t i = 0; i < d.n && !found; i++)
         found = strstr(d.items[i].msg, expected) != NULL;
@@ -602,6 +609,55 @@ static void test_filter_literal_conditions(void **state)
                    "option \"condition.type\" must be \"vrl\"");
 }
 
+/* ---- declared fields ---- */
+
+/* Whether the config text builds a topology (programs compile). */
+static bool topology_builds(const char *text)
+{
+    diag_list d = DIAG_LIST_INIT;
+    sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &d);
+    topology *t = cfg ? topo_build(cfg, &d) : NULL;
+    bool ok = t != NULL;
+    topo_free(t);
+    config_free(cfg);
+    diag_list_free(&d);
+    return ok;
+}
+
+#define K8S_SOURCE "  k:\n    type: kubernetes_logs\n"
+#define STDIN_SOURCE "  s:\n    type: stdin\n"
+/* string() fails unless its argument is a string: on a field of unknown
+ * type the assignment is fallible and unhandled (E103). */
+#define STRING_REMAP(inputs)                                                  \
+    "transforms:\n  r:\n    type: remap\n    inputs: " inputs "\n"          \
+    "    source: .c = string(.kubernetes.container_name)\n"
+
+static void test_remap_sees_declared_fields(void **state)
+{
+    (void)state;
+    const char *sink = "sinks:\n  o:\n    type: blackhole\n    inputs: [r]\n";
+    char text[2048];
+    snprintf(text, sizeof(text), "sources:\n" K8S_SOURCE STRING_REMAP("[k]") "%s", sink);
+    assert_true(topology_builds(text));
+    snprintf(text, sizeof(text), "sources:\n" STDIN_SOURCE STRING_REMAP("[s]") "%s", sink);
+    assert_false(topology_builds(text));
+    /* Through a filter, which keeps fields, the type still arrives. */
+    snprintf(text, sizeof(text),
+             "sources:\n" K8S_SOURCE STRING_REMAP("[f]")
+             "  f:\n    type: filter\n    inputs: [k]\n    condition: .stream == \"stdout\"\n%s",
+             sink);
+    assert_true(topology_builds(text));
+    /* Only fields every input declares count. */
+    snprintf(text, sizeof(text),
+             "sources:\n" K8S_SOURCE STDIN_SOURCE STRING_REMAP("[k, s]") "%s", sink);
+    assert_false(topology_builds(text));
+    /* A remap in between may change anything: nothing declared after it. */
+    snprintf(text, sizeof(text),
+             "sources:\n" K8S_SOURCE STRING_REMAP("[m]")
+             "  m:\n    type: remap\n    inputs: [k]\n    source: .a = 1\n%s", sink);
+    assert_false(topology_builds(text));
+}
+
 /* ---- the LRU table ---- */
 
 static void test_lru_order_and_eviction(void **state)
@@ -654,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_log_to_metric_all_or_none),
         cmocka_unit_test(test_log_to_metric_grows_past_batch_cap),
         cmocka_unit_test(test_filter_literal_conditions),
+        cmocka_unit_test(test_remap_sees_declared_fields),
         cmocka_unit_test(test_lru_order_and_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

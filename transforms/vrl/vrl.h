@@ -19,12 +19,9 @@ typedef struct vrl_program vrl_program;
 
 /* A field whose type the source declares (kubernetes_logs metadata are
  * strings): the type checker uses it instead of "any". */
-typedef struct vrl_field_type {
-    const char *path;     /* ".kubernetes.pod_name" */
-    uint16_t kinds;       /* VRL_KIND(VALUE_BYTES) | ... */
-} vrl_field_type;
+typedef event_field_type vrl_field_type;
 
-#define VRL_KIND(k) ((uint16_t)(1u << (k)))
+#define VRL_KIND(k) EVENT_KIND(k)
 #define VRL_KIND_ANY ((uint16_t)0xff)
 
 typedef struct vrl_options {
