@@ -393,8 +393,11 @@ static int copy_include(k8s_source *src, const opt_list *l, sl_error *err)
     return 0;
 }
 
-static bool included(const k8s_source *src, const char *path)
+/* The tailer's accept(): the user's include patterns, so a file they leave
+ * out is never opened. */
+static bool included(void *ud, const char *path)
 {
+    const k8s_source *src = ud;
     if (!src->include)
         return true;
     for (size_t i = 0; i < src->ninclude; i++)
@@ -411,7 +414,7 @@ static void set_span(const char *base, k8s_span s, uint32_t *off, uint32_t *len)
 
 /* Takes the pod's identity from the path the file has now (again after a
  * rename); a path kubelet would not write is skipped. -1: out of memory. */
-static int describe_path(const k8s_source *src, k8s_file *kf, const char *path, size_t len)
+static int describe_path(k8s_file *kf, const char *path, size_t len)
 {
     char *copy = malloc(len + 1);
     if (!copy)
@@ -422,8 +425,7 @@ static int describe_path(const k8s_source *src, k8s_file *kf, const char *path, 
     kf->path = copy;
     kf->path_len = len;
     k8s_pod_path pp;
-    kf->skip = len > UINT32_MAX || k8s_parse_pod_path(copy, &pp) < 0 ||
-               !included(src, copy);
+    kf->skip = len > UINT32_MAX || k8s_parse_pod_path(copy, &pp) < 0;
     if (kf->skip) {
         kf->fields = 0;
         return 0;
@@ -438,14 +440,14 @@ static int describe_path(const k8s_source *src, k8s_file *kf, const char *path, 
 
 /* Makes sure the pieces describe the batch's copy of the path: the engine
  * copies it once per batch, and a file may have been renamed since. */
-static int check_path(const k8s_source *src, k8s_file *kf, value path)
+static int check_path(k8s_file *kf, value path)
 {
     if (path.u.s == kf->batch_path && path.len == kf->path_len)
         return 0;
     kf->batch_path = path.u.s;
     if (path.len == kf->path_len && memcmp(path.u.s, kf->path, path.len) == 0)
         return 0;
-    return describe_path(src, kf, path.u.s, path.len);
+    return describe_path(kf, path.u.s, path.len);
 }
 
 /* The state of f for its current generation: allocated on its first line,
@@ -465,7 +467,7 @@ static k8s_file *file_state(k8s_source *src, tailer_file *f)
             src->files->prev = kf;
         src->files = kf;
         f->user = kf;
-        if (describe_path(src, kf, f->path, strlen(f->path)) < 0) {
+        if (describe_path(kf, f->path, strlen(f->path)) < 0) {
             f->user = NULL;
             file_state_free(src, kf);
             return NULL;
@@ -508,14 +510,14 @@ static value piece(value path, uint32_t off, uint32_t len)
  * (stream < 0: none) and `.timestamp`; `_partial` when partial. The
  * message must already live in the batch's arena. -1: out of memory (e is
  * then left a null log). */
-static int build_event(const k8s_source *src, tail_batch *tb, k8s_file *kf, event *e,
+static int build_event(tail_batch *tb, k8s_file *kf, event *e,
                        value message, int stream, int64_t ts_ns, bool partial)
 {
     e->type = EVENT_LOG;
     e->u.log = value_null();
     value path = tail_path_value(tb, kf->f);
     log_block *b = arena_alloc(tail_arena(tb), sizeof(*b));
-    if (path.kind != VALUE_BYTES || !b || check_path(src, kf, path) < 0)
+    if (path.kind != VALUE_BYTES || !b || check_path(kf, path) < 0)
         return -1;
     /* In key order (maps are sorted): container_name, pod_name,
      * pod_namespace, pod_uid. */
@@ -551,7 +553,7 @@ static int build_event(const k8s_source *src, tail_batch *tb, k8s_file *kf, even
 
 /* Pushes one event whose message may live anywhere (a merger's buffer):
  * copied into the batch, whose arena is only known after the push. */
-static int push_copy(k8s_source *src, tail_batch *tb, k8s_file *kf, uint64_t commit,
+static int push_copy(tail_batch *tb, k8s_file *kf, uint64_t commit,
                      const char *msg, size_t len, int stream, int64_t ts_ns)
 {
     event *e = tail_push(tb, kf->f, commit);
@@ -564,7 +566,7 @@ static int push_copy(k8s_source *src, tail_batch *tb, k8s_file *kf, uint64_t com
         return -1;
     }
     memcpy(copy, msg, len);
-    return build_event(src, tb, kf, e, value_bytes(copy, len), stream, ts_ns, false);
+    return build_event(tb, kf, e, value_bytes(copy, len), stream, ts_ns, false);
 }
 
 /* ---- lines ---- */
@@ -599,7 +601,7 @@ static int take_chunk(k8s_source *src, tail_batch *tb, k8s_file *kf, k8s_stream 
 {
     if (!src->merge) {
         event *e = tail_push(tb, kf->f, end);
-        return e ? build_event(src, tb, kf, e, value_bytes(content, len), (int)s, ts_ns,
+        return e ? build_event(tb, kf, e, value_bytes(content, len), (int)s, ts_ns,
                                partial) : 0;
     }
     bool was_held = kf->merger.pending[s].active;
@@ -635,7 +637,7 @@ static int take_chunk(k8s_source *src, tail_batch *tb, k8s_file *kf, k8s_stream 
         memcpy(copy, m.data, m.len);
         msg = value_bytes(copy, m.len);
     }
-    return build_event(src, tb, kf, e, msg, (int)m.stream, m.timestamp_ns, false);
+    return build_event(tb, kf, e, msg, (int)m.stream, m.timestamp_ns, false);
 }
 
 static int parse_line(k8s_source *src, tail_batch *tb, k8s_file *kf, const char *line,
@@ -660,7 +662,7 @@ static int parse_line(k8s_source *src, tail_batch *tb, k8s_file *kf, const char 
     }
     report_parse_error(src, kf, err.msg);
     event *e = tail_push(tb, kf->f, safe_commit(kf, end));
-    return e ? build_event(src, tb, kf, e, value_bytes(line, len), -1,
+    return e ? build_event(tb, kf, e, value_bytes(line, len), -1,
                            tail_read_time_ns(tb), false) : 0;
 }
 
@@ -683,14 +685,14 @@ static int on_line(void *ud, tail_batch *tb, tailer_file *f, const char *line, s
 
 /* Pushes the stream's held line as it is; commit: how far its file may
  * then be checkpointed. */
-static int flush_stream(k8s_source *src, tail_batch *tb, k8s_file *kf, int s)
+static int flush_stream(tail_batch *tb, k8s_file *kf, int s)
 {
     k8s_merged m;
     k8s_merger_flush(&kf->merger, (k8s_stream)s, &m);
     kf->held[s] = false;
     if (m.result != K8S_MERGE_LINE)
         return tail_note(tb, kf->f, safe_commit(kf, kf->last_end));
-    return push_copy(src, tb, kf, safe_commit(kf, kf->last_end), m.data, m.len, s,
+    return push_copy(tb, kf, safe_commit(kf, kf->last_end), m.data, m.len, s,
                      m.timestamp_ns);
 }
 
@@ -706,7 +708,7 @@ static void on_closed(void *ud, tail_batch *tb, tailer_file *f)
         int first = kf->held[1] && (!kf->held[0] || kf->hold_start[1] < kf->hold_start[0]);
         for (int i = 0; i < K8S_STREAMS; i++) {
             int s = i == 0 ? first : !first;
-            if (kf->held[s] && flush_stream(src, tb, kf, s) < 0)
+            if (kf->held[s] && flush_stream(tb, kf, s) < 0)
                 break;
         }
     }
@@ -723,7 +725,7 @@ static void on_idle(void *ud, tail_batch *tb, int64_t now)
             continue;   /* closed or started over: the closed/line hook handles it */
         for (int s = 0; s < K8S_STREAMS; s++)
             if (kf->held[s] && now - kf->hold_since[s] >= src->partial_timeout_ns &&
-                flush_stream(src, tb, kf, s) < 0)
+                flush_stream(tb, kf, s) < 0)
                 return;
     }
 }
@@ -762,6 +764,8 @@ static int k8s_build(const void *options, const component_info *info, void **sta
             .fingerprint_lines = (uint32_t)o->fingerprint_lines,
             .max_open_files = (size_t)o->max_open_files,
             .oldest_first = o->oldest_first,
+            .accept = included,
+            .accept_ud = src,
         },
         .data_dir = o->data_dir,
         .rescan_ms = o->glob_minimum_cooldown_ms,

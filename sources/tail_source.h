@@ -30,7 +30,9 @@ typedef struct tail_hooks {
      * long as the batch (they are in its arena). end is the file offset just
      * past the delimiter. Push at most one event per line with tail_push()
      * (the batch is never switched while a read is in progress). 0, or -1
-     * when out of memory. */
+     * when out of memory: the source then stops, and the batch being built
+     * is not sent (an event may be half made), so its lines stay behind the
+     * checkpoint. */
     int (*line)(void *ud, tail_batch *tb, tailer_file *f, const char *line, size_t len,
                 uint64_t end);
     /* f stops being followed: push what it still holds back (any number of

@@ -169,7 +169,7 @@ static bool excluded(const tailer *t, const char *path)
     for (size_t i = 0; i < t->o.nexclude; i++)
         if (tailer_glob_match(t->exclude[i], path))
             return true;
-    return false;
+    return t->o.accept && !t->o.accept(t->o.accept_ud, path);
 }
 
 /* ---------------------------------------------------------- fingerprints */

@@ -79,6 +79,10 @@ typedef struct tailer_options {
      * descriptor (max_open_files). May be NULL. */
     void (*file_closed)(void *ud, struct tailer_file *f);
     void *ud;
+    /* A last say on a path the patterns found (after exclude), for rules a
+     * glob can't express; false skips it as if excluded. May be NULL. */
+    bool (*accept)(void *accept_ud, const char *path);
+    void *accept_ud;
 } tailer_options;
 
 /* What a line callback learns about the file it comes from. */
