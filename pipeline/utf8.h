@@ -16,4 +16,9 @@
  * sequence (which then covers at least one byte). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* Where to cut s (len bytes) so that at most max bytes stay and no
+ * character is split: max itself, or up to 3 bytes before it when it falls
+ * inside a sequence. len <= max gives len. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+
 #endif

@@ -19,6 +19,7 @@ typedef struct file_options {
     int read_from;
     uint64_t ignore_older_secs;
     uint64_t max_line_bytes;
+    int max_line_action;
     char *line_delimiter;
     uint64_t glob_minimum_cooldown_ms;
     int fp_strategy;
@@ -35,6 +36,8 @@ typedef struct file_options {
 
 static const char *const read_from_names[] = {"beginning", "end", NULL};
 static const char *const strategy_names[] = {"checksum", "device_and_inode", NULL};
+enum { LINE_DISCARD = 0, LINE_TRUNCATE };
+static const char *const line_action_names[] = {"discard", "truncate", NULL};
 
 static const opt_spec fingerprint_fields[] = {
     {"strategy", OPT_ENUM, offsetof(file_options, fp_strategy), "checksum", false,
@@ -69,7 +72,11 @@ static const opt_spec file_option_table[] = {
     {"ignore_older_secs", OPT_UINT, offsetof(file_options, ignore_older_secs), NULL, false,
      "Files not modified for this many seconds are not read.", NULL, NULL},
     {"max_line_bytes", OPT_UINT, offsetof(file_options, max_line_bytes), "102400", false,
-     "Lines longer than this many bytes are discarded and counted.", NULL, NULL},
+     "Lines longer than this many bytes are discarded (or truncated) and counted.", NULL,
+     NULL},
+    {"max_line_action", OPT_ENUM, offsetof(file_options, max_line_action), "discard", false,
+     "What happens to a line longer than max_line_bytes: discard, or truncate to it.",
+     line_action_names, NULL},
     {"line_delimiter", OPT_STRING, offsetof(file_options, line_delimiter), "\n", false,
      "The string that ends a line.", NULL, NULL},
     {"glob_minimum_cooldown_ms", OPT_UINT, offsetof(file_options, glob_minimum_cooldown_ms),
@@ -323,6 +330,7 @@ static int file_build(const void *options, const component_info *info, void **st
             .read_from_end = o->read_from == READ_FROM_END,
             .ignore_older_secs = o->ignore_older_secs,
             .max_line_bytes = (size_t)o->max_line_bytes,
+            .truncate_long_lines = o->max_line_action == LINE_TRUNCATE,
             .delimiter = o->line_delimiter,
             .delimiter_len = strlen(o->line_delimiter),
             .fingerprint = o->fp_strategy == 1 ? TAILER_FP_DEVICE_AND_INODE

@@ -79,6 +79,7 @@ struct tail_source {
     closed_file *closed;     /* waiting for the closed hook */
     metrics_series *files_watched;
     metrics_series *checkpoints_written;
+    metrics_series *lines_truncated;
     const component_metrics *metrics;
 };
 
@@ -166,6 +167,9 @@ static void register_metrics(tail_source *ts, const component_metrics *m)
     ts->checkpoints_written = component_metrics_extra(
         m, "checkpoints_written_total", METRICS_COUNTER,
         "Times the checkpoint file was written.");
+    ts->lines_truncated = component_metrics_extra(
+        m, "lines_truncated_total", METRICS_COUNTER,
+        "Lines cut to max_line_bytes (max_line_action: truncate).");
 }
 
 int tail_source_new(const tail_source_options *o, const component_info *info,
@@ -504,6 +508,17 @@ static void report_discards(tail_source *ts, uint64_t *seen)
               n, ts->max_line_bytes);
 }
 
+static void report_truncations(tail_source *ts, uint64_t *seen)
+{
+    uint64_t d = tailer_truncated_lines(ts->tailer);
+    if (d == *seen)
+        return;
+    metrics_add(ts->lines_truncated, d - *seen);
+    slog_warn(ts->id, "Truncated %" PRIu64 " lines longer than max_line_bytes (%zu bytes).",
+              d - *seen, ts->max_line_bytes);
+    *seen = d;
+}
+
 static void report_read_errors(tail_source *ts, uint64_t *seen)
 {
     uint64_t d = tailer_read_errors(ts->tailer);
@@ -516,7 +531,7 @@ static void report_read_errors(tail_source *ts, uint64_t *seen)
 typedef struct tail_loop {
     int64_t next_scan, next_ckpt, next_idle_hook;
     int64_t idle_ms;
-    uint64_t discards_seen, errors_seen;
+    uint64_t discards_seen, truncations_seen, errors_seen;
 } tail_loop;
 
 static void scan_files(tail_source *ts, tail_batch *tb, tail_loop *l, int64_t now)
@@ -567,8 +582,8 @@ static int wait_for_data(tail_source *ts, source_ctx *ctx, tail_loop *l)
 static int read_loop(tail_source *ts, tail_batch *tb, source_ctx *ctx, sl_error *err)
 {
     int64_t now = sl_now_mono_ns();
-    tail_loop l = {0, now + CHECKPOINT_INTERVAL_MS * 1000000LL, now + IDLE_HOOK_EVERY_NS,
-                   0, 0, 0};
+    tail_loop l = {.next_ckpt = now + CHECKPOINT_INTERVAL_MS * 1000000LL,
+                   .next_idle_hook = now + IDLE_HOOK_EVERY_NS};
     for (;;) {
         if (source_stopping(ctx) || tb->stopping)
             return 0;
@@ -598,6 +613,7 @@ static int read_loop(tail_source *ts, tail_batch *tb, source_ctx *ctx, sl_error 
         tb->used += used;
         tb->b->input_bytes += used;
         report_discards(ts, &l.discards_seen);
+        report_truncations(ts, &l.truncations_seen);
         run_closed_hooks(ts, tb);
         if (tb->no_memory || tb->stopping)
             break;

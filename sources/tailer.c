@@ -15,6 +15,7 @@
 #include "tailer.h"
 #include "tail_watch.h"
 #include "../pipeline/log.h"
+#include "../pipeline/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -73,7 +74,7 @@ struct tailer {
     bool dirty;
     char *fpbuf;
     tail_watch *watch;
-    uint64_t discarded, read_errors;
+    uint64_t discarded, truncated, read_errors;
 };
 
 static bool followed(const entry *e)
@@ -969,6 +970,26 @@ typedef struct chunk_result {
     int stop;
 } chunk_result;
 
+/* A line longer than max_line_bytes, starting at file offset `start`: its
+ * head is passed on when the tailer truncates, or it is counted as
+ * discarded. When its delimiter hasn't been seen yet (complete false) the
+ * rest is then skipped like a discarded line's, and the head's end is the
+ * checkpoint: a restart before the delimiter would read the rest as a
+ * line. */
+static void take_long_line(tailer *t, entry *e, const char *p, size_t len, uint64_t start,
+                           bool complete, tailer_line_fn fn, void *ud, chunk_result *r)
+{
+    if (!t->o.truncate_long_lines) {
+        t->discarded++;
+        return;
+    }
+    size_t cut = utf8_cut(p, len, t->o.max_line_bytes);
+    uint64_t end = complete ? start + len + t->o.delimiter_len : start + cut;
+    t->truncated++;
+    r->lines++;
+    r->stop = fn(ud, &e->pub, p, cut, end);
+}
+
 static void take_lines(tailer *t, entry *e, const char *buf, size_t n, uint32_t max_lines,
                        tailer_line_fn fn, void *ud, chunk_result *r)
 {
@@ -982,7 +1003,7 @@ static void take_lines(tailer *t, entry *e, const char *buf, size_t n, uint32_t 
                 /* The line already exceeds the limit: skip what is here,
                  * and the rest of it up to the next delimiter. */
                 if (!e->discarding)
-                    t->discarded++;
+                    take_long_line(t, e, p, left, e->offset + r->consumed, false, fn, ud, r);
                 e->discarding = true;
                 /* Keep a possible partial delimiter for the next read. */
                 size_t skip = left > dl - 1 ? left - (dl - 1) : 0;
@@ -997,7 +1018,7 @@ static void take_lines(tailer *t, entry *e, const char *buf, size_t n, uint32_t 
             continue;
         }
         if (len > t->o.max_line_bytes) {
-            t->discarded++;
+            take_long_line(t, e, p, len, e->offset + r->consumed - len - dl, true, fn, ud, r);
             continue;
         }
         r->lines++;
@@ -1093,6 +1114,11 @@ size_t tailer_files(const tailer *t)
 uint64_t tailer_discarded_lines(const tailer *t)
 {
     return t->discarded;
+}
+
+uint64_t tailer_truncated_lines(const tailer *t)
+{
+    return t->truncated;
 }
 
 uint64_t tailer_read_errors(const tailer *t)

@@ -61,6 +61,8 @@ typedef struct tailer_options {
                                         checkpoint start at their end */
     uint64_t ignore_older_secs;      /* 0: no limit */
     size_t max_line_bytes;           /* longer lines are skipped and counted */
+    bool truncate_long_lines;        /* ... or cut to max_line_bytes (at a
+                                        character boundary) and passed on */
     const char *delimiter;
     size_t delimiter_len;            /* >= 1 */
     tailer_fingerprint fingerprint;
@@ -159,6 +161,8 @@ size_t tailer_open_files(const tailer *t);
 size_t tailer_files(const tailer *t);
 /* Lines skipped for exceeding max_line_bytes, since the tailer started. */
 uint64_t tailer_discarded_lines(const tailer *t);
+/* Lines cut to max_line_bytes (truncate_long_lines), since it started. */
+uint64_t tailer_truncated_lines(const tailer *t);
 /* Files that could not be opened or read, since the tailer started. */
 uint64_t tailer_read_errors(const tailer *t);
 

@@ -352,3 +352,47 @@ def test_multiline_config_errors(tmp_path):
     r = run_cli("validate", "--no-environment", "-c", str(path))
     assert r.returncode == 78
     assert "multiline.condition_pattern is required" in r.stdout + r.stderr
+
+
+def test_long_lines_truncated_when_configured(start_sluice, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    a = logs / "a.log"
+    append(a, ["short", "x" * 300 + "é" * 10, "after"])
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, logs / "*.log", out,
+                            extra="    max_line_bytes: 301\n    max_line_action: truncate\n"))
+    wait_for(lambda: len(read_events(out)) >= 3, what="3 events")
+    assert s.terminate() == 0, s.stderr()
+    # 301 bytes would cut the first é in half: the line stops before it.
+    assert messages(out) == ["short", "x" * 300, "after"]
+    assert "Truncated 1 lines longer than max_line_bytes" in s.stderr()
+
+
+def test_thousands_of_files_with_bounded_descriptors(start_sluice, tmp_path):
+    """2,000 files, at most 32 open at once: every line arrives, and the
+    process never holds more descriptors than the bound allows."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for i in range(2000):
+        (logs / f"f{i:04d}.log").write_text(f"file {i} line 0\nfile {i} line 1\n")
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, logs / "*.log", out,
+                            extra="    max_open_files: 32\n"))
+    def open_logs():
+        n = 0
+        for fd in os.listdir(f"/proc/{s.proc.pid}/fd"):
+            try:
+                n += os.readlink(f"/proc/{s.proc.pid}/fd/{fd}").startswith(str(logs))
+            except FileNotFoundError:
+                pass   # closed while we looked
+        return n
+    most = 0
+    deadline = time.time() + 60
+    while len(read_events(out)) < 4000 and time.time() < deadline:
+        most = max(most, open_logs())
+        time.sleep(0.01)
+    assert s.terminate() == 0, s.stderr()
+    got = messages(out)
+    assert sorted(got) == sorted(f"file {i} line {j}" for i in range(2000) for j in range(2))
+    assert 0 < most <= 32

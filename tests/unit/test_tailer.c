@@ -422,6 +422,36 @@ static void oversized_lines_are_discarded(void **state)
     tailer_free(t);
 }
 
+static void oversized_lines_are_truncated(void **state)
+{
+    fixture *f = *state;
+    /* 99 bytes, then a two-byte character across the 100-byte limit. */
+    char split[256];
+    memset(split, 'y', 99);
+    snprintf(split + 99, sizeof(split) - 99, "\xc3\xa9tail\n");
+    /* Longer than the read buffer: its delimiter comes in a later read. */
+    static char huge[6002];
+    memset(huge, 'z', 6000);
+    huge[6000] = '\n';
+    write_file(f, "a.log", "ok\n", "w");
+    write_file(f, "a.log", split, "a");
+    write_file(f, "a.log", huge, "a");
+    write_file(f, "a.log", "after\n", "a");
+    tailer_options o = options(f);
+    o.truncate_long_lines = true;
+    tailer *t = new_tailer(f, &o);
+    tailer_scan(t);
+    lines l = {0};
+    drain(t, &l);
+    char want[512];
+    snprintf(want, sizeof(want), "ok|%.99s|%.100s|after|", split, huge);
+    assert_string_equal(l.text, want);
+    assert_int_equal(tailer_truncated_lines(t), 2);
+    assert_int_equal(tailer_discarded_lines(t), 0);
+    assert_int_equal(l.last_end, 3 + strlen(split) + 6001 + 6);
+    tailer_free(t);
+}
+
 static void multibyte_delimiter(void **state)
 {
     fixture *f = *state;
@@ -802,6 +832,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(deleted_file_is_drained_and_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(renamed_file_keeps_its_position, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_lines_are_discarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_lines_are_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(multibyte_delimiter, setup, teardown),
         cmocka_unit_test_setup_teardown(append_to_a_followed_file_notes_data, setup, teardown),
         cmocka_unit_test_setup_teardown(new_file_notes_files, setup, teardown),
