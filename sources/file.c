@@ -37,6 +37,9 @@ typedef struct file_options {
 static const char *const read_from_names[] = {"beginning", "end", NULL};
 static const char *const strategy_names[] = {"checksum", "device_and_inode", NULL};
 enum { LINE_DISCARD = 0, LINE_TRUNCATE };
+/* Rotation leaves compressed and temporary copies beside a log; sluice
+ * doesn't decompress, so they are not read unless `exclude` says otherwise. */
+static char *const default_exclude[] = {"**/*.gz", "**/*.tmp"};
 static const char *const line_action_names[] = {"discard", "truncate", NULL};
 
 static const opt_spec fingerprint_fields[] = {
@@ -66,7 +69,8 @@ static const opt_spec file_option_table[] = {
     {"include", OPT_STRING_LIST, offsetof(file_options, include), NULL, true,
      "Glob patterns of the files to read; `**` spans directories.", NULL, NULL},
     {"exclude", OPT_STRING_LIST, offsetof(file_options, exclude), NULL, false,
-     "Glob patterns of files not to read, applied after include.", NULL, NULL},
+     "Glob patterns of files not to read, applied after include. Unset: **/*.gz and "
+     "**/*.tmp, the leftovers of log rotation.", NULL, NULL},
     {"read_from", OPT_ENUM, offsetof(file_options, read_from), "beginning", false,
      "Where files present at startup without a checkpoint start.", read_from_names, NULL},
     {"ignore_older_secs", OPT_UINT, offsetof(file_options, ignore_older_secs), NULL, false,
@@ -325,8 +329,8 @@ static int file_build(const void *options, const component_info *info, void **st
         .tailer = {
             .include = o->include.items,
             .ninclude = o->include.n,
-            .exclude = o->exclude.items,
-            .nexclude = o->exclude.n,
+            .exclude = o->exclude.n ? o->exclude.items : default_exclude,
+            .nexclude = o->exclude.n ? o->exclude.n : SL_ARRAY_LEN(default_exclude),
             .read_from_end = o->read_from == READ_FROM_END,
             .ignore_older_secs = o->ignore_older_secs,
             .max_line_bytes = (size_t)o->max_line_bytes,

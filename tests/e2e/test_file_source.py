@@ -396,3 +396,18 @@ def test_thousands_of_files_with_bounded_descriptors(start_sluice, tmp_path):
     got = messages(out)
     assert sorted(got) == sorted(f"file {i} line {j}" for i in range(2000) for j in range(2))
     assert 0 < most <= 32
+
+
+def test_rotation_leftovers_not_read_by_default(start_sluice, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    append(logs / "app.log", ["live"])
+    append(logs / "app.log.1", ["rotated"])
+    (logs / "app.log.2.gz").write_bytes(b"\x1f\x8b binary")
+    append(logs / "app.log.3.tmp", ["half-compressed"])
+    out = tmp_path / "out.json"
+    s = start_sluice(config(tmp_path, logs / "app.log*", out))
+    wait_for(lambda: len(read_events(out)) >= 2, what="2 events")
+    time.sleep(0.3)
+    assert s.terminate() == 0, s.stderr()
+    assert sorted(messages(out)) == ["live", "rotated"]
