@@ -1,0 +1,193 @@
+/* http_sink.h - the engine the HTTP sinks share (`http`, `datadog_logs`,
+ * `datadog_metrics`, `elasticsearch`).
+ *
+ * A sink supplies a codec: how one event is written into a request body,
+ * the framing around the events, and how a response is judged. The engine
+ * does the rest on the sink's thread: batching (batch.max_events,
+ * batch.max_bytes, batch.timeout_secs), compression, libcurl multi with
+ * request.concurrency requests in flight over kept-alive connections,
+ * retries with capped exponential backoff and full jitter, Retry-After, 413
+ * splitting, acknowledgements, TLS, auth, proxies from the environment, the
+ * healthcheck, and the metrics.
+ *
+ * A request keeps references to the events it carries (batch and index),
+ * not only its body, so that part of it can be encoded again: the halves of
+ * a request refused as too large, or the items of an Elasticsearch bulk
+ * request that must be retried. An input batch is acknowledged once every
+ * request carrying one of its events has finished, with the worst status
+ * of them; events rejected for good are counted as discarded.
+ *
+ * Memory is bounded: the engine stops taking batches from its input while
+ * request.concurrency requests are in flight or waiting to be retried, so
+ * an endpoint that is down backs pressure up the pipeline.
+ *
+ * Secrets (API keys, passwords, tokens) live only in request headers and
+ * curl's options: the engine never logs a header, and URLs it logs have
+ * any userinfo removed. */
+#ifndef SLUICE_HTTP_SINK_H
+#define SLUICE_HTTP_SINK_H
+
+#include "../pipeline/buf.h"
+#include "../pipeline/component.h"
+
+/* ---- options, shared by every HTTP sink ---- */
+
+typedef enum http_compression {
+    HTTP_COMPRESSION_NONE = 0,
+    HTTP_COMPRESSION_GZIP,
+    HTTP_COMPRESSION_ZSTD,
+    HTTP_COMPRESSION_DEFLATE     /* zlib stream: what HTTP's "deflate" means */
+} http_compression;
+
+extern const char *const http_compression_names[];   /* indexed, NULL-ended */
+
+/* Embedded as the FIRST member of each HTTP sink's options struct, so that
+ * the shared option fields below (offsets into this struct) fill it. Zero /
+ * NULL means "not set": the sink's defaults apply (http_sink_defaults). */
+typedef struct http_sink_options {
+    /* batch */
+    uint64_t batch_max_events;
+    uint64_t batch_max_bytes;
+    double batch_timeout_secs;
+    /* compression: an enum index, -1 when not set */
+    int compression;
+    uint64_t compression_level;       /* 0: the codec's default */
+    /* request */
+    uint64_t concurrency;
+    uint64_t timeout_secs;
+    double retry_initial_backoff_secs;
+    double retry_max_duration_secs;   /* cap of one backoff */
+    uint64_t retry_attempts;          /* 0: unlimited */
+    const cfg_node *request_headers;  /* request.headers: a map name -> value */
+    /* tls */
+    char *tls_ca_file, *tls_crt_file, *tls_key_file, *tls_key_pass;
+    bool tls_verify_certificate_set, tls_verify_certificate;
+    bool tls_verify_hostname_set, tls_verify_hostname;
+    /* auth */
+    int auth_strategy;                /* enum index, -1 when not set */
+    char *auth_user, *auth_password, *auth_token;
+} http_sink_options;
+
+/* Table fragments to put in a sink's option table (each is an OPT_OBJECT
+ * entry's `fields`), e.g.
+ *   {"batch", OPT_OBJECT, 0, NULL, false, "...", NULL, http_batch_fields},
+ * and HTTP_SINK_OPTIONS below lists all of them at once. */
+extern const opt_spec http_batch_fields[];
+extern const opt_spec http_request_fields[];
+extern const opt_spec http_tls_fields[];
+extern const opt_spec http_auth_fields[];
+
+#define HTTP_SINK_OPTIONS                                                        \
+    {"batch", OPT_OBJECT, 0, NULL, false,                                        \
+     "When a request is sent: max_events, max_bytes, timeout_secs.", NULL,       \
+     http_batch_fields},                                                         \
+    {"compression", OPT_ENUM, offsetof(http_sink_options, compression), NULL,   \
+     false, "none, gzip, zstd or deflate.", http_compression_names, NULL},       \
+    {"request", OPT_OBJECT, 0, NULL, false,                                      \
+     "concurrency, timeout_secs, retry_*, headers.", NULL, http_request_fields}, \
+    {"tls", OPT_OBJECT, 0, NULL, false,                                          \
+     "ca_file, crt_file, key_file, key_pass, verify_certificate, "               \
+     "verify_hostname.", NULL, http_tls_fields},                                 \
+    {"auth", OPT_OBJECT, 0, NULL, false,                                         \
+     "strategy (basic or bearer), user, password, token.", NULL,                 \
+     http_auth_fields}
+
+/* Problems of the shared options (an auth strategy without its fields,
+ * unreadable TLS files, ...): adds them to diags, returns their count. */
+size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
+                       diag_list *diags);
+
+/* ---- codecs ---- */
+
+/* One event a request carries. */
+typedef struct http_event_ref {
+    batch *b;
+    uint32_t index;
+} http_event_ref;
+
+typedef enum http_verdict {
+    HTTP_DELIVERED = 0,   /* every event of the request was delivered */
+    HTTP_RETRY,           /* send the whole request again after a backoff */
+    HTTP_REJECTED,        /* failed for good: counted, logged, acknowledged */
+    HTTP_SPLIT,           /* too large (413): its halves are sent instead */
+    HTTP_PARTIAL          /* per event: see items */
+} http_verdict;
+
+typedef enum http_item {
+    HTTP_ITEM_DELIVERED = 0,
+    HTTP_ITEM_RETRY,
+    HTTP_ITEM_REJECTED
+} http_item;
+
+/* A finished request as the codec sees it. */
+typedef struct http_response {
+    long status;                  /* 0 when no response came */
+    const char *transport_error;  /* curl's error text when status is 0 */
+    const char *body;             /* NUL-terminated, possibly empty */
+    size_t body_len;
+} http_response;
+
+typedef struct http_codec {
+    const char *content_type;     /* "application/json" */
+    /* Written before the first event, between events, after the last:
+     * "[" "," "]" for a JSON array, "" "" "" for NDJSON. */
+    const char *prefix, *separator, *suffix;
+    /* Appends one event's encoding to out. 0; or -1 when this event cannot
+     * be encoded (err says why): it is rejected alone, counted and logged,
+     * and the rest of the request goes on. */
+    int (*encode)(void *ud, const event *e, buf *out, sl_error *err);
+    /* Judges a response to a request of n events. For HTTP_PARTIAL it fills
+     * items[0..n) in request order. reason: a short text for the log when
+     * something failed (never a secret). NULL: http_judge_default. */
+    http_verdict (*judge)(void *ud, const http_response *r, size_t n, uint8_t *items,
+                          char *reason, size_t reason_cap);
+    /* Limits of the API beyond the batch options; 0 = none. A request whose
+     * compressed body exceeds max_compressed_bytes is split like a 413. */
+    size_t max_events, max_bytes, max_compressed_bytes;
+    void *ud;
+} http_codec;
+
+/* 2xx delivered; 408, 429 and 5xx retried (as transport errors are); 413
+ * split; any other status rejected. */
+http_verdict http_judge_default(void *ud, const http_response *r, size_t n, uint8_t *items,
+                                char *reason, size_t reason_cap);
+
+/* ---- the engine ---- */
+
+/* What a sink's defaults are, for options the user did not set. */
+typedef struct http_sink_defaults {
+    uint64_t batch_max_events;
+    uint64_t batch_max_bytes;
+    double batch_timeout_secs;
+    http_compression compression;
+} http_sink_defaults;
+
+typedef struct http_sink_setup {
+    const http_sink_options *options;
+    http_sink_defaults defaults;
+    const char *const *urls;      /* one or more; requests go round-robin and
+                                     move to the next after a transport error */
+    size_t nurls;
+    const char *method;           /* "POST" or "PUT" */
+    const char *const *headers;   /* "Name: value" the sink adds (may hold
+                                     secrets: never logged) */
+    size_t nheaders;
+    http_codec codec;
+    const char *healthcheck_path; /* GET <url base><path> for the healthcheck;
+                                     NULL: no healthcheck */
+} http_sink_setup;
+
+typedef struct http_sink http_sink;
+
+/* Copies what it needs of setup (strings included). 0, or -1 with err. */
+int http_sink_new(const http_sink_setup *setup, const component_info *info, http_sink **out,
+                  sl_error *err);
+void http_sink_free(http_sink *h);
+/* The sink's run(): sends until the input ends and everything in flight
+ * has finished (or the runtime's shutdown timeout stops it). */
+int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err);
+/* GET healthcheck_path on the first URL: 0 on 2xx, else -1 with err naming
+ * the status or the transport error (not the headers). */
+int http_sink_healthcheck(http_sink *h, sl_error *err);
+
+#endif
