@@ -413,7 +413,15 @@ event *tail_push(tail_batch *tb, const tailer_file *f, uint64_t commit)
 {
     if (!tb->b || tb->stopping || tb->no_memory)
         return NULL;
-    if (tb->b->count >= tb->b->cap && (tb->reading || next_batch(tb) < 0))
+    if (tb->b->count >= tb->b->cap && tb->reading) {
+        /* A line hook broke the one-event-per-line rule: stop rather than
+         * lose the line. */
+        slog_error(tb->ts->id, "A line of %s made more than one event; the source stops.",
+                   f->path);
+        tb->no_memory = true;
+        return NULL;
+    }
+    if (tb->b->count >= tb->b->cap && next_batch(tb) < 0)
         return NULL;
     event *e = batch_push(tb->b);
     if (!e) {
