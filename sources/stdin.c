@@ -245,7 +245,7 @@ static int move_tail(line_reader *r, batch *b)
 {
     size_t n = r->end - r->pos;
     size_t cap = READ_BLOCK;
-    while (cap - n < MIN_READ_ROOM)
+    while (cap < n || cap - n < MIN_READ_ROOM)
         cap *= 2;
     char *blk = arena_alloc(b->arena, cap);
     if (!blk)

@@ -207,3 +207,13 @@ def test_received_events_are_counted(start_sluice):
                                   component_id="in") == 10, what="ten events received")
     s.proc.stdin.close()
     assert s.wait(30) == 0
+
+
+def test_lines_longer_than_the_read_block_between_batches(start_sluice):
+    """Consecutive lines far longer than a read block: a pending one must
+    move whole into the next batch's block (the block grows to hold it)."""
+    lines = ["".join(chr(ord("a") + (i + k) % 26) for i in range(700_000 + k * 10_000))
+             for k in range(8)]
+    cfg = console_config(extra="    max_length: 1000000")
+    _, events = run_with_input(start_sluice, cfg, ("\n".join(lines) + "\n").encode())
+    assert [e["message"] for e in events] == lines
