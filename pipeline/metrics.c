@@ -32,11 +32,21 @@ typedef struct metrics_family {
     size_t nseries, cap;
 } metrics_family;
 
+/* A histogram's buckets are kept per bucket (not cumulative) so that an
+ * observation is one atomic add; the renderer accumulates them. */
+typedef struct metrics_histo {
+    size_t nbounds;
+    double *bounds;            /* ascending upper bounds; +Inf is implied */
+    _Atomic uint64_t *buckets; /* nbounds + 1, the last one above every bound */
+    _Atomic uint64_t sum;      /* double bits */
+} metrics_histo;
+
 struct metrics_series {
     _Atomic uint64_t value;    /* counter count, or a gauge's double bits */
     metrics_family *family;
     metrics_label *labels;     /* sorted by key; strings owned */
     size_t nlabels;
+    metrics_histo *histo;      /* histograms only */
 };
 
 static struct {
@@ -243,11 +253,21 @@ static void ptr_array_insert(void **items, size_t *n, size_t at, void *item)
     (*n)++;
 }
 
+static void histo_free(metrics_histo *h)
+{
+    if (!h)
+        return;
+    free(h->bounds);
+    free((void *)h->buckets);
+    free(h);
+}
+
 static void family_free(metrics_family *f)
 {
     if (!f)
         return;
     for (size_t i = 0; i < f->nseries; i++) {
+        histo_free(f->series[i]->histo);
         labels_free(f->series[i]->labels, f->series[i]->nlabels);
         free(f->series[i]);
     }
@@ -377,6 +397,85 @@ metrics_series *metrics_gauge(const char *name, const char *help,
     return metrics_register(name, help, METRICS_GAUGE, labels, nlabels);
 }
 
+static metrics_histo *histo_new(const double *bounds, size_t n)
+{
+    metrics_histo *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->nbounds = n;
+    h->bounds = malloc((n ? n : 1) * sizeof(*h->bounds));
+    h->buckets = calloc(n + 1, sizeof(*h->buckets));
+    if (!h->bounds || !h->buckets) {
+        histo_free(h);
+        return NULL;
+    }
+    if (n)
+        memcpy(h->bounds, bounds, n * sizeof(*bounds));
+    for (size_t i = 0; i <= n; i++)
+        atomic_init(&h->buckets[i], 0);
+    atomic_init(&h->sum, double_bits(0.0));
+    return h;
+}
+
+static bool bounds_are_valid(const double *bounds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(bounds[i]) || (i && bounds[i] <= bounds[i - 1]))
+            return false;
+    return n == 0 || bounds != NULL;
+}
+
+metrics_series *metrics_histogram(const char *name, const char *help,
+                                  const metrics_label *labels, size_t nlabels,
+                                  const double *bounds, size_t nbounds)
+{
+    if (!bounds_are_valid(bounds, nbounds))
+        return NULL;
+    metrics_series *s = metrics_register(name, help, METRICS_HISTOGRAM, labels, nlabels);
+    if (!s)
+        return NULL;
+    /* The series is visible in the registry before its buckets exist: the
+     * renderer skips a histogram series without them. */
+    pthread_mutex_lock(&registry.lock);
+    if (!s->histo)
+        s->histo = histo_new(bounds, nbounds);
+    metrics_histo *h = s->histo;
+    pthread_mutex_unlock(&registry.lock);
+    return h ? s : NULL;
+}
+
+void metrics_observe(metrics_series *s, double v)
+{
+    if (!s || !s->histo || isnan(v))
+        return;
+    metrics_histo *h = s->histo;
+    size_t i = 0;
+    while (i < h->nbounds && v > h->bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    uint64_t old = atomic_load_explicit(&h->sum, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&h->sum, &old, double_bits(bits_double(old) + v),
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+uint64_t metrics_histogram_count(const metrics_series *s)
+{
+    if (!s || !s->histo)
+        return 0;
+    uint64_t n = 0;
+    for (size_t i = 0; i <= s->histo->nbounds; i++)
+        n += atomic_load_explicit(&s->histo->buckets[i], memory_order_relaxed);
+    return n;
+}
+
+double metrics_histogram_sum(const metrics_series *s)
+{
+    if (!s || !s->histo)
+        return 0;
+    return bits_double(atomic_load_explicit(&s->histo->sum, memory_order_relaxed));
+}
+
 void metrics_reset(void)
 {
     pthread_mutex_lock(&registry.lock);
@@ -446,6 +545,8 @@ void metrics_foreach(metrics_visit_fn fn, void *ud)
     refresh_uptime();
     for (size_t i = 0; i < registry.nfamilies; i++) {
         const metrics_family *f = registry.families[i];
+        if (f->type == METRICS_HISTOGRAM)
+            continue;
         for (size_t j = 0; j < f->nseries; j++) {
             const metrics_series *s = f->series[j];
             fn(ud, f->name, f->type, s->labels, s->nlabels, series_value(s));
@@ -488,11 +589,14 @@ static int append_double(buf *out, double v)
     return buf_append_str(out, tmp);
 }
 
-static int render_series(buf *out, const metrics_family *f, const metrics_series *s)
+/* name{labels} (with `suffix` after the name and an extra `le` label when
+ * given), then a space. */
+static int render_name(buf *out, const metrics_family *f, const metrics_series *s,
+                       const char *suffix, const char *le)
 {
-    if (buf_printf(out, METRICS_PREFIX "%s", f->name) < 0)
+    if (buf_printf(out, METRICS_PREFIX "%s%s", f->name, suffix ? suffix : "") < 0)
         return -1;
-    if (s->nlabels) {
+    if (s->nlabels || le) {
         if (buf_append_char(out, '{') < 0)
             return -1;
         for (size_t i = 0; i < s->nlabels; i++) {
@@ -501,10 +605,46 @@ static int render_series(buf *out, const metrics_family *f, const metrics_series
                 buf_append_char(out, '"') < 0)
                 return -1;
         }
+        if (le && buf_printf(out, "%sle=\"%s\"", s->nlabels ? "," : "", le) < 0)
+            return -1;
         if (buf_append_char(out, '}') < 0)
             return -1;
     }
-    if (buf_append_char(out, ' ') < 0)
+    return buf_append_char(out, ' ');
+}
+
+/* Cumulative buckets from one snapshot of the counts, so that +Inf and
+ * _count agree even while observations land. */
+static int render_histogram(buf *out, const metrics_family *f, const metrics_series *s)
+{
+    const metrics_histo *h = s->histo;
+    if (!h)
+        return 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i <= h->nbounds; i++) {
+        total += atomic_load_explicit((_Atomic uint64_t *)&h->buckets[i], memory_order_relaxed);
+        buf le = BUF_INIT;
+        int rc = i < h->nbounds ? append_double(&le, h->bounds[i]) : buf_append_str(&le, "+Inf");
+        if (rc == 0)
+            rc = render_name(out, f, s, "_bucket", le.data);
+        buf_free(&le);
+        if (rc < 0 || buf_printf(out, "%llu\n", (unsigned long long)total) < 0)
+            return -1;
+    }
+    double sum = bits_double(atomic_load_explicit((_Atomic uint64_t *)&h->sum,
+                                                  memory_order_relaxed));
+    if (render_name(out, f, s, "_sum", NULL) < 0 || append_double(out, sum) < 0 ||
+        buf_append_char(out, '\n') < 0 || render_name(out, f, s, "_count", NULL) < 0 ||
+        buf_printf(out, "%llu\n", (unsigned long long)total) < 0)
+        return -1;
+    return 0;
+}
+
+static int render_series(buf *out, const metrics_family *f, const metrics_series *s)
+{
+    if (f->type == METRICS_HISTOGRAM)
+        return render_histogram(out, f, s);
+    if (render_name(out, f, s, NULL, NULL) < 0)
         return -1;
     int rc = f->type == METRICS_COUNTER
                  ? buf_printf(out, "%llu", (unsigned long long)metrics_counter_value(s))
@@ -519,7 +659,9 @@ static int render_family(buf *out, const metrics_family *f)
     if (buf_printf(out, "# HELP " METRICS_PREFIX "%s ", f->name) < 0 ||
         append_escaped(out, f->help, false) < 0 ||
         buf_printf(out, "\n# TYPE " METRICS_PREFIX "%s %s\n", f->name,
-                   f->type == METRICS_COUNTER ? "counter" : "gauge") < 0)
+                   f->type == METRICS_COUNTER   ? "counter"
+                   : f->type == METRICS_GAUGE ? "gauge"
+                                              : "histogram") < 0)
         return -1;
     for (size_t i = 0; i < f->nseries; i++)
         if (render_series(out, f, f->series[i]) < 0)

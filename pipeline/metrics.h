@@ -17,6 +17,7 @@
 typedef enum metrics_type {
     METRICS_COUNTER = 0,  /* monotonically increasing integer */
     METRICS_GAUGE,        /* double that goes up and down */
+    METRICS_HISTOGRAM,    /* observations counted in fixed buckets, with sum */
 } metrics_type;
 
 typedef struct metrics_label {
@@ -34,12 +35,23 @@ metrics_series *metrics_counter(const char *name, const char *help,
 metrics_series *metrics_gauge(const char *name, const char *help,
                               const metrics_label *labels, size_t nlabels);
 
+/* A histogram with the given upper bucket bounds (ascending, finite; +Inf
+ * is implied). Rendered as Prometheus _bucket{le}, _sum and _count series.
+ * metrics_foreach does not visit histograms (they have no single value). */
+metrics_series *metrics_histogram(const char *name, const char *help,
+                                  const metrics_label *labels, size_t nlabels,
+                                  const double *bounds, size_t nbounds);
+
 /* NULL handles are ignored, so a failed registration never crashes a caller. */
 void metrics_add(metrics_series *s, uint64_t n);      /* counter */
 void metrics_set(metrics_series *s, double v);        /* gauge */
 void metrics_gauge_add(metrics_series *s, double d);  /* gauge */
 uint64_t metrics_counter_value(const metrics_series *s);
 double metrics_gauge_value(const metrics_series *s);
+void metrics_observe(metrics_series *s, double v);    /* histogram */
+/* A histogram's observation count and sum (tests). */
+uint64_t metrics_histogram_count(const metrics_series *s);
+double metrics_histogram_sum(const metrics_series *s);
 
 /* Prometheus text format 0.0.4 of every series, names prefixed `sluice_`. */
 int metrics_render_prometheus(buf *out);

@@ -20,6 +20,9 @@ extern const component_desc transform_throttle_desc;
 extern const component_desc sink_console_desc;
 extern const component_desc sink_file_desc;
 extern const component_desc sink_blackhole_desc;
+extern const component_desc sink_http_desc;
+extern const component_desc sink_datadog_logs_desc;
+extern const component_desc sink_elasticsearch_desc;
 
 static const component_desc *const all_types[] = {
     &source_stdin_desc,
@@ -38,6 +41,9 @@ static const component_desc *const all_types[] = {
     &sink_console_desc,
     &sink_file_desc,
     &sink_blackhole_desc,
+    &sink_http_desc,
+    &sink_datadog_logs_desc,
+    &sink_elasticsearch_desc,
 };
 
 const component_desc *registry_find(component_kind kind, const char *type)

@@ -349,6 +349,23 @@ void sink_done_partial(sink_ctx *ctx, batch *b, ack_status status, uint32_t drop
     batch_release(b, status);
 }
 
+void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected)
+{
+    if (rejected == 0) {
+        sink_done(ctx, b, ACK_DELIVERED);
+        return;
+    }
+    rt_node *n = ctx->node;
+    if (rejected > b->count)
+        rejected = b->count;
+    uint32_t sent = b->count - rejected;
+    metrics_add(n->metrics.discarded_error, rejected);
+    metrics_add(n->metrics.sent_events, sent);
+    metrics_add(n->metrics.sent_bytes, b->count ? b->json_bytes * sent / b->count : 0);
+    component_metrics_error(&n->metrics, "delivery_failed", "sending", 1);
+    batch_release(b, ACK_REJECTED);
+}
+
 const component_metrics *sink_metrics(const sink_ctx *ctx) { return &ctx->node->metrics; }
 const char *sink_id(const sink_ctx *ctx) { return ctx->node->cfg->id; }
 

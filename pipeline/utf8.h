@@ -16,6 +16,10 @@
  * sequence (which then covers at least one byte). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* Writes the UTF-8 encoding of code point cp (at most 0x10FFFF) to out;
+ * returns its length, 1 to 4. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+
 /* Where to cut s (len bytes) so that at most max bytes stay and no
  * character is split: max itself, or up to 3 bytes before it when it falls
  * inside a sequence. len <= max gives len. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../pipeline/json.h"
+#include "../pipeline/utf8.h"
 
 const char *const encoding_codec_names[] = {"json", "text", "logfmt", NULL};
 
@@ -104,27 +105,7 @@ static size_t next_char(const unsigned char *s, size_t n, uint32_t *cp)
 static int put_code_point(buf *b, uint32_t cp)
 {
     char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return buf_append(b, u, n);
+    return buf_append(b, u, utf8_encode(cp, u));
 }
 
 /* Rust's `{:?}` for a str: quoted, with \" \\ \t \r \n \0 and \u{..} for

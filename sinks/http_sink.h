@@ -40,6 +40,9 @@ typedef enum http_compression {
 } http_compression;
 
 extern const char *const http_compression_names[];   /* indexed, NULL-ended */
+extern const char *const http_auth_strategy_names[]; /* "basic", "bearer" */
+
+enum { HTTP_AUTH_BASIC = 0, HTTP_AUTH_BEARER };
 
 /* Embedded as the FIRST member of each HTTP sink's options struct, so that
  * the shared option fields below (offsets into this struct) fill it. Zero /
@@ -83,6 +86,10 @@ extern const opt_spec http_auth_fields[];
      http_batch_fields},                                                         \
     {"compression", OPT_ENUM, offsetof(http_sink_options, compression), NULL,   \
      false, "none, gzip, zstd or deflate.", http_compression_names, NULL},       \
+    {"compression_level", OPT_UINT,                                              \
+     offsetof(http_sink_options, compression_level), NULL, false,                \
+     "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL,     \
+     NULL},                                                                      \
     {"request", OPT_OBJECT, 0, NULL, false,                                      \
      "concurrency, timeout_secs, retry_*, headers.", NULL, http_request_fields}, \
     {"tls", OPT_OBJECT, 0, NULL, false,                                          \
@@ -93,7 +100,10 @@ extern const opt_spec http_auth_fields[];
      http_auth_fields}
 
 /* Problems of the shared options (an auth strategy without its fields,
- * unreadable TLS files, ...): adds them to diags, returns their count. */
+ * unreadable TLS files, ...): adds them to diags, returns their count.
+ * Every HTTP sink's check() must call it: it is also where `compression`
+ * and `auth.strategy` are marked "not set" (-1) when the config leaves them
+ * out, which the option parser alone cannot tell from their first value. */
 size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
                        diag_list *diags);
 
@@ -125,6 +135,7 @@ typedef struct http_response {
     const char *transport_error;  /* curl's error text when status is 0 */
     const char *body;             /* NUL-terminated, possibly empty */
     size_t body_len;
+    const event *const *events;   /* the request's n events, in order */
 } http_response;
 
 typedef struct http_codec {
@@ -173,7 +184,10 @@ typedef struct http_sink_setup {
                                      secrets: never logged) */
     size_t nheaders;
     http_codec codec;
-    const char *healthcheck_path; /* GET <url base><path> for the healthcheck;
+    const char *healthcheck_path; /* GET <url base><path> for the healthcheck,
+                                     or this whole URL when it starts with
+                                     http:// or https:// (Datadog checks keys
+                                     on its API host, not the intake);
                                      NULL: no healthcheck */
 } http_sink_setup;
 
@@ -186,7 +200,7 @@ void http_sink_free(http_sink *h);
 /* The sink's run(): sends until the input ends and everything in flight
  * has finished (or the runtime's shutdown timeout stops it). */
 int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err);
-/* GET healthcheck_path on the first URL: 0 on 2xx, else -1 with err naming
+/* GET healthcheck_path (on the first URL, or absolute): 0 on 2xx, else -1 with err naming
  * the status or the transport error (not the headers). */
 int http_sink_healthcheck(http_sink *h, sl_error *err);
 

@@ -161,3 +161,10 @@ def complete_messages(out):
         except ValueError:
             pass
     return found
+
+
+def sanitized():
+    """Whether the binary runs under AddressSanitizer (make asan sets
+    ASAN_OPTIONS): its quarantine of freed memory makes RSS meaningless as a
+    bound, so memory-bound checks are skipped then."""
+    return "ASAN_OPTIONS" in os.environ

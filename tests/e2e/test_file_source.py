@@ -395,7 +395,8 @@ def test_thousands_of_files_with_bounded_descriptors(start_sluice, tmp_path):
     assert s.terminate() == 0, s.stderr()
     got = messages(out)
     assert sorted(got) == sorted(f"file {i} line {j}" for i in range(2000) for j in range(2))
-    assert 0 < most <= 32
+    # One more, briefly, while a newly found file is fingerprinted.
+    assert 0 < most <= 33
 
 
 def test_rotation_leftovers_not_read_by_default(start_sluice, tmp_path):

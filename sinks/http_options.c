@@ -1,0 +1,191 @@
+/* http_options.c - the options every HTTP sink shares (batch, compression,
+ * request, tls, auth): their tables and the checks the tables cannot make.
+ *
+ * The tables fill an http_sink_options embedded first in each sink's own
+ * options struct, so a sink lists HTTP_SINK_OPTIONS in its table and gets
+ * the same keys, defaults and errors as the others. Values that hold
+ * secrets (auth.password, auth.token, tls.key_pass) are never echoed in a
+ * diagnostic: only the key names are. */
+#include "http_sink.h"
+
+#include <stddef.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const http_compression_names[] = {"none", "gzip", "zstd", "deflate", NULL};
+const char *const http_auth_strategy_names[] = {"basic", "bearer", NULL};
+
+const opt_spec http_batch_fields[] = {
+    {"max_events", OPT_UINT, offsetof(http_sink_options, batch_max_events), NULL, false,
+     "The most events in one request; the sink's default when not set.", NULL, NULL},
+    {"max_bytes", OPT_UINT, offsetof(http_sink_options, batch_max_bytes), NULL, false,
+     "The most bytes of encoded (uncompressed) events in one request.", NULL, NULL},
+    {"timeout_secs", OPT_FLOAT, offsetof(http_sink_options, batch_timeout_secs), NULL, false,
+     "Seconds a partial request waits for more events before it is sent.", NULL, NULL},
+    OPT_END,
+};
+
+const opt_spec http_request_fields[] = {
+    {"concurrency", OPT_UINT, offsetof(http_sink_options, concurrency), "8", false,
+     "Requests in flight (and waiting to be retried) at once.", NULL, NULL},
+    {"timeout_secs", OPT_UINT, offsetof(http_sink_options, timeout_secs), "60", false,
+     "Seconds one request may take before it is abandoned and retried.", NULL, NULL},
+    {"retry_initial_backoff_secs", OPT_FLOAT,
+     offsetof(http_sink_options, retry_initial_backoff_secs), "1", false,
+     "The first retry's backoff; it doubles with each attempt.", NULL, NULL},
+    {"retry_max_duration_secs", OPT_FLOAT,
+     offsetof(http_sink_options, retry_max_duration_secs), "30", false,
+     "The longest backoff between two attempts.", NULL, NULL},
+    {"retry_attempts", OPT_UINT, offsetof(http_sink_options, retry_attempts), NULL, false,
+     "Retries before a request fails for good; unlimited when not set.", NULL, NULL},
+    {"headers", OPT_NODE, offsetof(http_sink_options, request_headers), NULL, false,
+     "Extra headers of every request: a map of name to value.", NULL, NULL},
+    OPT_END,
+};
+
+const opt_spec http_tls_fields[] = {
+    {"ca_file", OPT_STRING, offsetof(http_sink_options, tls_ca_file), NULL, false,
+     "PEM file of the certificate authorities to trust.", NULL, NULL},
+    {"crt_file", OPT_STRING, offsetof(http_sink_options, tls_crt_file), NULL, false,
+     "PEM client certificate.", NULL, NULL},
+    {"key_file", OPT_STRING, offsetof(http_sink_options, tls_key_file), NULL, false,
+     "PEM private key of the client certificate.", NULL, NULL},
+    {"key_pass", OPT_STRING, offsetof(http_sink_options, tls_key_pass), NULL, false,
+     "Passphrase of key_file.", NULL, NULL},
+    {"verify_certificate", OPT_BOOL, offsetof(http_sink_options, tls_verify_certificate),
+     "true", false, "Check the server's certificate chain.", NULL, NULL},
+    {"verify_hostname", OPT_BOOL, offsetof(http_sink_options, tls_verify_hostname), "true",
+     false, "Check that the certificate names the host.", NULL, NULL},
+    OPT_END,
+};
+
+const opt_spec http_auth_fields[] = {
+    {"strategy", OPT_ENUM, offsetof(http_sink_options, auth_strategy), NULL, false,
+     "basic (user, password) or bearer (token).", http_auth_strategy_names, NULL},
+    {"user", OPT_STRING, offsetof(http_sink_options, auth_user), NULL, false,
+     "User name of basic auth.", NULL, NULL},
+    {"password", OPT_STRING, offsetof(http_sink_options, auth_password), NULL, false,
+     "Password of basic auth.", NULL, NULL},
+    {"token", OPT_STRING, offsetof(http_sink_options, auth_token), NULL, false,
+     "Token of bearer auth, sent as `Authorization: Bearer <token>`.", NULL, NULL},
+    OPT_END,
+};
+
+/* The parser stores an unset enum as 0 (its first choice); the engine needs
+ * "not set" to apply a sink's default, and only the node can tell. */
+static void mark_unset_enums(http_sink_options *o, const cfg_node *node)
+{
+    if (!opt_set(node, "compression"))
+        o->compression = -1;
+    if (!opt_set(node, "auth.strategy"))
+        o->auth_strategy = -1;
+    o->tls_verify_certificate_set = opt_set(node, "tls.verify_certificate");
+    o->tls_verify_hostname_set = opt_set(node, "tls.verify_hostname");
+}
+
+static const cfg_node *node_at(const cfg_node *node, const char *section, const char *key)
+{
+    const cfg_node *s = cfg_map_get(node, section);
+    const cfg_node *k = s && key ? cfg_map_get(s, key) : NULL;
+    return k ? k : s ? s : node;
+}
+
+static size_t check_auth(const http_sink_options *o, const char *label, const cfg_node *node,
+                         diag_list *diags)
+{
+    const cfg_node *at = node_at(node, "auth", NULL);
+    if (o->auth_strategy == HTTP_AUTH_BASIC && !o->auth_user) {
+        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy basic needs `user`");
+        return 1;
+    }
+    if (o->auth_strategy == HTTP_AUTH_BEARER && !o->auth_token) {
+        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy bearer needs `token`");
+        return 1;
+    }
+    if (o->auth_strategy < 0 && (o->auth_user || o->auth_password || o->auth_token)) {
+        diag_add(diags, DIAG_ERROR, at, label,
+                 "auth: `strategy` is required (basic or bearer)");
+        return 1;
+    }
+    return 0;
+}
+
+static size_t check_tls_file(const char *path, const char *key, const char *label,
+                             const cfg_node *node, diag_list *diags)
+{
+    if (!path || access(path, R_OK) == 0)
+        return 0;
+    diag_add(diags, DIAG_ERROR, node_at(node, "tls", key), label,
+             "tls.%s: cannot read \"%s\"", key, path);
+    return 1;
+}
+
+static size_t check_headers(const http_sink_options *o, const char *label, diag_list *diags)
+{
+    const cfg_node *h = o->request_headers;
+    if (!h)
+        return 0;
+    if (h->kind != CFG_MAP) {
+        diag_add(diags, DIAG_ERROR, h, label, "request.headers: expected a map of name to value");
+        return 1;
+    }
+    size_t errors = 0;
+    for (size_t i = 0; i < h->npairs; i++) {
+        const cfg_pair *p = &h->pairs[i];
+        bool bad_name = !p->key->text[0] || strpbrk(p->key->text, ": \t\r\n");
+        bool bad_value = p->value->kind != CFG_SCALAR || strpbrk(p->value->text, "\r\n");
+        if (bad_name || bad_value) {
+            diag_add(diags, DIAG_ERROR, p->key, label,
+                     "request.headers.%s: %s", p->key->text,
+                     bad_name ? "not a valid header name" : "expected a one-line string");
+            errors++;
+        }
+    }
+    return errors;
+}
+
+static size_t check_numbers(const http_sink_options *o, const char *label, const cfg_node *node,
+                            diag_list *diags)
+{
+    size_t errors = 0;
+    if (o->compression_level) {
+        bool zstd = o->compression == HTTP_COMPRESSION_ZSTD;
+        uint64_t max = zstd ? 19 : 9;
+        if (o->compression_level > max) {
+            diag_add(diags, DIAG_ERROR, node_at(node, "compression_level", NULL), label,
+                     "compression_level: must be 1 to %llu for %s", (unsigned long long)max,
+                     zstd ? "zstd" : "gzip and deflate");
+            errors++;
+        }
+    }
+    if (opt_set(node, "request.concurrency") && o->concurrency == 0) {
+        diag_add(diags, DIAG_ERROR, node_at(node, "request", "concurrency"), label,
+                 "request.concurrency: must be at least 1");
+        errors++;
+    }
+    if (opt_set(node, "request.timeout_secs") && o->timeout_secs == 0) {
+        diag_add(diags, DIAG_ERROR, node_at(node, "request", "timeout_secs"), label,
+                 "request.timeout_secs: must be at least 1");
+        errors++;
+    }
+    if (o->batch_timeout_secs < 0 || o->retry_initial_backoff_secs < 0 ||
+        o->retry_max_duration_secs < 0) {
+        diag_add(diags, DIAG_ERROR, node, label,
+                 "batch.timeout_secs and request.retry_*_secs may not be negative");
+        errors++;
+    }
+    return errors;
+}
+
+size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
+                       diag_list *diags)
+{
+    mark_unset_enums((http_sink_options *)o, node);
+    size_t errors = check_auth(o, label, node, diags);
+    errors += check_tls_file(o->tls_ca_file, "ca_file", label, node, diags);
+    errors += check_tls_file(o->tls_crt_file, "crt_file", label, node, diags);
+    errors += check_tls_file(o->tls_key_file, "key_file", label, node, diags);
+    errors += check_headers(o, label, diags);
+    errors += check_numbers(o, label, node, diags);
+    return errors;
+}

@@ -1,0 +1,446 @@
+"""End-to-end tests of the `http` sink and the shared HTTP sink engine,
+against the scriptable local receiver in http_receiver.py: exact delivery
+with every codec and compression, batch limits, retries (503, 429 with
+Retry-After, connection resets), permanent rejections, 413 splitting,
+bounded concurrency, back-pressure with bounded memory while the receiver
+is down, auth, secrets kept out of every output, the http_client metrics
+(checked with promtool), and acknowledgements holding back a file source's
+checkpoint."""
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import free_port, http_get, run_cli, sanitized, wait_for
+from http_receiver import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
+
+PROMTOOL = "/usr/bin/promtool"
+SECRET = "s3cr3t-Pa55-XYZZY"
+
+
+def config(url, codec="json", extra="", api_port=None, source=None):
+    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
+           else "api:\n  enabled: false\n")
+    source = source or """  in:
+    type: stdin
+    decoding:
+      codec: bytes
+"""
+    return api + f"""
+sources:
+{source}sinks:
+  out:
+    type: http
+    inputs: [in]
+    uri: "{url}"
+    encoding:
+      codec: {codec}
+{extra}"""
+
+
+def run_with_input(start_sluice, cfg, data, timeout=60):
+    s = start_sluice(cfg, stdin=subprocess.PIPE)
+    s.proc.stdin.write(data)
+    s.proc.stdin.close()
+    assert s.wait(timeout) == 0, s.stderr()
+    return s
+
+
+def lines(n, prefix="line"):
+    return "".join(f"{prefix} {i}\n" for i in range(n)).encode()
+
+
+def delivered_messages(rx, codec="json"):
+    out = []
+    for r in rx.accepted():
+        if codec == "json":
+            out.extend(e["message"] for e in r.json())
+        elif codec == "ndjson":
+            out.extend(e["message"] for e in r.ndjson())
+        else:
+            out.extend(r.lines())
+    return out
+
+
+def stdin_count(r, codec="json"):
+    if codec == "json":
+        return len(r.json())
+    if codec == "ndjson":
+        return len(r.ndjson())
+    return len(r.lines())
+
+
+# ---- delivery ----
+
+@pytest.mark.parametrize("codec", ["json", "ndjson", "text"])
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd", "deflate"])
+def test_exact_delivery_with_each_codec_and_compression(start_sluice, http_receiver,
+                                                        codec, compression):
+    rx = http_receiver
+    n = 5000
+    extra = f"    compression: {compression}\n    batch:\n      max_events: 700\n"
+    run_with_input(start_sluice, config(rx.url, codec, extra), lines(n))
+    got = delivered_messages(rx, codec)
+    assert sorted(got) == sorted(f"line {i}" for i in range(n))
+    assert len(got) == n
+    for r in rx.received():
+        assert r.method == "POST"
+        assert r.decode_error is None
+        enc = r.headers.get("content-encoding")
+        assert enc == (None if compression == "none" else compression)
+        ctype = {"json": "application/json", "ndjson": "application/x-ndjson",
+                 "text": "text/plain"}[codec]
+        assert r.headers["content-type"] == ctype
+        if codec != "json":
+            assert r.body.endswith(b"\n")
+
+
+def test_json_array_body_and_put_method(start_sluice, http_receiver):
+    rx = http_receiver
+    extra = "    method: put\n    framing:\n      method: newline_delimited\n"
+    run_with_input(start_sluice, config(rx.url + "/ingest?x=1", "json", extra), b"a\nb\n")
+    reqs = rx.received()
+    assert [r.method for r in reqs] == ["PUT"]
+    assert reqs[0].path == "/ingest" and reqs[0].query == "x=1"
+    assert [e["message"] for e in reqs[0].ndjson()] == ["a", "b"]
+
+
+def test_batch_limits_are_respected(start_sluice, http_receiver):
+    rx = http_receiver
+    extra = "    batch:\n      max_events: 100\n      max_bytes: 2000\n"
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(3000))
+    reqs = rx.accepted()
+    assert sum(len(r.ndjson()) for r in reqs) == 3000
+    for r in reqs:
+        assert len(r.ndjson()) <= 100
+        # one event may be alone over max_bytes; here none is
+        assert len(r.body) <= 2000
+    assert len(reqs) >= 3000 * 60 // 2000  # ~60 bytes an event
+
+
+def test_batch_timeout_sends_a_partial_request(start_sluice, http_receiver):
+    rx = http_receiver
+    extra = "    batch:\n      timeout_secs: 0.2\n"
+    s = start_sluice(config(rx.url, "ndjson", extra), stdin=subprocess.PIPE)
+    s.proc.stdin.write(b"early\n")
+    s.proc.stdin.flush()
+    wait_for(lambda: rx.accepted(), timeout=5, what="the partial request")
+    assert [e["message"] for e in rx.accepted()[0].ndjson()] == ["early"]
+    s.proc.stdin.close()
+    assert s.wait(30) == 0
+
+
+# ---- retries ----
+
+def retry_extra(more=""):
+    return ("    request:\n      retry_initial_backoff_secs: 0.05\n"
+            "      retry_max_duration_secs: 0.2\n" + more)
+
+
+def test_retry_on_503_then_delivered_once(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.script([503, 503, 500])
+    run_with_input(start_sluice, config(rx.url, "ndjson", retry_extra()), lines(10))
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(10))
+    assert [r.status for r in rx.received()] == [503, 503, 500, 200]
+
+
+def test_retry_after_is_honoured(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.script([Reply(429, headers={"Retry-After": "2"})])
+    run_with_input(start_sluice, config(rx.url, "ndjson", retry_extra()), lines(5))
+    reqs = rx.received()
+    assert [r.status for r in reqs] == [429, 200]
+    assert reqs[1].time - reqs[0].time >= 1.9
+    assert len(delivered_messages(rx, "ndjson")) == 5
+
+
+def test_retry_after_http_date(start_sluice, http_receiver):
+    rx = http_receiver
+    when = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 3))
+    rx.script([Reply(503, headers={"Retry-After": when})])
+    run_with_input(start_sluice, config(rx.url, "ndjson", retry_extra()), lines(5))
+    reqs = rx.received()
+    assert [r.status for r in reqs] == [503, 200]
+    assert reqs[1].time - reqs[0].time >= 1.5
+
+
+def test_retry_after_connection_reset(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.script([RESET, RESET])
+    s = run_with_input(start_sluice, config(rx.url, "ndjson", retry_extra()), lines(20))
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(20))
+    assert "retrying" in s.stderr()
+
+
+def test_retry_attempts_limit_rejects(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.default = Reply(503)
+    extra = retry_extra("      retry_attempts: 2\n")
+    s = run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(3))
+    assert len(rx.received()) == 3
+    assert "failed for good after 3 attempts" in s.stderr()
+
+
+# ---- permanent failures and splitting ----
+
+def test_400_is_rejected_counted_and_logged_and_the_pipeline_goes_on(start_sluice,
+                                                                      http_receiver):
+    rx = http_receiver
+    rx.script([Reply(400, body="bad payload: field x")])
+    port = free_port()
+    extra = "    batch:\n      max_events: 10\n      timeout_secs: 0.1\n"
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write(lines(10, "first"))
+    s.proc.stdin.flush()
+    wait_for(lambda: rx.received(), what="the first request")
+    s.proc.stdin.write(lines(10, "second"))
+    s.proc.stdin.flush()
+    wait_for(lambda: rx.accepted(), what="the second request")
+
+    def metrics():
+        return http_get(f"http://127.0.0.1:{port}/metrics")[2].decode()
+
+    wait_for(lambda: 'component_discarded_events_total{component_id="out"' in metrics()
+             and re.search(r'sluice_component_discarded_events_total\{component_id="out",'
+                           r'[^}]*intentional="false"\} 10', metrics()),
+             what="discarded events counted")
+    text = metrics()
+    assert re.search(r'sluice_component_errors_total\{component_id="out",[^}]*'
+                     r'error_type="request_failed"', text)
+    assert re.search(r'sluice_http_client_responses_total\{[^}]*status="400"\} 1', text)
+    s.proc.stdin.close()
+    assert s.wait(30) == 0
+    assert "HTTP 400: bad payload: field x" in s.stderr()
+    assert [e["message"] for e in rx.accepted()[0].ndjson()] == [f"second {i}" for i in range(10)]
+
+
+def test_413_splits_until_the_requests_fit(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.max_body = 1500
+    n = 400
+    extra = "    batch:\n      max_events: 400\n"
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(n))
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(n))
+    assert any(r.status == 413 for r in rx.received())
+    assert all(len(r.body) <= 1500 for r in rx.accepted())
+
+
+def test_413_on_a_single_event_rejects_it_alone(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.max_body = 200
+    data = b"short\n" + b"x" * 1000 + b"\nshort2\n"
+    extra = "    batch:\n      max_events: 3\n"
+    s = run_with_input(start_sluice, config(rx.url, "ndjson", extra), data)
+    assert sorted(delivered_messages(rx, "ndjson")) == ["short", "short2"]
+    assert "still too large" in s.stderr()
+
+
+# ---- concurrency and back-pressure ----
+
+def test_concurrency_is_bounded(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.delay = 0.1
+    extra = ("    batch:\n      max_events: 10\n"
+             "    request:\n      concurrency: 3\n")
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(600))
+    assert len(delivered_messages(rx, "ndjson")) == 600
+    assert rx.max_concurrent == 3
+
+
+def rss_kb(pid):
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def test_back_pressure_while_the_receiver_is_down(start_sluice, http_receiver, tmp_path):
+    rx = http_receiver
+    rx.fail_for(4.0, 503)
+    n = 200_000
+    extra = ("    batch:\n      max_events: 1000\n"
+             "    buffer:\n      max_events: 5000\n"
+             "    request:\n      concurrency: 4\n      retry_initial_backoff_secs: 0.2\n"
+             "      retry_max_duration_secs: 0.5\n")
+    s = start_sluice(config(rx.url, "ndjson", extra), stdin=subprocess.PIPE)
+    peak = 0
+    data = lines(n, "event")
+    chunk = 1 << 16
+    for off in range(0, len(data), chunk):
+        s.proc.stdin.write(data[off:off + chunk])
+        peak = max(peak, rss_kb(s.proc.pid))
+    s.proc.stdin.close()
+    while s.proc.poll() is None:
+        peak = max(peak, rss_kb(s.proc.pid))
+        time.sleep(0.05)
+    assert s.proc.returncode == 0, s.stderr()
+    got = delivered_messages(rx, "ndjson")
+    assert len(got) == n
+    assert len(set(got)) == n
+    assert any(r.status == 503 for r in rx.received())
+    # 200k events are ~25 MB as events; a bounded pipeline stays far below.
+    if not sanitized():
+        assert peak < 120_000, f"peak RSS {peak} kB"
+
+
+# ---- auth and secrets ----
+
+def test_basic_auth_arrives_and_never_leaks(start_sluice, http_receiver):
+    rx = http_receiver
+    port = free_port()
+    extra = (f"    auth:\n      strategy: basic\n      user: alice\n"
+             f"      password: {SECRET}\n")
+    cfg = config(rx.url, "ndjson", extra, api_port=port)
+    s = start_sluice(cfg, stdin=subprocess.PIPE, args=("--log-level", "debug"))
+    s.wait_healthy(port)
+    s.proc.stdin.write(b"hello\n")
+    s.proc.stdin.flush()
+    wait_for(lambda: rx.accepted(), what="a request")
+    import base64
+    expected = "Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()
+    assert rx.accepted()[0].headers["authorization"] == expected
+    _, _, comps = http_get(f"http://127.0.0.1:{port}/api/components")
+    _, _, metrics = http_get(f"http://127.0.0.1:{port}/metrics")
+    s.proc.stdin.close()
+    assert s.wait(30) == 0
+    assert SECRET not in comps.decode()
+    assert SECRET not in metrics.decode()
+    assert SECRET not in s.stderr() and SECRET not in s.stdout()
+    v = run_cli("validate", "-c", str(s.config_path))
+    assert SECRET not in v.stdout + v.stderr
+
+
+def test_bearer_auth_arrives_and_never_leaks(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.script([Reply(401, body="who are you")])
+    extra = f"    auth:\n      strategy: bearer\n      token: {SECRET}\n"
+    s = run_with_input(start_sluice, config(rx.url, "ndjson", extra), b"a\nb\n")
+    assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in rx.received())
+    assert SECRET not in s.stderr()
+    assert "HTTP 401" in s.stderr()
+
+
+def test_password_in_the_uri_is_not_logged(start_sluice, http_receiver):
+    rx = http_receiver
+    dead = f"http://bob:{SECRET}@127.0.0.1:{free_port()}/x"
+    extra = retry_extra("      retry_attempts: 1\n")
+    s = run_with_input(start_sluice, config(dead, "ndjson", extra), b"a\n")
+    assert "127.0.0.1" in s.stderr()
+    assert SECRET not in s.stderr()
+
+
+def test_validate_reports_auth_problems_without_the_secret(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config("http://127.0.0.1:1/", "json",
+                          f"    auth:\n      strategy: bearer\n      user: {SECRET}\n"))
+    v = run_cli("validate", "--no-environment", "-c", str(cfg))
+    assert v.returncode == 78
+    assert "needs `token`" in v.stdout + v.stderr
+    assert SECRET not in v.stdout + v.stderr
+
+
+def test_validate_makes_no_request_to_the_receiver(http_receiver, tmp_path):
+    """No healthcheck.uri in sluice: the http sink's healthcheck sends nothing."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config(http_receiver.url, "json"))
+    v = run_cli("validate", "-c", str(cfg))
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert http_receiver.received() == []
+
+
+# ---- metrics ----
+
+def test_http_client_metrics_pass_promtool(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.script([503])
+    port = free_port()
+    extra = "    batch:\n      timeout_secs: 0.05\n" + retry_extra()
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write(lines(50))
+    s.proc.stdin.flush()
+    wait_for(lambda: len(delivered_messages(rx, "ndjson")) == 50, what="delivery")
+
+    def text():
+        return http_get(f"http://127.0.0.1:{port}/metrics")[2].decode()
+
+    wait_for(lambda: re.search(r'sluice_component_sent_events_total\{component_id="out"'
+                               r'[^}]*\} 50', text()), what="sent events")
+    body = text()
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for name in ("http_client_requests_total", "http_client_requests_in_flight",
+                 "http_client_events_in_flight"):
+        assert re.search(rf'sluice_{name}\{{component_id="out"', body), name
+    assert re.search(r'sluice_http_client_responses_total\{[^}]*status="503"\} 1', body)
+    assert re.search(r'sluice_http_client_responses_total\{[^}]*status="200"\}', body)
+    assert "# TYPE sluice_http_client_rtt_seconds histogram" in body
+    buckets = [(m.group(1), int(m.group(2))) for m in re.finditer(
+        r'sluice_http_client_rtt_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)', body)]
+    assert buckets[-1][0] == "+Inf"
+    counts = [c for _, c in buckets]
+    assert counts == sorted(counts)
+    total = int(re.search(r'sluice_http_client_rtt_seconds_count\{[^}]*\} (\d+)', body).group(1))
+    assert counts[-1] == total >= 2
+    series = [l.split(" ")[0] for l in body.splitlines() if l and not l.startswith("#")]
+    assert len(series) == len(set(series)), "duplicate series"
+    s.proc.stdin.close()
+    assert s.wait(30) == 0
+
+
+# ---- acknowledgements ----
+
+def read_checkpoint_offsets(data_dir):
+    """Every integer offset found in the file source's checkpoint files."""
+    offsets = []
+    for p in pathlib.Path(data_dir).rglob("*"):
+        if p.is_file() and "checkpoint" in p.name:
+            try:
+                doc = json.loads(p.read_text())
+            except ValueError:
+                continue
+            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
+                                                          json.dumps(doc)))
+    return offsets
+
+
+def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_receiver,
+                                                        tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    payload = lines(100)
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    source = f"""  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+"""
+    extra = ("    acknowledgements:\n      enabled: true\n"
+             "    batch:\n      timeout_secs: 0.1\n" + retry_extra())
+    # The global switch as well: the runtime tells sources about
+    # acknowledgements from it only (a sink-level switch alone is not seen).
+    cfg = (f'data_dir: "{data_dir}"\nacknowledgements:\n  enabled: true\n'
+           + config(rx.url, "ndjson", extra, source=source))
+    s = start_sluice(cfg)
+    wait_for(lambda: len(rx.received()) >= 3, what="failing requests")
+    time.sleep(1.5)   # several checkpoint intervals
+    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir)), \
+        "checkpoint passed events the receiver never accepted"
+    rx.default = Reply(200)
+    wait_for(lambda: len(delivered_messages(rx, "ndjson")) == 100, what="delivery")
+    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+             what="the checkpoint to reach the end")
+    s.terminate()
