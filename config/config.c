@@ -128,6 +128,8 @@ static const opt_spec sink_acks_fields[] = {
 static const opt_spec healthcheck_fields[] = {
     {"enabled", OPT_BOOL, offsetof(component_config, healthcheck_enabled), "true", false,
      "check the destination at startup", NULL, NULL},
+    {"uri", OPT_STRING, offsetof(component_config, healthcheck_uri), NULL, false,
+     "http sink: the URL to GET (any 2xx is healthy); without it, no check", NULL, NULL},
     OPT_END,
 };
 

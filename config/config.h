@@ -54,6 +54,7 @@ typedef struct component_config {
     bool acks_enabled;         /* acknowledgements.enabled */
     bool acks_set;             /* given explicitly for this sink */
     bool healthcheck_enabled;
+    char *healthcheck_uri;     /* healthcheck.uri: what the http sink GETs */
 } component_config;
 
 typedef struct sl_config {

@@ -82,7 +82,10 @@ typedef struct component_desc {
     int (*source_run)(void *state, source_ctx *ctx, sl_error *err);
     int (*transform_process)(void *state, batch *b, transform_emit *em, sl_error *err);
     int (*sink_run)(void *state, sink_ctx *ctx, sl_error *err);
-    /* Checks that the peer is reachable (validate, start). May be NULL. */
+    /* Checks that the peer is reachable (validate, and at start on the
+     * sink's thread before run, where a failure is logged and the sink goes
+     * on, as Vector does): 0 healthy, 1 nothing to check, -1 (err)
+     * unhealthy. May be NULL. */
     int (*healthcheck)(void *state, sl_error *err);
 } component_desc;
 

@@ -22,6 +22,7 @@ extern const component_desc sink_file_desc;
 extern const component_desc sink_blackhole_desc;
 extern const component_desc sink_http_desc;
 extern const component_desc sink_datadog_logs_desc;
+extern const component_desc sink_datadog_metrics_desc;
 extern const component_desc sink_elasticsearch_desc;
 
 static const component_desc *const all_types[] = {
@@ -43,6 +44,7 @@ static const component_desc *const all_types[] = {
     &sink_blackhole_desc,
     &sink_http_desc,
     &sink_datadog_logs_desc,
+    &sink_datadog_metrics_desc,
     &sink_elasticsearch_desc,
 };
 

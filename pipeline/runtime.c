@@ -380,11 +380,28 @@ static void sink_discard_rest(rt_node *n)
     }
 }
 
+/* The sink's healthcheck at start: logged, never fatal (Vector's default;
+ * the pipeline must start even while a receiver is down). */
+static void check_sink_health(rt_node *n)
+{
+    if (!n->cfg->healthcheck_enabled || !n->cfg->desc->healthcheck)
+        return;
+    sl_error err = {{0}};
+    int rc = n->cfg->desc->healthcheck(n->state, &err);
+    if (rc < 0) {
+        slog_error(n->cfg->id, "Healthcheck failed: %s", err.msg);
+        component_metrics_error(&n->metrics, "healthcheck_failed", "sending", 1);
+    } else if (rc == 0) {
+        slog_info(n->cfg->id, "Healthcheck passed.");
+    }
+}
+
 static void *sink_thread(void *arg)
 {
     rt_node *n = arg;
     runtime *rt = n->rt;
     sl_error err = {{0}};
+    check_sink_health(n);
     n->kctx.window_start = sl_now_mono_ns();
     if (n->cfg->desc->sink_run(n->state, &n->kctx, &err) < 0) {
         slog_error(n->cfg->id, "sink failed: %s", err.msg);
@@ -735,7 +752,8 @@ static int build_components(runtime *rt, sl_error *err)
         if (component_metrics_init(&n->metrics, n->cfg->id, kind, n->cfg->desc->type, err) < 0)
             return -1;
         const topo_node *tn = &rt->topo->nodes[i];
-        component_info info = {n->cfg->id, cfg->data_dir, &n->metrics, cfg->acks_enabled,
+        bool acks = n->cfg->kind == COMPONENT_SOURCE && topo_wants_acks(rt->topo, i);
+        component_info info = {n->cfg->id, cfg->data_dir, &n->metrics, acks,
                                tn->fields, tn->nfields};
         sl_error berr = {{0}};
         if (n->cfg->desc->build &&

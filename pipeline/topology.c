@@ -28,6 +28,33 @@ long topo_find(const topology *t, const char *id)
     return -1;
 }
 
+static bool reaches_acking_sink(const topology *t, size_t i, uint8_t *seen)
+{
+    const topo_node *n = &t->nodes[i];
+    if (n->cfg->kind == COMPONENT_SINK)
+        return n->cfg->acks_enabled;
+    if (seen[i])
+        return false;
+    seen[i] = 1;
+    for (size_t k = 0; k < n->noutputs; k++)
+        for (size_t c = 0; c < n->outputs[k].nconsumers; c++)
+            if (reaches_acking_sink(t, n->outputs[k].consumers[c], seen))
+                return true;
+    return false;
+}
+
+bool topo_wants_acks(const topology *t, size_t i)
+{
+    uint8_t *seen = calloc(t->n ? t->n : 1, 1);
+    /* Without memory to walk the graph, assume yes: tracking deliveries
+     * that nobody reports costs little, missing them loses guarantees. */
+    if (!seen)
+        return true;
+    bool wants = reaches_acking_sink(t, i, seen);
+    free(seen);
+    return wants;
+}
+
 static int output_add_consumer(topo_output *o, size_t consumer)
 {
     for (size_t i = 0; i < o->nconsumers; i++)

@@ -66,4 +66,8 @@ void topo_free(topology *t);
 /* Index of the node with this id, or -1. */
 long topo_find(const topology *t, const char *id);
 
+/* Whether a sink downstream of node i has acknowledgements enabled (its
+ * own setting or the global one): a source then tracks deliveries. */
+bool topo_wants_acks(const topology *t, size_t i);
+
 #endif

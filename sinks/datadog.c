@@ -153,6 +153,18 @@ char *datadog_api_base_url(const char *endpoint, const char *site, sl_error *err
     return api;
 }
 
+char *datadog_join_url(const char *base, const char *path, sl_error *err)
+{
+    size_t n = strlen(base) + strlen(path) + 1;
+    char *url = malloc(n);
+    if (!url) {
+        sl_fail(err, "out of memory");
+        return NULL;
+    }
+    snprintf(url, n, "%s%s", base, path);
+    return url;
+}
+
 char *datadog_key_header(const char *key, sl_error *err)
 {
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)

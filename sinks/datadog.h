@@ -42,6 +42,9 @@ char *datadog_base_url(const char *endpoint, const char *site, const char *host_
  * prefix such as us3.), else the endpoint itself. Heap; NULL with err. */
 char *datadog_api_base_url(const char *endpoint, const char *site, sl_error *err);
 
+/* base + path (a path starting with "/") as one heap string; NULL with err. */
+char *datadog_join_url(const char *base, const char *path, sl_error *err);
+
 /* "DD-API-KEY: <key>" for a request's headers. Heap; NULL with err. The
  * result holds the secret: free it with datadog_free_secret. */
 char *datadog_key_header(const char *key, sl_error *err);

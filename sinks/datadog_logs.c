@@ -439,9 +439,10 @@ static size_t dd_logs_check(const void *options, const char *label, const cfg_no
     return errors;
 }
 
-static int encode_log(void *ud, const event *e, buf *out, sl_error *err)
+static int encode_log(void *ud, const event *e, double note, buf *out, sl_error *err)
 {
     dd_logs_sink *s = ud;
+    SL_UNUSED(note);
     bool truncated;
     if (dd_logs_encode(s->enc, e, out, &truncated, err) < 0)
         return -1;
@@ -476,24 +477,11 @@ static void dd_logs_destroy(void *state)
     free(s);
 }
 
-/* base + path as one heap string. */
-static char *join_url(const char *base, const char *path, sl_error *err)
-{
-    size_t n = strlen(base) + strlen(path) + 1;
-    char *url = malloc(n);
-    if (!url) {
-        sl_fail(err, "out of memory");
-        return NULL;
-    }
-    snprintf(url, n, "%s%s", base, path);
-    return url;
-}
-
 /* What the engine GETs for the healthcheck: Vector's <API host>/api/v1/
  * validate, as an absolute URL (the API host is not the intake's). */
 static char *validate_target(const char *api, sl_error *err)
 {
-    return join_url(api, DATADOG_VALIDATE_PATH, err);
+    return datadog_join_url(api, DATADOG_VALIDATE_PATH, err);
 }
 
 static int start_http_sink(dd_logs_sink *s, const dd_logs_options *o, const char *key,
@@ -556,7 +544,7 @@ static int dd_logs_build(const void *options, const component_info *info, void *
     const char *site = datadog_site(o->site);
     char *base = datadog_base_url(o->endpoint, site, "http-intake.logs", err);
     char *api = base ? datadog_api_base_url(o->endpoint, site, err) : NULL;
-    char *logs_url = api ? join_url(base, LOGS_PATH, err) : NULL;
+    char *logs_url = api ? datadog_join_url(base, LOGS_PATH, err) : NULL;
     char *validate = logs_url ? validate_target(api, err) : NULL;
     int rc = -1;
     if (!s->enc)

@@ -37,13 +37,10 @@
 #define SCRATCH_EVENTS 1024
 
 enum { MODE_BULK = 0, MODE_DATA_STREAM };
-enum { AUTH_API_KEY = HTTP_AUTH_BEARER + 1 };
 enum { API_AUTO = 0, API_V6, API_V7, API_V8 };
 
 static const char *const mode_names[] = {"bulk", "data_stream", NULL};
 static const char *const api_version_names[] = {"auto", "v6", "v7", "v8", NULL};
-/* The engine's strategies, in its order, and Elasticsearch's API keys. */
-static const char *const auth_strategy_names[] = {"basic", "bearer", "api_key", NULL};
 
 typedef struct es_options {
     http_sink_options http;   /* first: the shared option fields fill it */
@@ -61,7 +58,6 @@ typedef struct es_options {
     const cfg_node *query;
     bool retry_partial;
     char *dead_letter_path;
-    char *api_key;
 } es_options;
 
 static const opt_spec bulk_fields[] = {
@@ -87,22 +83,6 @@ static const opt_spec data_stream_fields[] = {
      NULL, NULL},
     {"sync_fields", OPT_BOOL, offsetof(es_options, ds_sync_fields), "true", false,
      "Add the data_stream fields the event lacks to its document.", NULL, NULL},
-    OPT_END,
-};
-
-static const opt_spec auth_fields[] = {
-    {"strategy", OPT_ENUM, offsetof(http_sink_options, auth_strategy), NULL, false,
-     "basic (user, password), bearer (token) or api_key (api_key).", auth_strategy_names,
-     NULL},
-    {"user", OPT_STRING, offsetof(http_sink_options, auth_user), NULL, false,
-     "User name of basic auth.", NULL, NULL},
-    {"password", OPT_STRING, offsetof(http_sink_options, auth_password), NULL, false,
-     "Password of basic auth.", NULL, NULL},
-    {"token", OPT_STRING, offsetof(http_sink_options, auth_token), NULL, false,
-     "Token of bearer auth.", NULL, NULL},
-    {"api_key", OPT_STRING, offsetof(es_options, api_key), NULL, false,
-     "Elasticsearch API key (the base64 `id:key`), sent as `Authorization: ApiKey <key>`.",
-     NULL, NULL},
     OPT_END,
 };
 
@@ -140,20 +120,7 @@ static const opt_spec es_option_table[] = {
      "Send again the documents that got 429 or 5xx in a bulk response (else they fail).",
      NULL, NULL},
     {"dead_letter", OPT_OBJECT, 0, NULL, false, "path.", NULL, dead_letter_fields},
-    {"batch", OPT_OBJECT, 0, NULL, false,
-     "When a request is sent: max_events, max_bytes (10000000), timeout_secs (1).", NULL,
-     http_batch_fields},
-    {"compression", OPT_ENUM, offsetof(http_sink_options, compression), NULL, false,
-     "none (default), gzip, zstd or deflate.", http_compression_names, NULL},
-    {"compression_level", OPT_UINT, offsetof(http_sink_options, compression_level), NULL, false,
-     "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL, NULL},
-    {"request", OPT_OBJECT, 0, NULL, false, "concurrency, timeout_secs, retry_*, headers.", NULL,
-     http_request_fields},
-    {"tls", OPT_OBJECT, 0, NULL, false,
-     "ca_file, crt_file, key_file, key_pass, verify_certificate, verify_hostname.", NULL,
-     http_tls_fields},
-    {"auth", OPT_OBJECT, 0, NULL, false,
-     "strategy (basic, bearer or api_key), user, password, token, api_key.", NULL, auth_fields},
+    HTTP_SINK_OPTIONS,
     OPT_END,
 };
 
@@ -304,31 +271,11 @@ static size_t check_query(const es_options *o, const char *label, diag_list *dia
     return 0;
 }
 
-static size_t check_auth(const es_options *o, const char *label, const cfg_node *node,
-                         diag_list *diags)
-{
-    const cfg_node *at = node_at(node, "auth", NULL);
-    if (o->http.auth_strategy == AUTH_API_KEY && !o->api_key) {
-        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy api_key needs `api_key`");
-        return 1;
-    }
-    if (o->api_key && o->http.auth_strategy != AUTH_API_KEY) {
-        diag_add(diags, DIAG_ERROR, at, label, "auth: `api_key` goes with strategy api_key");
-        return 1;
-    }
-    if (o->api_key && strpbrk(o->api_key, "\r\n")) {
-        diag_add(diags, DIAG_ERROR, at, label, "auth.api_key: must be one line");
-        return 1;
-    }
-    return 0;
-}
-
 static size_t es_check(const void *options, const char *label, const cfg_node *node,
                        diag_list *diags)
 {
     const es_options *o = options;
     size_t errors = http_sink_check(&o->http, label, node, diags);
-    errors += check_auth(o, label, node, diags);
     errors += check_endpoints(o, label, node, diags);
     errors += check_id_key(o, label, node, diags);
     errors += check_query(o, label, diags);
@@ -480,9 +427,10 @@ static arena *scratch_arena(es_sink *s)
     return s->scratch;
 }
 
-static int es_encode(void *ud, const event *e, buf *out, sl_error *err)
+static int es_encode(void *ud, const event *e, double note, buf *out, sl_error *err)
 {
     es_sink *s = ud;
+    SL_UNUSED(note);
     size_t start = out->len;
     int rc = s->mode == MODE_DATA_STREAM ? data_stream_index(s, e, err) : bulk_index(s, e, err);
     if (rc < 0)
@@ -513,7 +461,7 @@ static int append_sent_document(es_sink *s, const event *e, buf *out, buf *tmp)
 {
     sl_error err;
     buf_reset(tmp);
-    if (es_encode(s, e, tmp, &err) < 0)
+    if (es_encode(s, e, 0, tmp, &err) < 0)
         return buf_append_str(out, "null");
     const char *doc = memchr(tmp->data, '\n', tmp->len);
     if (!doc)
@@ -767,20 +715,16 @@ static int start_http_sink(es_sink *s, const es_options *o, const component_info
     if (!urls)
         return -1;
     char *health = healthcheck_path(o->endpoint ? o->endpoint : o->endpoints.items[0]);
-    buf key = BUF_INIT;
     int rc = -1;
-    if (!health || (o->api_key && buf_printf(&key, "Authorization: ApiKey %s", o->api_key) < 0)) {
+    if (!health) {
         sl_fail(err, "out of memory");
     } else {
-        const char *headers[] = {key.data};
         http_sink_setup setup = {
             .options = &o->http,
             .defaults = {0, ES_BATCH_MAX_BYTES, ES_BATCH_TIMEOUT_SECS, HTTP_COMPRESSION_NONE},
             .urls = (const char *const *)urls,
             .nurls = nurls,
             .method = "POST",
-            .headers = headers,
-            .nheaders = o->api_key ? 1 : 0,
             .codec = {
                 .content_type = "application/x-ndjson",
                 .prefix = "",
@@ -794,10 +738,6 @@ static int start_http_sink(es_sink *s, const es_options *o, const component_info
         };
         rc = http_sink_new(&setup, info, &s->http, err);
     }
-    /* the key header holds a secret: wiped, not just freed */
-    if (key.data)
-        memset(key.data, 0, key.cap);
-    buf_free(&key);
     free(health);
     for (size_t i = 0; i < nurls; i++)
         free(urls[i]);

@@ -14,12 +14,16 @@
  * Everything else (batching, retries, acks, compression) is the shared
  * engine's, in http_sink.c.
  *
- * Healthcheck: Vector's http sink checks only `healthcheck.uri`, and without
- * it sends nothing. sluice's healthcheck section has `enabled` only, so this
- * sink makes no healthcheck request: a healthcheck against an arbitrary
- * receiver's URL could be a write. */
+ * Healthcheck: as in Vector, only `healthcheck.uri` is checked (a GET, any
+ * 2xx healthy, with the sink's headers and auth); without it the sink sends
+ * nothing, since a request to an arbitrary receiver's URL could be a write.
+ * It runs in `sluice validate` and when the sink starts, where a failure is
+ * logged and the sink goes on, as Vector's does without --require-healthy.
+ * The `healthcheck` section is the framework's (config.c), which build()
+ * does not see: check() reads the two keys from the sink's node. */
 #include "http_sink.h"
 #include "encoding.h"
+#include "../pipeline/log.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -45,6 +49,8 @@ typedef struct http_options {
     int framing;
     const cfg_node *headers;
     char *payload_prefix, *payload_suffix;
+    /* healthcheck.uri when healthcheck.enabled: borrowed from the config */
+    const char *healthcheck_uri;
 } http_options;
 
 static const opt_spec encoding_fields[] = {
@@ -80,17 +86,47 @@ static const opt_spec http_option_table[] = {
 
 typedef struct http_state {
     http_sink *engine;
+    char *id;
+    bool healthcheck;        /* healthcheck.uri is set and enabled */
     encoding_codec codec;
     char **header_lines;
     size_t nheader_lines;
 } http_state;
+
+static bool is_http_url(const char *s)
+{
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* Keeps healthcheck.uri, unless healthcheck.enabled is false (config.c has
+ * checked both keys' types already). */
+static size_t check_healthcheck(http_options *o, const char *label, const cfg_node *node,
+                                diag_list *diags)
+{
+    const cfg_node *hc = cfg_map_get(node, "healthcheck");
+    const cfg_node *uri = hc && hc->kind == CFG_MAP ? cfg_map_get(hc, "uri") : NULL;
+    const cfg_node *enabled = uri ? cfg_map_get(hc, "enabled") : NULL;
+    bool on = true;
+    if (!uri || uri->kind != CFG_SCALAR)
+        return 0;
+    if (!is_http_url(uri->text)) {
+        diag_add(diags, DIAG_ERROR, uri, label,
+                 "healthcheck.uri: must start with http:// or https://");
+        return 1;
+    }
+    if (enabled && enabled->kind == CFG_SCALAR)
+        opt_parse_bool(enabled->text, &on);   /* leaves `on` as it is when unreadable */
+    o->healthcheck_uri = on ? uri->text : NULL;
+    return 0;
+}
 
 static size_t http_check(const void *options, const char *label, const cfg_node *node,
                          diag_list *diags)
 {
     const http_options *o = options;
     size_t errors = http_sink_check(&o->http, label, node, diags);
-    if (o->uri && strncmp(o->uri, "http://", 7) != 0 && strncmp(o->uri, "https://", 8) != 0) {
+    errors += check_healthcheck((http_options *)o, label, node, diags);
+    if (o->uri && !is_http_url(o->uri)) {
         /* Not the URI itself: it may carry a password. */
         diag_add(diags, DIAG_ERROR, cfg_map_get(node, "uri"), label,
                  "uri: must start with http:// or https://");
@@ -113,9 +149,10 @@ static size_t http_check(const void *options, const char *label, const cfg_node 
     return errors;
 }
 
-static int encode_event(void *ud, const event *e, buf *out, sl_error *err)
+static int encode_event(void *ud, const event *e, double note, buf *out, sl_error *err)
 {
     const http_state *st = ud;
+    SL_UNUSED(note);
     if (encoding_write_event(out, st->codec, e) < 0)
         return sl_fail(err, "cannot encode the event as %s",
                        st->codec == ENCODING_JSON ? "JSON" : "text");
@@ -169,6 +206,7 @@ static void http_destroy(void *state)
     if (!st)
         return;
     http_sink_free(st->engine);
+    free(st->id);
     for (size_t i = 0; i < st->nheader_lines; i++)
         free(st->header_lines[i]);
     free(st->header_lines);
@@ -189,8 +227,9 @@ static int http_build(const void *options, const component_info *info, void **st
         .urls = (const char *const *)&o->uri,
         .nurls = 1,
         .method = method_verbs[o->method],
-        .healthcheck_path = NULL,
+        .healthcheck_path = o->healthcheck_uri,
     };
+    st->healthcheck = o->healthcheck_uri != NULL;
     choose_framing(o, &setup.codec, &st->codec);
     setup.codec.encode = encode_event;
     setup.codec.ud = st;
@@ -200,12 +239,25 @@ static int http_build(const void *options, const component_info *info, void **st
     }
     setup.headers = (const char *const *)st->header_lines;
     setup.nheaders = st->nheader_lines;
+    st->id = strdup(info && info->id ? info->id : "http");
+    if (!st->id) {
+        http_destroy(st);
+        return sl_fail(err, "out of memory");
+    }
     if (http_sink_new(&setup, info, &st->engine, err) < 0) {
         http_destroy(st);
         return -1;
     }
     *state = st;
     return 0;
+}
+
+static int http_healthcheck(void *state, sl_error *err)
+{
+    http_state *st = state;
+    if (!st->healthcheck)
+        return 1;
+    return http_sink_healthcheck(st->engine, err);
 }
 
 static int http_run(void *state, sink_ctx *ctx, sl_error *err)
@@ -225,4 +277,5 @@ const component_desc sink_http_desc = {
     .build = http_build,
     .destroy = http_destroy,
     .sink_run = http_run,
+    .healthcheck = http_healthcheck,
 };

@@ -1,10 +1,26 @@
-/* http_internal.h - pieces of the HTTP sink engine shared between its own
- * files (http_sink.c, http_compress.c); not for sinks, which use
- * http_sink.h. */
+/* http_internal.h - what the files of the HTTP sink engine share; sinks use
+ * http_sink.h instead.
+ *
+ *   http_sink.c      the loop on the sink's thread, curl, responses, acks
+ *   http_request.c   events into requests: routing, encoding, batching,
+ *                    splitting, the pending list
+ *   http_setup.c     http_sink_new / free, headers, limits, healthcheck
+ *   http_retry.c     pure rules: default judge, backoff, Retry-After
+ *   http_compress.c  request bodies compressed
+ *   http_options.c   the shared option tables and their checks */
 #ifndef SLUICE_HTTP_INTERNAL_H
 #define SLUICE_HTTP_INTERNAL_H
 
 #include "http_sink.h"
+#include "../pipeline/log.h"
+
+#include <curl/curl.h>
+
+#define NS_PER_MS 1000000LL
+#define NS_PER_SEC 1000000000LL
+#define STATUS_SERIES_MAX 32
+
+/* ---- compression (http_compress.c) ---- */
 
 typedef struct http_compressor http_compressor;
 
@@ -17,5 +33,156 @@ void http_compressor_free(http_compressor *c);
 int http_compress(http_compressor *c, const char *in, size_t n, buf *out, sl_error *err);
 /* The Content-Encoding token of an algorithm; NULL for none. */
 const char *http_content_encoding(http_compression algo);
+
+/* ---- pure rules (http_retry.c), unit tested ---- */
+
+/* A Retry-After value (delay-seconds or an HTTP-date, RFC 9110 10.2.3) as
+ * nanoseconds from now_wall_ns, capped at a day; -1 when unreadable. */
+int64_t http_parse_retry_after(const char *v, size_t n, int64_t now_wall_ns);
+/* Full jitter: u (in [0, 1)) times min(max, initial * 2^(attempt-1)). */
+int64_t http_backoff_ns(double initial, double max, unsigned attempt, double u);
+/* A URL fit for a log line: userinfo ("user:pass@") removed. */
+void http_url_for_log(const char *url, char *out, size_t cap);
+
+/* ---- the engine's state ---- */
+
+/* An input batch while its events are out. */
+typedef struct in_batch {
+    batch *b;
+    uint32_t left;       /* events not finished yet */
+    uint32_t rejected;
+} in_batch;
+
+/* One event a request carries, with what the codec's prepare() said. */
+typedef struct ev_ref {
+    in_batch *t;
+    uint32_t index;
+    double note;
+} ev_ref;
+
+/* Where a request goes and how its body looks: the setup's main URLs and
+ * codec, or one of its routes. Requests never mix destinations. */
+typedef struct http_dest {
+    char **urls;
+    size_t nurls, next_url;
+    http_codec codec;
+    char *prefix, *separator, *suffix;
+    size_t prefix_len, separator_len, suffix_len;
+    struct curl_slist *headers;   /* the sink's, with this codec's Content-Type */
+    uint64_t max_events, max_bytes;
+    struct request *open;         /* the request events are added to */
+    int64_t open_deadline_ns;
+} http_dest;
+
+typedef struct request {
+    http_dest *dest;
+    ev_ref *refs;
+    size_t n, cap;
+    buf body;             /* encoded events, uncompressed */
+    buf zbody;            /* body compressed, when the sink compresses */
+    buf response;
+    unsigned attempts;    /* sends that failed so far */
+    bool retrying;        /* on the pending list waiting for its retry */
+    int64_t not_before_ns;
+    int64_t started_ns;
+    int64_t retry_after_ns;  /* from the last response; -1 when none */
+    size_t url;           /* index into dest->urls */
+    CURL *easy;           /* while in flight */
+    size_t slot;          /* its index in http_sink.flying */
+    struct request *next;
+} request;
+
+typedef struct rate_limited_log {
+    int64_t next_ns;
+    uint64_t suppressed;
+} rate_limited_log;
+
+typedef struct status_series {
+    long status;
+    metrics_series *s;
+} status_series;
+
+struct http_sink {
+    char *id;
+    const component_metrics *metrics;
+    http_dest *dests;        /* [0]: the setup's urls and codec; then routes */
+    size_t ndests;
+    size_t (*route)(void *ud, const event *e);
+    void *route_ud;
+    char *method;
+    char *healthcheck_path;
+    http_compression compression;
+    http_compressor *zc;
+    int64_t batch_timeout_ns;
+    size_t concurrency;
+    long timeout_ms;
+    double backoff_initial, backoff_max;
+    uint64_t retry_attempts;
+    char *ca_file, *crt_file, *key_file, *key_pass;
+    bool verify_peer, verify_host;
+    char *user, *password;   /* basic auth; other credentials are headers */
+    struct curl_slist *probe_headers;   /* the healthcheck's: no body headers */
+
+    /* run time */
+    sink_ctx *ctx;
+    CURLM *multi;
+    CURL **idle;
+    size_t nidle, idle_cap;
+    request *pending;        /* singly linked, in order of arrival */
+    request **flying;        /* in flight: inflight of them */
+    size_t npending, inflight;
+    size_t nretrying;        /* of the pending ones, those waiting to retry */
+    uint64_t events_held;
+    uint64_t rng;
+    uint8_t *items;
+    const event **events;    /* the judged request's events, for the codec */
+    size_t items_cap;
+    rate_limited_log retry_log, reject_log;
+
+    metrics_series *m_requests, *m_inflight, *m_events_inflight, *m_rtt;
+    status_series statuses[STATUS_SERIES_MAX];
+    size_t nstatuses;
+};
+
+/* ---- http_sink.c ---- */
+
+/* Logs at most one message per interval per kind. */
+void http_log_limited(http_sink *h, rate_limited_log *rl, slog_level level, const char *fmt,
+                      ...) SL_PRINTF(4, 5);
+/* One event is finished; the last of its batch acknowledges the batch. */
+void http_finish_event(http_sink *h, in_batch *t, bool rejected);
+void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected);
+/* An event that cannot be sent at all: counted, logged, finished. */
+void http_reject_one(http_sink *h, in_batch *t, const char *error_type, const char *why);
+/* A handle with the sink's options set (from the idle ones when it can). */
+CURL *http_take_easy(http_sink *h);
+
+/* ---- http_request.c ---- */
+
+/* A request to d, on d's next URL in turn. NULL out of memory. */
+request *http_request_new(http_dest *d);
+void http_request_free(request *r);
+/* Adds an event reference to r (not to its body). -1 out of memory. */
+int http_push_ref(request *r, ev_ref ref);
+/* Encodes r's body again from its references; events that no longer
+ * encode are dropped from r. -1 out of memory. */
+int http_encode_request(http_sink *h, request *r);
+/* Queues a finished body (compressed, split when over the codec's
+ * compressed limit) to be sent as soon as there is room. */
+void http_queue_request(http_sink *h, request *r);
+/* Puts r at the end of the pending list. */
+void http_pending_push(http_sink *h, request *r);
+/* Fails every event of r for good and frees it. */
+void http_reject_request(http_sink *h, request *r);
+/* Sends r's events as two requests of half as many; a single event still
+ * too large is rejected. */
+void http_split_request(http_sink *h, request *r, const char *why);
+/* Routes, prepares and encodes every event of b into its destination's
+ * open request. */
+void http_take_batch(http_sink *h, batch *b);
+/* Sends the open requests whose batch.timeout has passed (all: now < 0). */
+void http_flush_due(http_sink *h, int64_t now);
+/* The earliest open request's deadline, or INT64_MAX without one. */
+int64_t http_next_open_deadline(const http_sink *h);
 
 #endif

@@ -4,7 +4,8 @@
  * The tables fill an http_sink_options embedded first in each sink's own
  * options struct, so a sink lists HTTP_SINK_OPTIONS in its table and gets
  * the same keys, defaults and errors as the others. Values that hold
- * secrets (auth.password, auth.token, tls.key_pass) are never echoed in a
+ * secrets (auth.password, auth.token, auth.api_key, tls.key_pass) are never
+ * echoed in a
  * diagnostic: only the key names are. */
 #include "http_sink.h"
 
@@ -13,7 +14,7 @@
 #include <unistd.h>
 
 const char *const http_compression_names[] = {"none", "gzip", "zstd", "deflate", NULL};
-const char *const http_auth_strategy_names[] = {"basic", "bearer", NULL};
+const char *const http_auth_strategy_names[] = {"basic", "bearer", "api_key", NULL};
 
 const opt_spec http_batch_fields[] = {
     {"max_events", OPT_UINT, offsetof(http_sink_options, batch_max_events), NULL, false,
@@ -61,13 +62,17 @@ const opt_spec http_tls_fields[] = {
 
 const opt_spec http_auth_fields[] = {
     {"strategy", OPT_ENUM, offsetof(http_sink_options, auth_strategy), NULL, false,
-     "basic (user, password) or bearer (token).", http_auth_strategy_names, NULL},
+     "basic (user, password), bearer (token) or api_key (api_key).", http_auth_strategy_names,
+     NULL},
     {"user", OPT_STRING, offsetof(http_sink_options, auth_user), NULL, false,
      "User name of basic auth.", NULL, NULL},
     {"password", OPT_STRING, offsetof(http_sink_options, auth_password), NULL, false,
      "Password of basic auth.", NULL, NULL},
     {"token", OPT_STRING, offsetof(http_sink_options, auth_token), NULL, false,
      "Token of bearer auth, sent as `Authorization: Bearer <token>`.", NULL, NULL},
+    {"api_key", OPT_STRING, offsetof(http_sink_options, auth_api_key), NULL, false,
+     "Key of api_key auth (Elasticsearch's base64 `id:key`), sent as "
+     "`Authorization: ApiKey <key>`.", NULL, NULL},
     OPT_END,
 };
 
@@ -90,21 +95,51 @@ static const cfg_node *node_at(const cfg_node *node, const char *section, const 
     return k ? k : s ? s : node;
 }
 
+/* What each strategy needs, and the one it was given for. */
+static const struct {
+    const char *key;
+    size_t offset;
+} auth_credentials[] = {
+    [HTTP_AUTH_BASIC] = {"user", offsetof(http_sink_options, auth_user)},
+    [HTTP_AUTH_BEARER] = {"token", offsetof(http_sink_options, auth_token)},
+    [HTTP_AUTH_API_KEY] = {"api_key", offsetof(http_sink_options, auth_api_key)},
+};
+
+static const char *credential(const http_sink_options *o, int strategy)
+{
+    return *(char *const *)((const char *)o + auth_credentials[strategy].offset);
+}
+
 static size_t check_auth(const http_sink_options *o, const char *label, const cfg_node *node,
                          diag_list *diags)
 {
     const cfg_node *at = node_at(node, "auth", NULL);
-    if (o->auth_strategy == HTTP_AUTH_BASIC && !o->auth_user) {
-        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy basic needs `user`");
-        return 1;
-    }
-    if (o->auth_strategy == HTTP_AUTH_BEARER && !o->auth_token) {
-        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy bearer needs `token`");
-        return 1;
-    }
-    if (o->auth_strategy < 0 && (o->auth_user || o->auth_password || o->auth_token)) {
+    int strategy = o->auth_strategy;
+    if (strategy < 0) {
+        if (!o->auth_user && !o->auth_password && !o->auth_token && !o->auth_api_key)
+            return 0;
         diag_add(diags, DIAG_ERROR, at, label,
-                 "auth: `strategy` is required (basic or bearer)");
+                 "auth: `strategy` is required (basic, bearer or api_key)");
+        return 1;
+    }
+    if (!credential(o, strategy)) {
+        diag_add(diags, DIAG_ERROR, at, label, "auth: strategy %s needs `%s`",
+                 http_auth_strategy_names[strategy], auth_credentials[strategy].key);
+        return 1;
+    }
+    /* A key or token meant for another strategy would be ignored silently. */
+    for (int other = HTTP_AUTH_BEARER; other <= HTTP_AUTH_API_KEY; other++) {
+        if (other != strategy && credential(o, other)) {
+            diag_add(diags, DIAG_ERROR, at, label, "auth: `%s` goes with strategy %s",
+                     auth_credentials[other].key, http_auth_strategy_names[other]);
+            return 1;
+        }
+    }
+    /* They become header lines: a line break would start another header. */
+    const char *secret = credential(o, strategy);
+    if (strategy != HTTP_AUTH_BASIC && strpbrk(secret, "\r\n")) {
+        diag_add(diags, DIAG_ERROR, at, label, "auth.%s: must be one line",
+                 auth_credentials[strategy].key);
         return 1;
     }
     return 0;

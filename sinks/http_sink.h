@@ -40,9 +40,10 @@ typedef enum http_compression {
 } http_compression;
 
 extern const char *const http_compression_names[];   /* indexed, NULL-ended */
-extern const char *const http_auth_strategy_names[]; /* "basic", "bearer" */
+/* "basic", "bearer", "api_key" */
+extern const char *const http_auth_strategy_names[];
 
-enum { HTTP_AUTH_BASIC = 0, HTTP_AUTH_BEARER };
+enum { HTTP_AUTH_BASIC = 0, HTTP_AUTH_BEARER, HTTP_AUTH_API_KEY };
 
 /* Embedded as the FIRST member of each HTTP sink's options struct, so that
  * the shared option fields below (offsets into this struct) fill it. Zero /
@@ -69,6 +70,7 @@ typedef struct http_sink_options {
     /* auth */
     int auth_strategy;                /* enum index, -1 when not set */
     char *auth_user, *auth_password, *auth_token;
+    char *auth_api_key;               /* sent as `Authorization: ApiKey <key>` */
 } http_sink_options;
 
 /* Table fragments to put in a sink's option table (each is an OPT_OBJECT
@@ -96,8 +98,8 @@ extern const opt_spec http_auth_fields[];
      "ca_file, crt_file, key_file, key_pass, verify_certificate, "               \
      "verify_hostname.", NULL, http_tls_fields},                                 \
     {"auth", OPT_OBJECT, 0, NULL, false,                                         \
-     "strategy (basic or bearer), user, password, token.", NULL,                 \
-     http_auth_fields}
+     "strategy (basic, bearer or api_key), user, password, token, api_key.",    \
+     NULL, http_auth_fields}
 
 /* Problems of the shared options (an auth strategy without its fields,
  * unreadable TLS files, ...): adds them to diags, returns their count.
@@ -143,10 +145,19 @@ typedef struct http_codec {
     /* Written before the first event, between events, after the last:
      * "[" "," "]" for a JSON array, "" "" "" for NDJSON. */
     const char *prefix, *separator, *suffix;
-    /* Appends one event's encoding to out. 0; or -1 when this event cannot
-     * be encoded (err says why): it is rejected alone, counted and logged,
-     * and the rest of the request goes on. */
-    int (*encode)(void *ud, const event *e, buf *out, sl_error *err);
+    /* Appends one event's encoding to out; note is what prepare() said of
+     * it (0 without prepare). 0; or -1 when this event cannot be encoded
+     * (err says why): it is rejected alone, counted and logged, and the rest
+     * of the request goes on. It may run several times for one event (a
+     * retry after a split or a partial failure) and must write the same. */
+    int (*encode)(void *ud, const event *e, double note, buf *out, sl_error *err);
+    /* Called once per event when the engine takes it, in input order, before
+     * any encoding: for state that must not change when a request is encoded
+     * again (datadog_metrics turns absolute counters into deltas here). 0
+     * with *note set; 1: nothing to send for this event (the first sample of
+     * an absolute counter): it is finished as delivered; -1 (err): rejected.
+     * NULL: every note is 0. */
+    int (*prepare)(void *ud, const event *e, double *note, sl_error *err);
     /* Judges a response to a request of n events. For HTTP_PARTIAL it fills
      * items[0..n) in request order. reason: a short text for the log when
      * something failed (never a secret). NULL: http_judge_default. */
@@ -189,7 +200,23 @@ typedef struct http_sink_setup {
                                      http:// or https:// (Datadog checks keys
                                      on its API host, not the intake);
                                      NULL: no healthcheck */
+    /* More destinations, for a sink whose events go to different APIs
+     * (datadog_metrics: series and distribution points). route() names each
+     * event's destination: 0 for urls + codec above, i > 0 for routes[i-1].
+     * Requests never mix destinations; batching limits, retries and
+     * concurrency apply to each request alike. route NULL: one destination. */
+    const struct http_route *routes;
+    size_t nroutes;
+    size_t (*route)(void *ud, const event *e);
+    void *route_ud;
 } http_sink_setup;
+
+/* A destination besides the main one: its URLs and how its bodies look. */
+typedef struct http_route {
+    const char *const *urls;
+    size_t nurls;
+    http_codec codec;
+} http_route;
 
 typedef struct http_sink http_sink;
 

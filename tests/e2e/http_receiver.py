@@ -14,6 +14,13 @@ body, arrival time) and answers according to a script:
     ...
     rx.stop()
 
+    HttpReceiver(ssl_context=ctx)             # HTTPS: rx.url is https://...
+
+With an ssl.SSLContext (server side) it speaks HTTPS; a client that fails
+the handshake (unknown CA, no client certificate when the context requires
+one) is dropped before any request is recorded, and counted in
+tls_failures.
+
 Bodies are decoded by Content-Encoding (gzip, deflate: zlib or raw,
 zstd when the `zstandard` module is there); a body that does not decode is
 answered 400 and recorded with `decode_error`. The receiver counts the
@@ -118,6 +125,23 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    ssl_context = None
+
+    def finish_request(self, request, client_address):
+        # The handshake runs on the connection's own thread, so a client
+        # that stalls in it cannot hold up the accept loop.
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):
+            self.receiver._tls_failed()
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -174,11 +198,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class HttpReceiver:
-    def __init__(self, host="127.0.0.1", port=0):
+    def __init__(self, host="127.0.0.1", port=0, ssl_context=None):
         self.server = _Server((host, port), _Handler)
         self.server.receiver = self
+        self.server.ssl_context = ssl_context
         self.host, self.port = self.server.server_address[:2]
-        self.url = f"http://{self.host}:{self.port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{self.host}:{self.port}"
+        self.tls_failures = 0
         self.lock = threading.Lock()
         self.requests = []
         self._script = []
@@ -234,6 +261,10 @@ class HttpReceiver:
     def _leave(self):
         with self.lock:
             self.active -= 1
+
+    def _tls_failed(self):
+        with self.lock:
+            self.tls_failures += 1
 
     def _record(self, req):
         with self.lock:

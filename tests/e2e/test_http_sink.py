@@ -349,12 +349,84 @@ def test_validate_reports_auth_problems_without_the_secret(tmp_path):
 
 
 def test_validate_makes_no_request_to_the_receiver(http_receiver, tmp_path):
-    """No healthcheck.uri in sluice: the http sink's healthcheck sends nothing."""
+    """Without healthcheck.uri the http sink's healthcheck sends nothing."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config(http_receiver.url, "json"))
     v = run_cli("validate", "-c", str(cfg))
     assert v.returncode == 0, v.stdout + v.stderr
     assert http_receiver.received() == []
+
+
+def healthcheck_extra(uri, enabled=None):
+    on = f"      enabled: {enabled}\n" if enabled is not None else ""
+    return f'    healthcheck:\n{on}      uri: "{uri}"\n'
+
+
+def validate_with(tmp_path, cfg_text, *flags):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(cfg_text)
+    return run_cli("validate", *flags, "-c", str(cfg))
+
+
+def test_healthcheck_uri_healthy_in_validate(http_receiver, tmp_path):
+    rx = http_receiver
+    uri = rx.url.replace("http://", f"http://probe:{SECRET}@") + "/health?deep=1"
+    v = validate_with(tmp_path, config(rx.url + "/in", "json", healthcheck_extra(uri)))
+    assert v.returncode == 0, v.stdout + v.stderr
+    got = rx.received()
+    assert [(r.method, r.path, r.query) for r in got] == [("GET", "/health", "deep=1")]
+    assert got[0].headers["authorization"].startswith("Basic ")
+    assert SECRET not in v.stdout + v.stderr
+
+
+def test_healthcheck_uri_500_fails_validate(http_receiver, tmp_path):
+    rx = http_receiver
+    rx.default = Reply(500)
+    uri = rx.url.replace("http://", f"http://probe:{SECRET}@") + "/health"
+    v = validate_with(tmp_path, config(rx.url, "json", healthcheck_extra(uri)))
+    assert v.returncode != 0
+    out = v.stdout + v.stderr
+    assert "Health check" in out and "HTTP 500" in out and "/health" in out
+    assert SECRET not in out
+
+
+def test_healthcheck_uri_unreachable_fails_validate(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}/health"
+    v = validate_with(tmp_path, config("http://127.0.0.1:1/", "json", healthcheck_extra(uri)))
+    assert v.returncode != 0
+    assert "Health check" in v.stdout + v.stderr and "failed" in v.stdout + v.stderr
+
+
+def test_healthcheck_uri_skipped_without_environment_or_when_disabled(http_receiver, tmp_path):
+    rx = http_receiver
+    uri = rx.url + "/health"
+    v = validate_with(tmp_path, config(rx.url, "json", healthcheck_extra(uri)),
+                      "--no-environment")
+    assert v.returncode == 0, v.stdout + v.stderr
+    v = validate_with(tmp_path, config(rx.url, "json", healthcheck_extra(uri, "false")))
+    assert v.returncode == 0, v.stdout + v.stderr
+    assert rx.received() == []
+
+
+def test_healthcheck_uri_must_be_http(tmp_path):
+    v = validate_with(tmp_path, config("http://127.0.0.1:1/", "json",
+                                       healthcheck_extra("ftp://x/health")), "--no-environment")
+    assert v.returncode == 78
+    assert "healthcheck.uri" in v.stdout + v.stderr
+
+
+def test_healthcheck_uri_at_start_logs_and_goes_on(start_sluice, http_receiver):
+    rx = http_receiver
+    rx.responder = lambda req: Reply(500) if req.path == "/health" else None
+    s = run_with_input(start_sluice, config(rx.url + "/in", "ndjson",
+                                            healthcheck_extra(rx.url + "/health")), lines(3))
+    assert "Healthcheck failed" in s.stderr() and "HTTP 500" in s.stderr()
+    assert delivered_messages(rx, "ndjson") == ["line 0", "line 1", "line 2"]
+    rx.responder = None
+    s = run_with_input(start_sluice, config(rx.url + "/in", "ndjson",
+                                            healthcheck_extra(rx.url + "/health")), lines(1))
+    assert "Healthcheck failed" not in s.stderr()
+    assert [r.method for r in rx.received(path="/health")] == ["GET", "GET"]
 
 
 # ---- metrics ----
@@ -430,10 +502,9 @@ def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_recei
 """
     extra = ("    acknowledgements:\n      enabled: true\n"
              "    batch:\n      timeout_secs: 0.1\n" + retry_extra())
-    # The global switch as well: the runtime tells sources about
-    # acknowledgements from it only (a sink-level switch alone is not seen).
-    cfg = (f'data_dir: "{data_dir}"\nacknowledgements:\n  enabled: true\n'
-           + config(rx.url, "ndjson", extra, source=source))
+    # The sink's own switch is enough: the source learns that a sink
+    # downstream wants acknowledgements.
+    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
     s = start_sluice(cfg)
     wait_for(lambda: len(rx.received()) >= 3, what="failing requests")
     time.sleep(1.5)   # several checkpoint intervals

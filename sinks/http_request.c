@@ -1,0 +1,325 @@
+/* http_request.c - how events become requests: each event taken from the
+ * input is routed to its destination, prepared once by that destination's
+ * codec, and encoded into the destination's open request, which is queued
+ * when it reaches the batch limits or its batch.timeout.
+ *
+ * A request keeps (input batch, index, note) references to its events, so
+ * the halves of a 413, or a request cut down to the items to retry, is
+ * encoded again from the events themselves with the same notes: prepare()
+ * runs once per event, encode() as often as needed. */
+#include "http_internal.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- requests ---- */
+
+request *http_request_new(http_dest *d)
+{
+    request *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->dest = d;
+    r->url = d->next_url;
+    d->next_url = (d->next_url + 1) % d->nurls;
+    r->retry_after_ns = -1;
+    return r;
+}
+
+void http_request_free(request *r)
+{
+    if (!r)
+        return;
+    free(r->refs);
+    buf_free(&r->body);
+    buf_free(&r->zbody);
+    buf_free(&r->response);
+    free(r);
+}
+
+int http_push_ref(request *r, ev_ref ref)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        ev_ref *refs = realloc(r->refs, cap * sizeof(*refs));
+        if (!refs)
+            return -1;
+        r->refs = refs;
+        r->cap = cap;
+    }
+    r->refs[r->n++] = ref;
+    return 0;
+}
+
+/* Truncates a buffer back to a mark, keeping it NUL-terminated. */
+static void buf_truncate(buf *b, size_t len)
+{
+    b->len = len;
+    if (b->data)
+        b->data[len] = '\0';
+}
+
+static const event *ref_event(ev_ref ref)
+{
+    return &ref.t->b->events[ref.index];
+}
+
+/* Appends one event (with its separator) to r's body: 1 when it was
+ * appended, 0 when it was rejected alone, -1 out of memory. */
+static int encode_event(http_sink *h, request *r, ev_ref ref)
+{
+    const http_dest *d = r->dest;
+    size_t mark = r->body.len;
+    if (r->n > 0 && buf_append(&r->body, d->separator, d->separator_len) < 0)
+        return -1;
+    size_t start = r->body.len;
+    sl_error err = {{0}};
+    if (d->codec.encode(d->codec.ud, ref_event(ref), ref.note, &r->body, &err) < 0) {
+        buf_truncate(&r->body, mark);
+        http_reject_one(h, ref.t, "encode_failed", err.msg[0] ? err.msg : "cannot encode");
+        return 0;
+    }
+    size_t alone = d->prefix_len + (r->body.len - start) + d->suffix_len;
+    if (d->codec.max_bytes && alone > d->codec.max_bytes) {
+        buf_truncate(&r->body, mark);
+        char why[96];
+        snprintf(why, sizeof(why), "%zu bytes encoded, over the limit of %zu", alone,
+                 d->codec.max_bytes);
+        http_reject_one(h, ref.t, "event_too_large", why);
+        return 0;
+    }
+    return 1;
+}
+
+int http_encode_request(http_sink *h, request *r)
+{
+    const http_dest *d = r->dest;
+    buf_reset(&r->body);
+    if (buf_append(&r->body, d->prefix, d->prefix_len) < 0)
+        return -1;
+    size_t kept = 0, n = r->n;
+    r->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = encode_event(h, r, r->refs[i]);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            r->refs[kept++] = r->refs[i];
+            r->n = kept;
+        } else {
+            h->events_held--;
+        }
+    }
+    r->n = kept;
+    return buf_append(&r->body, d->suffix, d->suffix_len);
+}
+
+void http_pending_push(http_sink *h, request *r)
+{
+    r->next = NULL;
+    request **p = &h->pending;
+    while (*p)
+        p = &(*p)->next;
+    *p = r;
+    h->npending++;
+}
+
+void http_reject_request(http_sink *h, request *r)
+{
+    http_finish_refs(h, r->refs, r->n, true);
+    http_request_free(r);
+}
+
+/* Out of memory on the way: r keeps its events and is tried again later. */
+static void try_again_later(http_sink *h, request *r)
+{
+    r->not_before_ns = sl_now_mono_ns() + NS_PER_SEC;
+    http_pending_push(h, r);
+}
+
+void http_split_request(http_sink *h, request *r, const char *why)
+{
+    if (r->n <= 1) {
+        component_metrics_error(h->metrics, "event_too_large", "sending", r->n);
+        http_log_limited(h, &h->reject_log, SLOG_ERROR,
+                         "Event dropped: a request of one event is still too large (%s).", why);
+        http_reject_request(h, r);
+        return;
+    }
+    size_t half = r->n / 2;
+    request *a = http_request_new(r->dest), *b = http_request_new(r->dest);
+    bool ok = a && b;
+    for (size_t i = 0; ok && i < r->n; i++)
+        ok = http_push_ref(i < half ? a : b, r->refs[i]) == 0;
+    if (ok) {
+        a->url = b->url = r->url;
+        ok = http_encode_request(h, a) == 0 && http_encode_request(h, b) == 0;
+    }
+    if (!ok) {
+        http_request_free(a);
+        http_request_free(b);
+        try_again_later(h, r);
+        return;
+    }
+    r->n = 0;
+    http_request_free(r);
+    http_queue_request(h, a);
+    http_queue_request(h, b);
+}
+
+void http_queue_request(http_sink *h, request *r)
+{
+    if (r->n == 0) {
+        http_request_free(r);
+        return;
+    }
+    if (h->zc) {
+        sl_error err = {{0}};
+        if (http_compress(h->zc, r->body.data, r->body.len, &r->zbody, &err) < 0) {
+            http_log_limited(h, &h->retry_log, SLOG_ERROR, "Cannot compress a request: %s",
+                             err.msg);
+            try_again_later(h, r);
+            return;
+        }
+        size_t limit = r->dest->codec.max_compressed_bytes;
+        if (limit && r->zbody.len > limit) {
+            http_split_request(h, r, "over the compressed size limit");
+            return;
+        }
+        /* Only the compressed body is sent; a split or a partial retry
+         * encodes again from the events, so the plain one can go. */
+        buf_free(&r->body);
+    }
+    r->not_before_ns = 0;
+    http_pending_push(h, r);
+}
+
+/* ---- open requests, one per destination ---- */
+
+static void flush_open(http_sink *h, http_dest *d)
+{
+    request *r = d->open;
+    d->open = NULL;
+    if (!r)
+        return;
+    /* On failure the events stay: the body is built again from them. */
+    if (buf_append(&r->body, d->suffix, d->suffix_len) < 0 && http_encode_request(h, r) < 0) {
+        try_again_later(h, r);
+        return;
+    }
+    http_queue_request(h, r);
+}
+
+void http_flush_due(http_sink *h, int64_t now)
+{
+    for (size_t i = 0; i < h->ndests; i++) {
+        http_dest *d = &h->dests[i];
+        if (d->open && (now < 0 || now >= d->open_deadline_ns))
+            flush_open(h, d);
+    }
+}
+
+int64_t http_next_open_deadline(const http_sink *h)
+{
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < h->ndests; i++)
+        if (h->dests[i].open && h->dests[i].open_deadline_ns < due)
+            due = h->dests[i].open_deadline_ns;
+    return due;
+}
+
+static request *open_request(http_sink *h, http_dest *d)
+{
+    if (d->open)
+        return d->open;
+    request *r = http_request_new(d);
+    if (!r || buf_append(&r->body, d->prefix, d->prefix_len) < 0) {
+        http_request_free(r);
+        return NULL;
+    }
+    d->open = r;
+    d->open_deadline_ns = sl_now_mono_ns() + h->batch_timeout_ns;
+    return r;
+}
+
+/* Adds one event to d's open request, sending it first when the event would
+ * take it over max_bytes; an event alone over max_bytes goes alone. */
+static int add_event(http_sink *h, http_dest *d, ev_ref ref)
+{
+    request *r = open_request(h, d);
+    if (!r)
+        return -1;
+    size_t mark = r->body.len;
+    int rc = encode_event(h, r, ref);
+    if (rc <= 0)
+        return rc;
+    if (r->n > 0 && r->body.len + d->suffix_len > d->max_bytes) {
+        buf_truncate(&r->body, mark);
+        flush_open(h, d);
+        return add_event(h, d, ref);
+    }
+    if (http_push_ref(r, ref) < 0) {
+        buf_truncate(&r->body, mark);
+        return -1;
+    }
+    h->events_held++;
+    if (r->n >= d->max_events || r->body.len + d->suffix_len >= d->max_bytes)
+        flush_open(h, d);
+    return 0;
+}
+
+/* The destination of an event; a route() answer out of range is the
+ * sink's bug, and the main destination is the safe place for it. */
+static http_dest *dest_of(http_sink *h, const event *e)
+{
+    if (!h->route)
+        return &h->dests[0];
+    size_t i = h->route(h->route_ud, e);
+    return i < h->ndests ? &h->dests[i] : &h->dests[0];
+}
+
+/* Routes, prepares and adds one event; it may finish right here. */
+static void take_event(http_sink *h, in_batch *t, uint32_t index)
+{
+    const event *e = &t->b->events[index];
+    http_dest *d = dest_of(h, e);
+    ev_ref ref = {t, index, 0};
+    if (d->codec.prepare) {
+        sl_error err = {{0}};
+        int rc = d->codec.prepare(d->codec.ud, e, &ref.note, &err);
+        if (rc > 0) {
+            http_finish_event(h, t, false);   /* nothing to send: delivered */
+            return;
+        }
+        if (rc < 0) {
+            http_reject_one(h, t, "prepare_failed", err.msg[0] ? err.msg : "cannot prepare");
+            return;
+        }
+    }
+    if (add_event(h, d, ref) < 0)
+        http_reject_one(h, t, "out_of_memory", "out of memory encoding the event");
+}
+
+void http_take_batch(http_sink *h, batch *b)
+{
+    uint32_t n = b->count;
+    if (n == 0) {
+        sink_done(h->ctx, b, ACK_DELIVERED);
+        return;
+    }
+    in_batch *t = calloc(1, sizeof(*t));
+    if (!t) {
+        slog_error(h->id, "Out of memory: a batch of %" PRIu32 " events was not sent.", n);
+        sink_done(h->ctx, b, ACK_ERRORED);
+        return;
+    }
+    t->b = b;
+    t->left = n;
+    /* t is freed by the last event to finish, which is never before the
+     * last index is taken: the events after i keep t->left above 0. */
+    for (uint32_t i = 0; i < n; i++)
+        take_event(h, t, i);
+}
