@@ -7,7 +7,6 @@ is down, auth, secrets kept out of every output, the http_client metrics
 (checked with promtool), and acknowledgements holding back a file source's
 checkpoint."""
 import json
-import os
 import pathlib
 import re
 import subprocess
