@@ -10,6 +10,7 @@
 #include "http_sink.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,12 +81,56 @@ const opt_spec http_auth_fields[] = {
  * "not set" to apply a sink's default, and only the node can tell. */
 static void mark_unset_enums(http_sink_options *o, const cfg_node *node)
 {
-    if (!opt_set(node, "compression"))
-        o->compression = -1;
     if (!opt_set(node, "auth.strategy"))
         o->auth_strategy = -1;
     o->tls_verify_certificate_set = opt_set(node, "tls.verify_certificate");
     o->tls_verify_hostname_set = opt_set(node, "tls.verify_hostname");
+}
+
+static int compression_index(const cfg_node *v)
+{
+    for (int i = 0; v && v->kind == CFG_SCALAR && http_compression_names[i]; i++)
+        if (strcmp(v->text, http_compression_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* `compression: gzip`, or Vector's `compression: {algorithm: gzip, level:
+ * 6}` (whose level wins over compression_level). -1 when not set. */
+static size_t read_compression(http_sink_options *o, const char *label, diag_list *diags)
+{
+    const cfg_node *v = o->compression_node;
+    o->compression = -1;
+    if (!v)
+        return 0;
+    const cfg_node *algo = v->kind == CFG_MAP ? cfg_map_get(v, "algorithm") : v;
+    const cfg_node *level = v->kind == CFG_MAP ? cfg_map_get(v, "level") : NULL;
+    for (size_t i = 0; v->kind == CFG_MAP && i < v->npairs; i++)
+        if (strcmp(v->pairs[i].key->text, "algorithm") != 0 &&
+            strcmp(v->pairs[i].key->text, "level") != 0) {
+            diag_add(diags, DIAG_ERROR, v->pairs[i].key, label,
+                     "compression: unknown field \"%s\" (algorithm, level)",
+                     v->pairs[i].key->text);
+            return 1;
+        }
+    o->compression = compression_index(algo);
+    if (o->compression < 0) {
+        diag_add(diags, DIAG_ERROR, algo ? algo : v, label,
+                 "compression%s must be none, gzip, zstd or deflate",
+                 v->kind == CFG_MAP ? ".algorithm" : "");
+        return 1;
+    }
+    if (!level)
+        return 0;
+    char *end = NULL;
+    unsigned long long n = level->kind == CFG_SCALAR ? strtoull(level->text, &end, 10) : 0;
+    if (!end || *end || n == 0 || level->text[0] == '-') {
+        diag_add(diags, DIAG_ERROR, level, label,
+                 "compression.level must be a whole number from 1");
+        return 1;
+    }
+    o->compression_level = n;
+    return 0;
 }
 
 static const cfg_node *node_at(const cfg_node *node, const char *section, const char *key)
@@ -216,7 +261,8 @@ size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_
                        diag_list *diags)
 {
     mark_unset_enums((http_sink_options *)o, node);
-    size_t errors = check_auth(o, label, node, diags);
+    size_t errors = read_compression((http_sink_options *)o, label, diags);
+    errors += check_auth(o, label, node, diags);
     errors += check_tls_file(o->tls_ca_file, "ca_file", label, node, diags);
     errors += check_tls_file(o->tls_crt_file, "crt_file", label, node, diags);
     errors += check_tls_file(o->tls_key_file, "key_file", label, node, diags);

@@ -53,7 +53,10 @@ typedef struct http_sink_options {
     uint64_t batch_max_events;
     uint64_t batch_max_bytes;
     double batch_timeout_secs;
-    /* compression: an enum index, -1 when not set */
+    /* compression: an enum index, -1 when not set; filled by
+     * http_sink_check from `compression`, which is a name or Vector's
+     * object {algorithm, level} */
+    const cfg_node *compression_node;
     int compression;
     uint64_t compression_level;       /* 0: the codec's default */
     /* request */
@@ -86,8 +89,9 @@ extern const opt_spec http_auth_fields[];
     {"batch", OPT_OBJECT, 0, NULL, false,                                        \
      "When a request is sent: max_events, max_bytes, timeout_secs.", NULL,       \
      http_batch_fields},                                                         \
-    {"compression", OPT_ENUM, offsetof(http_sink_options, compression), NULL,   \
-     false, "none, gzip, zstd or deflate.", http_compression_names, NULL},       \
+    {"compression", OPT_NODE, offsetof(http_sink_options, compression_node),     \
+     NULL, false, "none, gzip, zstd or deflate; or {algorithm, level}.", NULL,   \
+     NULL},                                                                      \
     {"compression_level", OPT_UINT,                                              \
      offsetof(http_sink_options, compression_level), NULL, false,                \
      "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL,     \

@@ -75,6 +75,19 @@ def stdin_count(r, codec="json"):
 
 # ---- delivery ----
 
+def test_vector_compression_object_form(start_sluice, http_receiver, tmp_path):
+    """Vector's `compression: {algorithm, level}` is accepted as written."""
+    rx = http_receiver
+    extra = "    compression:\n      algorithm: gzip\n      level: 9\n"
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(100))
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(100))
+    assert all(r.headers.get("content-encoding") == "gzip" for r in rx.received())
+    bad = config(rx.url, "ndjson", "    compression:\n      algorithm: brotli\n")
+    r = validate_with(tmp_path, bad, "--no-environment")
+    assert r.returncode == 78
+    assert "compression.algorithm must be none, gzip, zstd or deflate" in r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("codec", ["json", "ndjson", "text"])
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd", "deflate"])
 def test_exact_delivery_with_each_codec_and_compression(start_sluice, http_receiver,
@@ -328,8 +341,7 @@ def test_bearer_auth_arrives_and_never_leaks(start_sluice, http_receiver):
     assert "HTTP 401" in s.stderr()
 
 
-def test_password_in_the_uri_is_not_logged(start_sluice, http_receiver):
-    rx = http_receiver
+def test_password_in_the_uri_is_not_logged(start_sluice):
     dead = f"http://bob:{SECRET}@127.0.0.1:{free_port()}/x"
     extra = retry_extra("      retry_attempts: 1\n")
     s = run_with_input(start_sluice, config(dead, "ndjson", extra), b"a\n")
