@@ -7,6 +7,7 @@
  *   http_setup.c     http_sink_new / free, headers, limits, healthcheck
  *   http_retry.c     pure rules: default judge, backoff, Retry-After
  *   http_compress.c  request bodies compressed
+ *   http_zpool.c     the threads that compress them off the sink's thread
  *   http_options.c   the shared option tables and their checks */
 #ifndef SLUICE_HTTP_INTERNAL_H
 #define SLUICE_HTTP_INTERNAL_H
@@ -33,6 +34,25 @@ void http_compressor_free(http_compressor *c);
 int http_compress(http_compressor *c, const char *in, size_t n, buf *out, sl_error *err);
 /* The Content-Encoding token of an algorithm; NULL for none. */
 const char *http_content_encoding(http_compression algo);
+
+/* ---- compression threads (http_zpool.c) ---- */
+
+typedef struct http_zpool http_zpool;
+struct request;
+
+/* Starts the compression threads of a sink; a finished request wakes
+ * wake's curl_multi_poll. 0, or -1 with err. */
+int http_zpool_new(http_compression algo, int level, CURLM *wake, http_zpool **out,
+                   sl_error *err);
+/* Hands r (its body complete) to the pool; it is the pool's until taken. */
+void http_zpool_submit(http_zpool *p, struct request *r);
+/* The requests at the head of the pool that are done, in the order they
+ * were submitted (linked by next), or NULL. Each has zbody set, or zfailed
+ * and zerr, and its plain body freed on success. */
+struct request *http_zpool_take_done(http_zpool *p);
+/* Stops and joins the threads, frees the pool, and returns the requests
+ * still in it (linked by next) for the caller to release. */
+struct request *http_zpool_free(http_zpool *p);
 
 /* ---- pure rules (http_retry.c), unit tested ---- */
 
@@ -82,7 +102,10 @@ typedef struct request {
     buf zbody;            /* body compressed, when the sink compresses */
     buf response;
     unsigned attempts;    /* sends that failed so far */
-    bool retrying;        /* on the pending list waiting for its retry */
+    bool needs_body;      /* encoding or compressing it failed: build its
+                             body again before it may go */
+    bool retrying;        /* waits for its retry (on the pending list, or
+                             compressed first) */
     int64_t not_before_ns;
     int64_t started_ns;
     int64_t retry_after_ns;  /* from the last response; -1 when none */
@@ -90,6 +113,9 @@ typedef struct request {
     CURL *easy;           /* while in flight */
     size_t slot;          /* its index in http_sink.flying */
     struct request *next;
+    /* Set by a compression thread; see http_zpool.c for who reads when. */
+    bool zdone, zfailed;
+    sl_error zerr;
 } request;
 
 typedef struct rate_limited_log {
@@ -112,7 +138,7 @@ struct http_sink {
     char *method;
     char *healthcheck_path;
     http_compression compression;
-    http_compressor *zc;
+    http_zpool *zpool;       /* NULL when the sink does not compress */
     int64_t batch_timeout_ns;
     size_t concurrency;
     long timeout_ms;
@@ -132,6 +158,7 @@ struct http_sink {
     request **flying;        /* in flight: inflight of them */
     size_t npending, inflight;
     size_t nretrying;        /* of the pending ones, those waiting to retry */
+    size_t ncompressing;     /* in the pool: submitted, not taken back yet */
     uint64_t events_held;
     uint64_t rng;
     uint8_t *items;
@@ -167,9 +194,15 @@ int http_push_ref(request *r, ev_ref ref);
 /* Encodes r's body again from its references; events that no longer
  * encode are dropped from r. -1 out of memory. */
 int http_encode_request(http_sink *h, request *r);
-/* Queues a finished body (compressed, split when over the codec's
- * compressed limit) to be sent as soon as there is room. */
+/* Queues a finished body to be sent as soon as there is room; a sink that
+ * compresses hands it to its pool first. */
 void http_queue_request(http_sink *h, request *r);
+/* Builds the body of a request whose building failed, then queues it. */
+void http_rebuild_request(http_sink *h, request *r);
+/* Takes back the requests the pool has compressed: each is queued, split
+ * when over the codec's compressed limit, or (compression failed) tried
+ * again later, or rejected when it was a retry. */
+void http_take_compressed(http_sink *h);
 /* Puts r at the end of the pending list. */
 void http_pending_push(http_sink *h, request *r);
 /* Fails every event of r for good and frees it. */

@@ -134,10 +134,24 @@ void http_reject_request(http_sink *h, request *r)
 }
 
 /* Out of memory on the way: r keeps its events and is tried again later. */
+/* Out of memory while building r's body: it waits a second on the pending
+ * list, then its body is built again (http_rebuild_request) before it is
+ * sent, never the half-built one. */
 static void try_again_later(http_sink *h, request *r)
 {
+    r->needs_body = true;
     r->not_before_ns = sl_now_mono_ns() + NS_PER_SEC;
     http_pending_push(h, r);
+}
+
+void http_rebuild_request(http_sink *h, request *r)
+{
+    r->needs_body = false;
+    if (http_encode_request(h, r) < 0) {
+        try_again_later(h, r);
+        return;
+    }
+    http_queue_request(h, r);
 }
 
 void http_split_request(http_sink *h, request *r, const char *why)
@@ -170,31 +184,64 @@ void http_split_request(http_sink *h, request *r, const char *why)
     http_queue_request(h, b);
 }
 
+/* Puts a request whose body is ready on the pending list: a fresh one to go
+ * now, a retry at the time its backoff set. */
+static void queue_ready(http_sink *h, request *r)
+{
+    if (r->retrying)
+        h->nretrying++;
+    else
+        r->not_before_ns = 0;
+    http_pending_push(h, r);
+}
+
 void http_queue_request(http_sink *h, request *r)
 {
     if (r->n == 0) {
         http_request_free(r);
         return;
     }
-    if (h->zc) {
-        sl_error err = {{0}};
-        if (http_compress(h->zc, r->body.data, r->body.len, &r->zbody, &err) < 0) {
-            http_log_limited(h, &h->retry_log, SLOG_ERROR, "Cannot compress a request: %s",
-                             err.msg);
-            try_again_later(h, r);
-            return;
-        }
-        size_t limit = r->dest->codec.max_compressed_bytes;
-        if (limit && r->zbody.len > limit) {
-            http_split_request(h, r, "over the compressed size limit");
-            return;
-        }
-        /* Only the compressed body is sent; a split or a partial retry
-         * encodes again from the events, so the plain one can go. */
-        buf_free(&r->body);
+    if (h->zpool) {
+        h->ncompressing++;
+        http_zpool_submit(h->zpool, r);
+        return;
     }
-    r->not_before_ns = 0;
-    http_pending_push(h, r);
+    queue_ready(h, r);
+}
+
+/* A request back from the pool. A retry is not checked against the
+ * compressed limit: its items fitted in the request that was answered. */
+static void queue_compressed(http_sink *h, request *r)
+{
+    if (r->zfailed) {
+        if (r->retrying) {
+            http_reject_request(h, r);
+            return;
+        }
+        http_log_limited(h, &h->retry_log, SLOG_ERROR, "Cannot compress a request: %s",
+                         r->zerr.msg);
+        try_again_later(h, r);
+        return;
+    }
+    size_t limit = r->dest->codec.max_compressed_bytes;
+    if (!r->retrying && limit && r->zbody.len > limit) {
+        http_split_request(h, r, "over the compressed size limit");
+        return;
+    }
+    queue_ready(h, r);
+}
+
+void http_take_compressed(http_sink *h)
+{
+    if (!h->zpool)
+        return;
+    request *r = http_zpool_take_done(h->zpool);
+    while (r) {
+        request *next = r->next;
+        h->ncompressing--;
+        queue_compressed(h, r);
+        r = next;
+    }
 }
 
 /* ---- open requests, one per destination ---- */

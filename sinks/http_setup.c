@@ -330,19 +330,17 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         http_sink_free(h);
         return -1;
     }
-    if (h->compression != HTTP_COMPRESSION_NONE) {
-        h->zc = http_compressor_new(h->compression, (int)setup->options->compression_level);
-        if (!h->zc) {
-            http_sink_free(h);
-            return sl_fail(err, "cannot set up %s compression (out of memory)",
-                           http_compression_names[h->compression]);
-        }
-    }
     h->multi = curl_multi_init();
     h->flying = calloc(h->concurrency, sizeof(*h->flying));
     if (!h->multi || !h->flying) {
         http_sink_free(h);
         return sl_fail(err, "cannot create a libcurl multi handle");
+    }
+    if (h->compression != HTTP_COMPRESSION_NONE &&
+        http_zpool_new(h->compression, (int)setup->options->compression_level, h->multi,
+                       &h->zpool, err) < 0) {
+        http_sink_free(h);
+        return -1;
     }
     register_metrics(h);
     *out = h;
@@ -375,6 +373,8 @@ void http_sink_free(http_sink *h)
 {
     if (!h)
         return;
+    /* The pool's threads first: they wake the multi handle. */
+    free_request_list(h, http_zpool_free(h->zpool));
     for (size_t i = 0; i < h->inflight; i++) {
         request *r = h->flying[i];
         curl_multi_remove_handle(h->multi, r->easy);
@@ -397,7 +397,6 @@ void http_sink_free(http_sink *h)
     free(h->idle);
     free(h->items);
     free(h->events);
-    http_compressor_free(h->zc);
     free(h->id);
     free(h->method);
     free(h->healthcheck_path);

@@ -3,14 +3,17 @@
  *
  * Events are encoded into their destination's "open" request as batches
  * arrive (http_request.c); it is queued when it reaches the batch limits or
- * its timeout. A queued request waits on the pending list, with the time it
- * may go, until one of the request.concurrency slots is free; a sent one sits
- * in the curl multi handle. Concurrency is shared by all destinations.
+ * its timeout (compressed first by the sink's compression threads,
+ * http_zpool.c, when the sink compresses). A queued request waits on the
+ * pending list, with the time it may go, until one of the
+ * request.concurrency slots is free; a sent one sits in the curl multi
+ * handle. Concurrency is shared by all destinations.
  *
  * An input batch counts its events not yet finished; the last one to finish
  * acknowledges it with the worst status.
  *
- * The loop never spins: while requests are in flight it alternates a
+ * The loop never spins: while requests are in flight (or being
+ * compressed, whose return wakes curl_multi_poll) it alternates a
  * non-blocking look at the input with curl_multi_poll for a few
  * milliseconds; when nothing is in flight it blocks in sink_next until an
  * open request's timeout or the next retry is due; while the in-flight and
@@ -214,7 +217,7 @@ static int start_request(http_sink *h, request *r)
     CURL *e = http_take_easy(h);
     if (!e)
         return -1;
-    const buf *body = h->zc ? &r->zbody : &r->body;
+    const buf *body = h->zpool ? &r->zbody : &r->body;
     buf_reset(&r->response);
     r->retry_after_ns = -1;
     curl_easy_setopt(e, CURLOPT_URL, r->dest->urls[r->url]);
@@ -254,6 +257,10 @@ static void start_ready(http_sink *h, int64_t now)
             r->retrying = false;
             h->nretrying--;
         }
+        if (r->needs_body) {
+            http_rebuild_request(h, r);
+            continue;
+        }
         if (start_request(h, r) < 0) {
             http_log_limited(h, &h->retry_log, SLOG_ERROR,
                              "Cannot start a request (out of memory); retrying in 1s.");
@@ -273,7 +280,9 @@ static int64_t backoff_ns(http_sink *h, unsigned attempt)
     return http_backoff_ns(h->backoff_initial, h->backoff_max, attempt, u);
 }
 
-static void retry_request(http_sink *h, request *r, const char *why)
+/* Counts a failed attempt and sets when r may go again; false when r has
+ * no attempts left, and has been rejected. */
+static bool plan_retry(http_sink *h, request *r, const char *why)
 {
     r->attempts++;
     if (h->retry_attempts && r->attempts > h->retry_attempts) {
@@ -281,13 +290,20 @@ static void retry_request(http_sink *h, request *r, const char *why)
                          "Request failed for good after %u attempts, %zu events dropped: %s",
                          r->attempts, r->n, why);
         http_reject_request(h, r);
-        return;
+        return false;
     }
     int64_t delay = r->retry_after_ns >= 0 ? r->retry_after_ns : backoff_ns(h, r->attempts);
     http_log_limited(h, &h->retry_log, SLOG_WARN, "Request failed (%s); retrying in %.3f s.",
                      why, (double)delay / NS_PER_SEC);
     r->not_before_ns = sl_now_mono_ns() + delay;
     r->retrying = true;
+    return true;
+}
+
+static void retry_request(http_sink *h, request *r, const char *why)
+{
+    if (!plan_retry(h, r, why))
+        return;
     h->nretrying++;
     http_pending_push(h, r);
 }
@@ -339,23 +355,12 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
         again->url = r->url;
         again->attempts = delivered ? 0 : r->attempts;
         again->retry_after_ns = r->retry_after_ns;
-        if (http_encode_request(h, again) == 0) {
-            request *keep = again;
-            if (h->zc) {
-                sl_error err = {{0}};
-                if (http_compress(h->zc, keep->body.data, keep->body.len, &keep->zbody, &err) <
-                    0) {
-                    http_reject_request(h, keep);
-                    keep = NULL;
-                } else {
-                    buf_free(&keep->body);   /* only the compressed one is sent */
-                }
-            }
-            if (keep)
-                retry_request(h, keep, why);
-        } else {
+        /* Its new body is compressed like a fresh request's; it then
+         * waits out the backoff planned here. */
+        if (http_encode_request(h, again) < 0)
             http_reject_request(h, again);
-        }
+        else if (plan_retry(h, again, why))
+            http_queue_request(h, again);
     } else {
         http_request_free(again);
     }
@@ -453,12 +458,13 @@ static void drive_curl(http_sink *h, int wait_ms)
  * flight or ready to go; requests waiting for a retry don't hold those
  * slots (a few slow retries would otherwise stall a healthy endpoint), but
  * at most as many again may wait, so memory stays bounded by twice the
- * concurrency in requests. */
+ * concurrency in requests. Requests being compressed are about to be ready
+ * and count as such. */
 static bool can_take_input(const http_sink *h)
 {
-    size_t ready = h->npending - h->nretrying;
+    size_t ready = h->npending - h->nretrying + h->ncompressing;
     return h->inflight + ready < h->concurrency &&
-           h->inflight + h->npending < 2 * h->concurrency;
+           h->inflight + h->npending + h->ncompressing < 2 * h->concurrency;
 }
 
 /* The next moment something is due: the open request's timeout, or a
@@ -486,13 +492,17 @@ int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err)
     for (;;) {
         int64_t now = sl_now_mono_ns();
         http_flush_due(h, now);
+        http_take_compressed(h);
         start_ready(h, now);
-        if (ended && !h->pending && !h->inflight &&
+        if (ended && !h->pending && !h->inflight && !h->ncompressing &&
             http_next_open_deadline(h) == INT64_MAX)
             break;
+        /* A request coming back from the pool wakes curl_multi_poll, never
+         * sink_next: while one is out, the loop polls curl as if in flight. */
+        bool busy = h->inflight || h->ncompressing;
         bool took = false, waited = false;
         if (!ended && can_take_input(h)) {
-            int wait = h->inflight ? 0 : ms_until_due(h, now);
+            int wait = busy ? 0 : ms_until_due(h, now);
             batch *b;
             queue_result q = sink_next(ctx, &b, wait);
             waited = wait > 0;
@@ -510,7 +520,7 @@ int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err)
                 drive_curl(h, 0);
             continue;
         }
-        if (h->inflight) {
+        if (busy) {
             int wait = !ended && can_take_input(h) ? POLL_SLICE_MS
                                                    : ms_until_due(h, sl_now_mono_ns());
             drive_curl(h, wait > 0 ? wait : 1);

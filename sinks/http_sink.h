@@ -4,11 +4,12 @@
  * A sink supplies a codec: how one event is written into a request body,
  * the framing around the events, and how a response is judged. The engine
  * does the rest on the sink's thread: batching (batch.max_events,
- * batch.max_bytes, batch.timeout_secs), compression, libcurl multi with
+ * batch.max_bytes, batch.timeout_secs), libcurl multi with
  * request.concurrency requests in flight over kept-alive connections,
  * retries with capped exponential backoff and full jitter, Retry-After, 413
  * splitting, acknowledgements, TLS, auth, proxies from the environment, the
- * healthcheck, and the metrics.
+ * healthcheck, and the metrics. Compression runs on a few threads of the
+ * sink's own (codecs are only ever called on the sink's thread).
  *
  * A request keeps references to the events it carries (batch and index),
  * not only its body, so that part of it can be encoded again: the halves of
