@@ -144,6 +144,10 @@ struct http_sink {
     long timeout_ms;
     double backoff_initial, backoff_max;
     uint64_t retry_attempts;
+    uint64_t rate_num;       /* requests started per window; 0: no limit */
+    int64_t rate_window_ns;
+    int64_t window_start_ns;
+    uint64_t window_started; /* requests started in the current window */
     char *ca_file, *crt_file, *key_file, *key_pass;
     bool verify_peer, verify_host;
     char *user, *password;   /* basic auth; other credentials are headers */

@@ -28,8 +28,9 @@ const opt_spec http_batch_fields[] = {
 };
 
 const opt_spec http_request_fields[] = {
-    {"concurrency", OPT_UINT, offsetof(http_sink_options, concurrency), "8", false,
-     "Requests in flight (and waiting to be retried) at once.", NULL, NULL},
+    {"concurrency", OPT_NODE, offsetof(http_sink_options, concurrency_node), NULL, false,
+     "Requests in flight at once: a number (default 8), `none` (1) or `adaptive` "
+     "(accepted, runs as the default).", NULL, NULL},
     {"timeout_secs", OPT_UINT, offsetof(http_sink_options, timeout_secs), "60", false,
      "Seconds one request may take before it is abandoned and retried.", NULL, NULL},
     {"retry_initial_backoff_secs", OPT_FLOAT,
@@ -42,6 +43,12 @@ const opt_spec http_request_fields[] = {
      "Retries before a request fails for good; unlimited when not set.", NULL, NULL},
     {"headers", OPT_NODE, offsetof(http_sink_options, request_headers), NULL, false,
      "Extra headers of every request: a map of name to value.", NULL, NULL},
+    {"rate_limit_num", OPT_UINT, offsetof(http_sink_options, rate_limit_num), NULL, false,
+     "Most requests started per rate_limit_duration_secs; unlimited when not set.", NULL,
+     NULL},
+    {"rate_limit_duration_secs", OPT_FLOAT,
+     offsetof(http_sink_options, rate_limit_duration_secs), "1", false,
+     "The window of rate_limit_num, in seconds.", NULL, NULL},
     OPT_END,
 };
 
@@ -224,6 +231,35 @@ static size_t check_headers(const http_sink_options *o, const char *label, diag_
     return errors;
 }
 
+/* Vector's request.concurrency: a number, `none` (one at a time) or
+ * `adaptive`, which sluice doesn't implement: it runs with the default and
+ * says so. */
+static size_t read_concurrency(http_sink_options *o, const char *label, diag_list *diags)
+{
+    const cfg_node *v = o->concurrency_node;
+    o->concurrency = 0;
+    if (!v)
+        return 0;
+    if (v->kind == CFG_SCALAR && strcmp(v->text, "none") == 0) {
+        o->concurrency = 1;
+        return 0;
+    }
+    if (v->kind == CFG_SCALAR && strcmp(v->text, "adaptive") == 0) {
+        diag_add(diags, DIAG_WARNING, v, label,
+                 "request.concurrency: adaptive is not implemented; a fixed 8 is used");
+        return 0;
+    }
+    char *end = NULL;
+    unsigned long long n = v->kind == CFG_SCALAR ? strtoull(v->text, &end, 10) : 0;
+    if (!end || *end || n == 0 || v->text[0] == '-' || n > 1024) {
+        diag_add(diags, DIAG_ERROR, v, label,
+                 "request.concurrency: must be a number from 1 to 1024, none or adaptive");
+        return 1;
+    }
+    o->concurrency = n;
+    return 0;
+}
+
 static size_t check_numbers(const http_sink_options *o, const char *label, const cfg_node *node,
                             diag_list *diags)
 {
@@ -238,11 +274,7 @@ static size_t check_numbers(const http_sink_options *o, const char *label, const
             errors++;
         }
     }
-    if (opt_set(node, "request.concurrency") && o->concurrency == 0) {
-        diag_add(diags, DIAG_ERROR, node_at(node, "request", "concurrency"), label,
-                 "request.concurrency: must be at least 1");
-        errors++;
-    }
+    errors += read_concurrency((http_sink_options *)o, label, diags);
     if (opt_set(node, "request.timeout_secs") && o->timeout_secs == 0) {
         diag_add(diags, DIAG_ERROR, node_at(node, "request", "timeout_secs"), label,
                  "request.timeout_secs: must be at least 1");

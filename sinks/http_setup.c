@@ -209,6 +209,9 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
     h->backoff_max = o->retry_max_duration_secs > 0 ? o->retry_max_duration_secs
                                                     : DEFAULT_MAX_BACKOFF_SECS;
     h->retry_attempts = o->retry_attempts;
+    h->rate_num = o->rate_limit_num;
+    double window = o->rate_limit_duration_secs > 0 ? o->rate_limit_duration_secs : 1;
+    h->rate_window_ns = (int64_t)(window * NS_PER_SEC);
     int c = o->compression >= 0 ? o->compression : (int)s->defaults.compression;
     h->compression = (http_compression)c;
     h->verify_peer = o->tls_verify_certificate || !o->tls_verify_certificate_set;

@@ -241,11 +241,32 @@ static int start_request(http_sink *h, request *r)
     return 0;
 }
 
+/* Vector's request rate limit: at most rate_limit_num requests started in
+ * each window of rate_limit_duration_secs (a fixed window, as tower's). */
+static bool rate_allows_start(http_sink *h, int64_t now)
+{
+    if (!h->rate_num)
+        return true;
+    if (now - h->window_start_ns >= h->rate_window_ns) {
+        h->window_start_ns = now;
+        h->window_started = 0;
+    }
+    return h->window_started < h->rate_num;
+}
+
+/* When the rate limit lets requests start again (now when it doesn't hold). */
+static int64_t rate_reopens_at(const http_sink *h, int64_t now)
+{
+    if (!h->rate_num || h->window_started < h->rate_num)
+        return now;
+    return h->window_start_ns + h->rate_window_ns;
+}
+
 /* Starts pending requests whose time has come while there is room. */
 static void start_ready(http_sink *h, int64_t now)
 {
     request **p = &h->pending;
-    while (*p && h->inflight < h->concurrency) {
+    while (*p && h->inflight < h->concurrency && rate_allows_start(h, now)) {
         request *r = *p;
         if (r->not_before_ns > now) {
             p = &r->next;
@@ -261,7 +282,9 @@ static void start_ready(http_sink *h, int64_t now)
             http_rebuild_request(h, r);
             continue;
         }
-        if (start_request(h, r) < 0) {
+        if (start_request(h, r) == 0) {
+            h->window_started++;
+        } else {
             http_log_limited(h, &h->retry_log, SLOG_ERROR,
                              "Cannot start a request (out of memory); retrying in 1s.");
             r->not_before_ns = now + NS_PER_SEC;
@@ -475,10 +498,13 @@ static int ms_until_due(const http_sink *h, int64_t now)
     int64_t open_due = http_next_open_deadline(h);
     if (open_due < due)
         due = open_due;
+    int64_t reopens = rate_reopens_at(h, now);
     if (h->inflight < h->concurrency)
-        for (const request *r = h->pending; r; r = r->next)
-            if (r->not_before_ns < due)
-                due = r->not_before_ns;
+        for (const request *r = h->pending; r; r = r->next) {
+            int64_t at = r->not_before_ns > reopens ? r->not_before_ns : reopens;
+            if (at < due)
+                due = at;
+        }
     if (due <= now)
         return 0;
     return (int)((due - now + NS_PER_MS - 1) / NS_PER_MS);

@@ -61,11 +61,14 @@ typedef struct http_sink_options {
     int compression;
     uint64_t compression_level;       /* 0: the codec's default */
     /* request */
-    uint64_t concurrency;
+    const cfg_node *concurrency_node; /* request.concurrency as written */
+    uint64_t concurrency;             /* filled by http_sink_check; 0: default */
     uint64_t timeout_secs;
     double retry_initial_backoff_secs;
     double retry_max_duration_secs;   /* cap of one backoff */
     uint64_t retry_attempts;          /* 0: unlimited */
+    uint64_t rate_limit_num;          /* requests per window; 0: unlimited */
+    double rate_limit_duration_secs;  /* the window */
     const cfg_node *request_headers;  /* request.headers: a map name -> value */
     /* tls */
     char *tls_ca_file, *tls_crt_file, *tls_key_file, *tls_key_pass;

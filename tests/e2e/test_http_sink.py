@@ -265,6 +265,37 @@ def test_concurrency_is_bounded(start_sluice, http_receiver):
     assert rx.max_concurrent == 3
 
 
+def test_vector_concurrency_words(start_sluice, http_receiver, tmp_path):
+    """`none` is one request at a time; `adaptive` is accepted with a
+    warning and runs with the fixed default."""
+    rx = http_receiver
+    rx.delay = 0.05
+    extra = "    batch:\n      max_events: 10\n    request:\n      concurrency: none\n"
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(100))
+    assert len(delivered_messages(rx, "ndjson")) == 100
+    assert rx.max_concurrent == 1
+    adaptive = config(rx.url, "ndjson", "    request:\n      concurrency: adaptive\n")
+    r = validate_with(tmp_path, adaptive, "--no-environment")
+    assert r.returncode == 0
+    assert "adaptive is not implemented" in r.stdout + r.stderr
+
+
+def test_rate_limit_spaces_requests(start_sluice, http_receiver):
+    """Vector's request.rate_limit_num per rate_limit_duration_secs: 12
+    requests at 4 per 0.5 s take at least a second, never more than 4 in
+    any window, and every event arrives."""
+    rx = http_receiver
+    extra = ("    batch:\n      max_events: 10\n"
+             "    request:\n      rate_limit_num: 4\n      rate_limit_duration_secs: 0.5\n")
+    run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(120))
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(120))
+    times = sorted(r.time for r in rx.received())
+    assert len(times) == 12
+    assert times[-1] - times[0] >= 1.0
+    for i in range(len(times) - 4):
+        assert times[i + 4] - times[i] >= 0.45, times
+
+
 def rss_kb(pid):
     try:
         for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
