@@ -182,10 +182,13 @@ request *http_zpool_free(http_zpool *p)
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->nworkers; i++) {
-        /* A join cannot fail on a thread we started and did not detach;
-         * if it did, the worker might still use its compressor. */
-        if (p->workers[i].started && pthread_join(p->workers[i].tid, NULL) != 0)
-            abort();
+        /* A join cannot fail on a thread we started and did not detach; if
+         * it did, the worker might still use its compressor, which is then
+         * left allocated rather than freed under it. */
+        if (p->workers[i].started && pthread_join(p->workers[i].tid, NULL) != 0) {
+            slog_error("sluice", "A compression thread could not be joined.");
+            continue;
+        }
         http_compressor_free(p->workers[i].zc);
     }
     request *left = p->head;
