@@ -323,7 +323,12 @@ int k8s_parse_docker(arena *a, const char *line, size_t len, k8s_docker_line *ou
 k8s_format k8s_detect_format(const char *first_line, size_t len)
 {
     k8s_cri_line cri;
-    if (len > 0 && first_line[0] == '{')
+    /* As the JSON reader does, whitespace may come before the object. */
+    size_t i = 0;
+    while (i < len && (first_line[i] == ' ' || first_line[i] == '\t' ||
+                       first_line[i] == '\r' || first_line[i] == '\n'))
+        i++;
+    if (i < len && first_line[i] == '{')
         return K8S_FORMAT_DOCKER;
     if (k8s_parse_cri(first_line, len, &cri, NULL) == 0)
         return K8S_FORMAT_CRI;

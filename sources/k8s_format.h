@@ -61,8 +61,8 @@ typedef enum k8s_format {
     K8S_FORMAT_DOCKER
 } k8s_format;
 
-/* The format of a file from its first line: docker lines start with `{`, CRI
- * lines parse as CRI. */
+/* The format of a file from its first line: docker lines start with `{`
+ * (after any JSON whitespace), CRI lines parse as CRI. */
 k8s_format k8s_detect_format(const char *first_line, size_t len);
 
 /* Joins partial chunks into lines, separately for stdout and stderr, since a

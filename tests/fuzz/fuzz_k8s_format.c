@@ -95,7 +95,7 @@ static void check_line(arena *a, k8s_merger *m, model *models, const char *line,
     int cri = k8s_parse_cri(line, n, &c, &err);
     if (cri == 0) {
         require(c.content >= line && c.content + c.content_len <= line + n);
-        require(f == K8S_FORMAT_CRI || (n && line[0] == '{'));
+        require(f == K8S_FORMAT_CRI || f == K8S_FORMAT_DOCKER);
         check_feed(m, models, c.stream, c.partial, c.content, c.content_len, c.timestamp_ns);
     } else {
         require(f != K8S_FORMAT_CRI);

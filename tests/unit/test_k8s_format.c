@@ -281,6 +281,9 @@ static void formats_detected_from_the_first_line(void **state)
     assert_int_equal(k8s_detect_format(cri, strlen(cri)), K8S_FORMAT_CRI);
     assert_int_equal(k8s_detect_format(docker, strlen(docker)), K8S_FORMAT_DOCKER);
     assert_int_equal(k8s_detect_format("hello world", 11), K8S_FORMAT_UNKNOWN);
+    /* JSON may start after whitespace; the docker parser reads it so too. */
+    const char *spaced = "\r {\"log\":\"x\"}";
+    assert_int_equal(k8s_detect_format(spaced, strlen(spaced)), K8S_FORMAT_DOCKER);
     assert_int_equal(k8s_detect_format("", 0), K8S_FORMAT_UNKNOWN);
     assert_int_equal(k8s_detect_format("2016-10-06T00:17:09Z stdin F x", 30), K8S_FORMAT_UNKNOWN);
 }
