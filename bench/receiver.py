@@ -472,7 +472,7 @@ def load(args):
            "--expected", str(args.events), "--fail-percent", str(args.fail_percent)]
     srv = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     port = json.loads(srv.stdout.readline())["port"]
-    todo = list(reversed(bodies))
+    unsent = list(reversed(bodies))
     lock = threading.Lock()
     resent = [0]
 
@@ -482,16 +482,16 @@ def load(args):
         buf = bytearray()
         while True:
             with lock:
-                if not todo:
+                if not unsent:
                     break
-                body = todo.pop()
+                body = unsent.pop()
             head = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: %s\r\n"
                     b"Content-Encoding: %s\r\nDD-API-KEY: bench\r\nContent-Length: %d\r\n\r\n"
                     % (path.encode(), ctype.encode(), enc.encode(), len(body)))
             sock.sendall(head + body)
             if read_response(sock, buf) == 503:
                 with lock:
-                    todo.append(body)
+                    unsent.append(body)
                     resent[0] += 1
         sock.close()
 
