@@ -1,0 +1,117 @@
+/* disk_buffer.h - a sink's input buffer on disk (`buffer.type: disk`).
+ *
+ * Batches on their way to a sink are appended as records to segment files
+ * under one directory (<data_dir>/buffer/<sink_id>/), so they survive a sink
+ * outage and a crash. A record is one batch:
+ *
+ *   [magic][length][event count][raw length][record id][crc32c][lz4 payload]
+ *
+ * the payload being the batch's events in event_codec form, and the crc
+ * covering the header fields after the magic and the payload, so a damaged
+ * length is caught too and the reader resynchronises by scanning for the
+ * next magic whose record checks out. A small ledger file records the
+ * acknowledged read position.
+ *
+ * Threads: one writer (the runtime's buffer thread for the sink) calls
+ * write/sync/writer_done; one reader (the sink's thread) calls read; the
+ * acknowledgements of batches read come from whichever thread releases them;
+ * close may be called from any thread. The buffer owns its files and the
+ * batches it holds until they are released.
+ *
+ * Guarantees:
+ * - A written batch is released upstream (as delivered, so its source may
+ *   checkpoint) only after the record is fsynced: by disk_buffer_sync, on
+ *   the sync interval, or at the final sync in disk_buffer_free.
+ * - A record is removed (its segment deleted once every record in it is)
+ *   only after the batch read from it was released by the sink as delivered
+ *   or rejected. A batch released as errored (the sink gave up for now, or
+ *   was stopped) is read again: the ledger never moves past it, and the
+ *   reader goes back to it (records after it may be delivered twice:
+ *   at-least-once). On restart reading starts at the first record the
+ *   ledger does not cover.
+ * - Opening recovers: a torn record at the end of the last segment is
+ *   truncated away; a corrupt record anywhere is skipped, counted in
+ *   buffer_errors_total and logged with the segment and offset, and reading
+ *   resumes at the next intact record; a missing or corrupt ledger starts
+ *   from the oldest record (duplicates, never loss). Opening fails only when
+ *   the directory can't be created or used, or another process holds it.
+ * - The segment files never hold more than max_size bytes together: the
+ *   writer blocks (when_full: block) or drops the batch (drop_newest, as
+ *   delivered, counted in buffer_discarded_events_total) while the next
+ *   record doesn't fit. A write that fails (ENOSPC, EIO) is undone, logged
+ *   and counted, and retried every second until it succeeds or the buffer
+ *   is closed: the sink's input blocks, nothing is lost.
+ *
+ * Metrics (on the sink's component labels, registered by open):
+ * buffer_size_events and buffer_size_bytes (the component's gauges: events
+ * written and not yet acknowledged, and the bytes of segment files on disk),
+ * buffer_received_events_total, buffer_sent_events_total,
+ * buffer_discarded_events_total, buffer_errors_total{error_code}. */
+#ifndef SLUICE_DISK_BUFFER_H
+#define SLUICE_DISK_BUFFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "batch.h"
+#include "metrics.h"
+#include "queue.h"
+
+typedef struct disk_buffer disk_buffer;
+
+typedef struct disk_buffer_options {
+    const char *dir;                 /* created when missing (parents too) */
+    const char *id;                  /* the sink's id, for logs */
+    uint64_t max_size;               /* bytes the segment files may take */
+    uint32_t sync_interval_ms;       /* 0: fsync after every write */
+    bool drop_newest;                /* when_full: drop_newest, else block */
+    uint32_t batch_events;           /* capacity of the batches read back */
+    const component_metrics *metrics;   /* the sink's; NULL in unit tests */
+} disk_buffer_options;
+
+/* Opens the buffer in o->dir and recovers what a previous run left there.
+ * -1 (err) when the directory can't be created, locked (another sluice
+ * uses it: the message says so) or read, or on allocation failure. */
+int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *err);
+
+/* Writer: appends b as one record and takes ownership of b. QUEUE_OK when
+ * written (b is released after the next sync), QUEUE_DROPPED when the buffer
+ * was full under drop_newest or b can never fit in max_size (released as
+ * delivered, counted as discarded, logged), QUEUE_CLOSED when the buffer
+ * was closed while waiting for room (b released as errored). Blocks while
+ * the buffer is full (block) or a write keeps failing. */
+queue_result disk_buffer_write(disk_buffer *db, batch *b);
+
+/* Writer: fsyncs what was written since the last sync and the ledger, then
+ * releases the batches written before it. A no-op when nothing changed.
+ * -1 (err) when fsync failed: the batches stay unreleased and the next call
+ * tries again. */
+int disk_buffer_sync(disk_buffer *db, sl_error *err);
+
+/* Writer: milliseconds until a sync is due (0: now), or -1 when nothing
+ * waits for one. */
+int64_t disk_buffer_sync_due_ms(disk_buffer *db);
+
+/* Writer: no more writes. Syncs; the reader gets QUEUE_END once it has read
+ * every record. */
+void disk_buffer_writer_done(disk_buffer *db);
+
+/* Reader: the next batch, decoded from the next intact record, with an ack
+ * group of the buffer's (released by the sink through sink_done as usual).
+ * QUEUE_OK with *out, QUEUE_TIMEOUT when nothing came within timeout_ms
+ * (< 0 waits for ever), or QUEUE_END after writer_done and the last record,
+ * or once closed. */
+queue_result disk_buffer_read(disk_buffer *db, batch **out, int timeout_ms);
+
+/* Shutdown timeout: wakes a blocked writer (QUEUE_CLOSED) and the reader
+ * (QUEUE_END). What is on disk stays for the next run. */
+void disk_buffer_close(disk_buffer *db);
+
+/* Syncs, releases what was written, writes the ledger and frees. Batches the
+ * sink still holds must have been released first. NULL is fine. */
+void disk_buffer_free(disk_buffer *db);
+
+/* Events written and not yet acknowledged, and bytes of segment files. */
+uint64_t disk_buffer_events(disk_buffer *db);
+uint64_t disk_buffer_bytes(disk_buffer *db);
+
+#endif
