@@ -327,8 +327,12 @@ int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
         out->records++;
         if (!out->first_id)
             out->first_id = h.id;
-        out->last_id = h.id;
-        if (h.id > after_id) {
+        /* A record whose id does not increase (a copy of an earlier one) is
+         * not read back, so it is not pending either. */
+        bool in_order = h.id > out->last_id;
+        if (in_order)
+            out->last_id = h.id;
+        if (in_order && h.id > after_id) {
             out->pending_events += h.count;
             if (!resume_found)
                 out->resume_offset = at;

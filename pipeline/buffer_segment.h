@@ -87,9 +87,11 @@ bseg_result bseg_read(bseg_reader *r, uint64_t limit, bseg_header *h, uint64_t *
 typedef struct bseg_scan_result {
     uint64_t size;            /* file bytes after any truncation */
     uint64_t records;         /* intact records */
-    uint64_t first_id, last_id;   /* of the intact records; 0 when none */
+    uint64_t first_id;        /* of the first intact record; 0 when none */
+    uint64_t last_id;         /* the highest id; 0 when none */
     uint64_t resume_offset;   /* the first record with id > after_id, else size */
-    uint64_t pending_events;  /* events of the records with id > after_id */
+    uint64_t pending_events;  /* events of the records with id > after_id (and
+                               * above every id before them) */
     uint64_t damaged;         /* damaged regions skipped (before the tail) */
     uint64_t truncated;       /* torn-tail bytes cut off (truncate_tail only) */
 } bseg_scan_result;
