@@ -627,8 +627,6 @@ static void drop_batch(disk_buffer *db, batch *b, const char *why)
 {
     slog_warn(db->id, "disk buffer dropped %" PRIu32 " events: %s", b->count, why);
     metrics_add(db->discarded_events, b->count);
-    if (db->metrics)
-        metrics_add(db->metrics->discarded_error, b->count);
     batch_release(b, ACK_DELIVERED);
 }
 
@@ -649,6 +647,7 @@ static int close_write_segment(disk_buffer *db, sl_error *err)
         return 0;
     if (db->needs_fsync && fsync_fd(db->wfd) < 0)
         return sl_fail(err, "cannot sync a buffer segment: %s", strerror(errno));
+    db->needs_fsync = false;
     close(db->wfd);
     db->wfd = -1;
     pthread_mutex_lock(&db->mu);

@@ -11,10 +11,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -453,21 +455,6 @@ static void close_wakes_a_blocked_writer_and_reader(void **state)
     disk_buffer_free(db);
 }
 
-static void second_open_of_a_directory_fails(void **state)
-{
-    fixture *f = *state;
-    disk_buffer *db = open_buffer(f, 1 << 20, 0, false);
-    disk_buffer_options o = {.dir = f->dir, .id = "other", .max_size = 1 << 20};
-    disk_buffer *second = NULL;
-    sl_error err;
-    assert_int_equal(disk_buffer_open(&o, &second, &err), -1);
-    assert_null(second);
-    assert_non_null(strstr(err.msg, "in use by another sluice process"));
-    disk_buffer_free(db);
-    assert_int_equal(disk_buffer_open(&o, &second, &err), 0);
-    disk_buffer_free(second);
-}
-
 static char *only_segment_path(const fixture *f)
 {
     DIR *d = opendir(f->dir);
@@ -483,6 +470,79 @@ static char *only_segment_path(const fixture *f)
     closedir(d);
     assert_non_null(path);
     return path;
+}
+
+typedef struct one_write {
+    disk_buffer *db;
+    batch *b;
+    atomic_bool done;
+    queue_result result;
+} one_write;
+
+static void *write_one(void *arg)
+{
+    one_write *w = arg;
+    w->result = disk_buffer_write(w->db, w->b);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static void failed_write_is_undone_and_retried(void **state)
+{
+    fixture *f = *state;
+    component_metrics m;
+    sl_error err;
+    assert_int_equal(component_metrics_init(&m, "retry", "sink", "blackhole", &err), 0);
+    disk_buffer *db = open_buffer_with(f, 1 << 20, 0, false, &m);
+    assert_int_equal(disk_buffer_write(db, make_batch(3, 0, 100, NULL)), QUEUE_OK);
+    uint64_t written = disk_buffer_bytes(db);
+    char *path = only_segment_path(f);
+
+    /* A file size limit that lets the next record in halfway: the writev
+     * fails with EFBIG (SIGXFSZ ignored) after a partial write. */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = written + 100;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    one_write w = {.db = db, .b = make_batch(3, 3, 3000, NULL)};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_one, &w), 0);
+    usleep(1500 * 1000);
+    assert_false(atomic_load(&w.done));
+    assert_true(buffer_errors(&m, "write_failed") >= 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, written);
+    assert_int_equal(disk_buffer_bytes(db), written);
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.result, QUEUE_OK);
+    for (int i = 0; i < 2; i++) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        assert_int_equal(check_batch(b, 3, i ? 3000 : 100), i * 3);
+        batch_release(b, ACK_DELIVERED);
+    }
+    disk_buffer_free(db);
+    free(path);
+}
+
+static void second_open_of_a_directory_fails(void **state)
+{
+    fixture *f = *state;
+    disk_buffer *db = open_buffer(f, 1 << 20, 0, false);
+    disk_buffer_options o = {.dir = f->dir, .id = "other", .max_size = 1 << 20};
+    disk_buffer *second = NULL;
+    sl_error err;
+    assert_int_equal(disk_buffer_open(&o, &second, &err), -1);
+    assert_null(second);
+    assert_non_null(strstr(err.msg, "in use by another sluice process"));
+    disk_buffer_free(db);
+    assert_int_equal(disk_buffer_open(&o, &second, &err), 0);
+    disk_buffer_free(second);
 }
 
 static void damage_on_disk_is_skipped_and_torn_tail_cut(void **state)
@@ -550,6 +610,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(drop_newest_drops_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(close_wakes_a_blocked_writer_and_reader, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(failed_write_is_undone_and_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(second_open_of_a_directory_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_on_disk_is_skipped_and_torn_tail_cut, setup,
                                         teardown),
