@@ -109,7 +109,7 @@ struct disk_buffer {
     /* The reader's. */
     bseg_reader reader;
     uint64_t read_segment;     /* first id of the segment read */
-    uint64_t reader_file;      /* first id of the segment reader has open; 0: none */
+    uint64_t reader_file;      /* first id of the segment open in reader (fd >= 0) */
     uint64_t last_read_id;
 };
 
@@ -276,12 +276,22 @@ static int compare_tracked_id(const void *elem, const void *key)
     return a < b ? -1 : a > b;
 }
 
+/* The index of the tracked record with that id (*found), or of the first
+ * one above it. */
+static size_t search_tracked_locked(const disk_buffer *db, uint64_t id, bool *found)
+{
+    *found = false;
+    if (db->head == db->ntracked)
+        return db->ntracked;
+    return db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
+                                 sizeof(tracked_record), &id, compare_tracked_id, found);
+}
+
 static tracked_record *find_tracked_locked(disk_buffer *db, uint64_t id)
 {
     bool found;
-    size_t i = sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
-                          sizeof(tracked_record), &id, compare_tracked_id, &found);
-    return found ? &db->tracked[db->head + i] : NULL;
+    size_t i = search_tracked_locked(db, id, &found);
+    return found ? &db->tracked[i] : NULL;
 }
 
 static int track_record_locked(disk_buffer *db, const tracked_record *r)
@@ -353,10 +363,8 @@ static void record_acknowledged(void *ud, uint64_t id, ack_status status)
  * find any more (damaged since): finished, as nothing can bring them back. */
 static void forget_vanished_records_locked(disk_buffer *db, uint64_t after, uint64_t before)
 {
-    uint64_t from = after + 1;
     bool found;
-    size_t i = db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
-                                     sizeof(tracked_record), &from, compare_tracked_id, &found);
+    size_t i = search_tracked_locked(db, after + 1, &found);
     bool any = false;
     for (; i < db->ntracked && db->tracked[i].id < before; i++) {
         if (db->tracked[i].done)
@@ -979,9 +987,11 @@ static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first
  * record does not decode; the record is then finished as rejected. */
 static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged, sl_error *err)
 {
-    *damaged = h->count == 0;
+    /* Every event takes at least a byte: a count beyond that is damage. */
+    *damaged = h->count == 0 || h->count > h->raw_length;
     if (*damaged) {
-        sl_fail(err, "it holds no event");
+        sl_fail(err, "it claims %" PRIu32 " events in %" PRIu32 " bytes", h->count,
+                h->raw_length);
         record_acknowledged(db, h->id, ACK_REJECTED);
         return NULL;
     }
@@ -998,15 +1008,14 @@ static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged
         return NULL;
     }
     ack_group_release(g, ACK_DELIVERED);
-    char *raw = h->raw_length ? arena_alloc(b->arena, h->raw_length) : NULL;
-    if (h->raw_length && !raw) {
+    char *raw = arena_alloc(b->arena, h->raw_length);
+    if (!raw) {
         batch_release(b, ACK_ERRORED);
         sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
         return NULL;
     }
-    int n = raw ? LZ4_decompress_safe((const char *)db->reader.payload, raw, (int)h->length,
-                                      (int)h->raw_length)
-                : -1;
+    int n = LZ4_decompress_safe((const char *)db->reader.payload, raw, (int)h->length,
+                                (int)h->raw_length);
     if (n != (int)h->raw_length) {
         sl_fail(err, "its payload does not decompress");
     } else {
@@ -1032,7 +1041,7 @@ typedef enum step_result {
 static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit, batch **out)
 {
     sl_error err;
-    if (db->reader_file != first_id) {
+    if (db->reader.fd < 0 || db->reader_file != first_id) {
         char path[PATH_MAX];
         segment_path(db, first_id, path);
         uint64_t offset = db->reader.offset;
@@ -1040,7 +1049,6 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
             slog_error(db->id, "%s; its records are skipped", err.msg);
             count_error(db, "read_failed");
             db->reader.offset = limit;
-            db->reader_file = 0;
             return STEP_NEXT;
         }
         db->reader_file = first_id;
