@@ -516,14 +516,13 @@ static int recover_segments(disk_buffer *db, sl_error *err)
     return 0;
 }
 
-static int open_ledger(disk_buffer *db, sl_error *err)
+static int open_ledger(disk_buffer *db, ledger_state *state, sl_error *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/ledger", db->dir);
-    ledger_state state;
-    if (buffer_ledger_open(&db->ledger, path, &state, err) < 0)
+    if (buffer_ledger_open(&db->ledger, path, state, err) < 0)
         return -1;
-    if (state == LEDGER_CORRUPT) {
+    if (*state == LEDGER_CORRUPT) {
         slog_warn(db->id, "the buffer ledger %s is damaged; reading resumes at the oldest "
                   "record (some may be sent again)", path);
         count_error(db, "ledger_corrupt");
@@ -595,10 +594,16 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     db->metrics = o->metrics;
     db->last_sync_ns = sl_now_mono_ns();
     register_metrics(db);
-    if (open_directory(db, err) < 0 || open_ledger(db, err) < 0 ||
+    ledger_state ledger;
+    if (open_directory(db, err) < 0 || open_ledger(db, &ledger, err) < 0 ||
         recover_segments(db, err) < 0) {
         disk_buffer_free(db);
         return -1;
+    }
+    if (ledger == LEDGER_MISSING && db->nsegs > 0) {
+        slog_warn(db->id, "the buffer in %s has no ledger; reading resumes at the oldest "
+                  "record (some may be sent again)", db->dir);
+        count_error(db, "ledger_missing");
     }
     publish_gauges_locked(db);
     *out = db;

@@ -51,8 +51,8 @@
  * written and not yet acknowledged, and the bytes of segment files on disk),
  * buffer_received_events_total, buffer_sent_events_total,
  * buffer_discarded_events_total, buffer_errors_total{error_code} with codes
- * corrupt_record, torn_tail, ledger_corrupt, write_failed, read_failed,
- * sync_failed, encode_failed, delete_failed. */
+ * corrupt_record, torn_tail, ledger_corrupt, ledger_missing, write_failed,
+ * read_failed, sync_failed, encode_failed, delete_failed. */
 #ifndef SLUICE_DISK_BUFFER_H
 #define SLUICE_DISK_BUFFER_H
 

@@ -296,6 +296,64 @@ static void restart_resumes_after_the_acknowledged_records(void **state)
     disk_buffer_free(db);
 }
 
+/* Writes 3 records, acknowledges the first 2, and reopens after `damage`
+ * did its work on the ledger: reading must start over at record 1. */
+static void check_ledger_loss(const fixture *f, const char *code, void (*damage)(const char *))
+{
+    disk_buffer *db = open_buffer(f, 1 << 20, 0, false);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(disk_buffer_write(db, make_batch(2, i * 2, 10, NULL)), QUEUE_OK);
+    for (int i = 0; i < 2; i++) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        batch_release(b, ACK_DELIVERED);
+    }
+    disk_buffer_free(db);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/ledger", f->dir);
+    damage(path);
+
+    component_metrics m;
+    sl_error err;
+    assert_int_equal(component_metrics_init(&m, code, "sink", "blackhole", &err), 0);
+    db = open_buffer_with(f, 1 << 20, 0, false, &m);
+    assert_int_equal(buffer_errors(&m, code), 1);
+    for (int i = 0; i < 3; i++) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        assert_int_equal(check_batch(b, 2, 10), i * 2);
+        batch_release(b, ACK_DELIVERED);
+    }
+    disk_buffer_free(db);
+}
+
+static void remove_file(const char *path)
+{
+    assert_int_equal(unlink(path), 0);
+}
+
+static void scribble_on_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    char junk[600];
+    memset(junk, 0x33, sizeof(junk));
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    close(fd);
+}
+
+static void lost_ledger_reads_from_the_oldest_record(void **state)
+{
+    fixture *f = *state;
+    check_ledger_loss(f, "ledger_missing", remove_file);
+}
+
+static void damaged_ledger_reads_from_the_oldest_record(void **state)
+{
+    fixture *f = *state;
+    check_ledger_loss(f, "ledger_corrupt", scribble_on_file);
+}
+
 static void errored_batch_is_read_again(void **state)
 {
     fixture *f = *state;
@@ -603,6 +661,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(acks_in_any_order_delete_finished_segments, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(restart_resumes_after_the_acknowledged_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(lost_ledger_reads_from_the_oldest_record, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(damaged_ledger_reads_from_the_oldest_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(errored_batch_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(full_buffer_blocks_the_writer_until_acks, setup,
