@@ -338,6 +338,8 @@ static void advance_acked_locked(disk_buffer *db)
     db->ledger_dirty = true;
     delete_finished_segments_locked(db);
     publish_gauges_locked(db);
+    /* Even when no segment went, a full writer may now leave its own. */
+    pthread_cond_broadcast(&db->room);
 }
 
 /* The ack callback of every batch read: token is the record id. */
@@ -718,27 +720,42 @@ static bool wait_unless_closed(disk_buffer *db, pthread_cond_t *cond, int64_t ms
     return open;
 }
 
+typedef enum room_state {
+    ROOM_CLOSED,
+    ROOM_FITS,
+    ROOM_LEAVE_SEGMENT,   /* full, but the writer's segment is all finished */
+    ROOM_FULL,
+} room_state;
+
+static room_state room_for_locked(const disk_buffer *db, uint64_t size)
+{
+    if (db->closed)
+        return ROOM_CLOSED;
+    if (db->total_bytes + size <= db->max_size)
+        return ROOM_FITS;
+    const segment *last = db->nsegs ? &db->segs[db->nsegs - 1] : NULL;
+    if (db->writer_has_segment && last->size > 0 && last->last_id <= db->acked_id)
+        return ROOM_LEAVE_SEGMENT;
+    return ROOM_FULL;
+}
+
 /* QUEUE_OK once `size` bytes fit under max_size; QUEUE_DROPPED (drop_newest)
  * or QUEUE_CLOSED instead. */
 static queue_result wait_for_room(disk_buffer *db, uint64_t size)
 {
     for (;;) {
         pthread_mutex_lock(&db->mu);
-        bool closed = db->closed;
-        bool fits = db->total_bytes + size <= db->max_size;
-        bool current_finished = db->writer_has_segment && db->segs[db->nsegs - 1].size > 0 &&
-                                db->segs[db->nsegs - 1].last_id <= db->acked_id;
+        room_state room = room_for_locked(db, size);
         pthread_mutex_unlock(&db->mu);
-        if (closed)
+        if (room == ROOM_CLOSED)
             return QUEUE_CLOSED;
-        if (fits)
+        if (room == ROOM_FITS)
             return QUEUE_OK;
         sl_error err;
-        if (current_finished) {
-            if (close_write_segment(db, &err) < 0)
-                slog_error(db->id, "%s", err.msg);
-            else
+        if (room == ROOM_LEAVE_SEGMENT) {
+            if (close_write_segment(db, &err) == 0)
                 continue;
+            slog_error(db->id, "%s", err.msg);
         }
         if (db->drop_newest)
             return QUEUE_DROPPED;
@@ -746,8 +763,14 @@ static queue_result wait_for_room(disk_buffer *db, uint64_t size)
          * release them rather than keep them hostage while blocked. */
         if (disk_buffer_sync(db, &err) < 0)
             slog_error(db->id, "%s", err.msg);
-        if (!wait_unless_closed(db, &db->room, RETRY_WAIT_MS))
-            return QUEUE_CLOSED;
+        /* Checked again under the lock, so an ack in between is not missed;
+         * a segment that could not be left is retried after the wait. */
+        struct timespec until = deadline_after_ms(RETRY_WAIT_MS);
+        pthread_mutex_lock(&db->mu);
+        room_state now = room_for_locked(db, size);
+        if (now == ROOM_FULL || (now == ROOM_LEAVE_SEGMENT && room == ROOM_LEAVE_SEGMENT))
+            pthread_cond_timedwait(&db->room, &db->mu, &until);
+        pthread_mutex_unlock(&db->mu);
     }
 }
 

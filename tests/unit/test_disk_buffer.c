@@ -588,6 +588,68 @@ static void failed_write_is_undone_and_retried(void **state)
     free(path);
 }
 
+typedef struct paced_writer {
+    disk_buffer *db;
+    int batches;
+} paced_writer;
+
+/* Writes like the runtime's buffer thread: syncing whenever one is due. */
+static void *write_and_sync(void *arg)
+{
+    paced_writer *w = arg;
+    sl_error err;
+    for (int i = 0; i < w->batches; i++) {
+        assert_int_equal(disk_buffer_write(w->db, make_batch(4, i * 4, 300, NULL)), QUEUE_OK);
+        if (disk_buffer_sync_due_ms(w->db) == 0)
+            assert_int_equal(disk_buffer_sync(w->db, &err), 0);
+    }
+    disk_buffer_writer_done(w->db);
+    return NULL;
+}
+
+static void concurrent_reads_with_acks_in_any_order(void **state)
+{
+    fixture *f = *state;
+    enum { N = 400, HOLD = 8 };
+    /* Small segments and a tight max_size: rollover, deletion and blocking
+     * all happen while the reader acknowledges out of order. */
+    disk_buffer *db = open_buffer(f, 128 << 10, 2, false);
+    paced_writer w = {db, N};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_and_sync, &w), 0);
+    int delivered[N] = {0}, errored[N] = {0};
+    batch *held[HOLD];
+    int nheld = 0;
+    uint32_t x = 7;
+    for (;;) {
+        batch *b;
+        queue_result r = disk_buffer_read(db, &b, 100);
+        if (r == QUEUE_END && nheld == 0)
+            break;
+        if (r == QUEUE_OK) {
+            check_batch(b, 4, 300);
+            held[nheld++] = b;
+        }
+        while (nheld > 0 && (nheld == HOLD || r != QUEUE_OK)) {
+            x = x * 1103515245u + 12345u;
+            int k = (int)((x >> 16) % (uint32_t)nheld);
+            batch *out = held[k];
+            held[k] = held[--nheld];
+            int seq = (int)(event_log_get(&out->events[0], "seq")->u.i / 4);
+            bool fail = ((x >> 8) % 10) == 0 && errored[seq] < 2;
+            errored[seq] += fail;
+            delivered[seq] += !fail;
+            batch_release(out, fail ? ACK_ERRORED : ACK_DELIVERED);
+        }
+    }
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++)
+        assert_true(delivered[i] >= 1);
+    assert_int_equal(disk_buffer_events(db), 0);
+    assert_true(count_segments(f) <= 1);
+    disk_buffer_free(db);
+}
+
 static void second_open_of_a_directory_fails(void **state)
 {
     fixture *f = *state;
@@ -673,6 +735,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_wakes_a_blocked_writer_and_reader, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_undone_and_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_reads_with_acks_in_any_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(second_open_of_a_directory_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_on_disk_is_skipped_and_torn_tail_cut, setup,
                                         teardown),
