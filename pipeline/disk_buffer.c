@@ -100,7 +100,7 @@ struct disk_buffer {
     buf encoded;
     char *compressed;
     size_t compressed_cap;
-    batch **unsynced;
+    ack_group **unsynced;      /* of the batches written since the last sync */
     size_t nunsynced, unsynced_cap;
     bool needs_fsync;
     bool dir_needs_fsync;
@@ -774,17 +774,17 @@ static queue_result wait_for_room(disk_buffer *db, uint64_t size)
     }
 }
 
-static int remember_unsynced(disk_buffer *db, batch *b)
+static int remember_unsynced(disk_buffer *db, ack_group *g)
 {
     if (db->nunsynced == db->unsynced_cap) {
         size_t cap = db->unsynced_cap ? db->unsynced_cap * 2 : 64;
-        batch **v = realloc(db->unsynced, cap * sizeof(*v));
+        ack_group **v = realloc(db->unsynced, cap * sizeof(*v));
         if (!v)
             return -1;
         db->unsynced = v;
         db->unsynced_cap = cap;
     }
-    db->unsynced[db->nunsynced++] = b;
+    db->unsynced[db->nunsynced++] = g;
     return 0;
 }
 
@@ -827,6 +827,22 @@ static void publish_record(disk_buffer *db, const bseg_header *h)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* The events are on disk now, so the batch's memory can go; only its
+ * acknowledgement waits for the fsync: a reference on its ack group keeps
+ * the source from hearing "delivered" before then. */
+static void hold_ack_until_sync(disk_buffer *db, batch *b)
+{
+    ack_group *g = b->ack;
+    if (g) {
+        ack_group_ref(g);
+        if (remember_unsynced(db, g) < 0) {
+            /* Without room to remember it, make it durable now. */
+            ack_group_release(g, fsync_fd(db->wfd) == 0 ? ACK_DELIVERED : ACK_ERRORED);
+        }
+    }
+    batch_release(b, ACK_DELIVERED);
+}
+
 queue_result disk_buffer_write(disk_buffer *db, batch *b)
 {
     if (b->count == 0) {
@@ -861,13 +877,7 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
     db->needs_fsync = true;
     publish_record(db, &h);
     metrics_add(db->received_events, b->count);
-    if (remember_unsynced(db, b) < 0) {
-        /* Without room to remember it, make it durable now and let it go. */
-        if (fsync_fd(db->wfd) == 0)
-            batch_release(b, ACK_DELIVERED);
-        else
-            batch_release(b, ACK_ERRORED);
-    }
+    hold_ack_until_sync(db, b);
     if (db->sync_interval_ms == 0 && disk_buffer_sync(db, &err) < 0)
         slog_error(db->id, "%s", err.msg);
     return QUEUE_OK;
@@ -876,7 +886,7 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
 static void release_unsynced(disk_buffer *db, ack_status status)
 {
     for (size_t i = 0; i < db->nunsynced; i++)
-        batch_release(db->unsynced[i], status);
+        ack_group_release(db->unsynced[i], status);
     db->nunsynced = 0;
 }
 
