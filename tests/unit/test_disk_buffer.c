@@ -715,6 +715,46 @@ static void damage_on_disk_is_skipped_and_torn_tail_cut(void **state)
     free(path);
 }
 
+static void damage_in_an_older_segment_is_found_when_read(void **state)
+{
+    fixture *f = *state;
+    /* 512 KiB: 64 KiB segments; each record ~6 KB. */
+    disk_buffer *db = open_buffer(f, 512 << 10, 0, false);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(disk_buffer_write(db, make_batch(4, i * 4, 2000, NULL)), QUEUE_OK);
+    disk_buffer_free(db);
+    assert_true(count_segments(f) >= 3);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/0000000000000001.seg", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int fd = open(path, O_RDWR);
+    uint8_t x = 0;
+    off_t mid = st.st_size / 2;
+    assert_int_equal(pread(fd, &x, 1, mid), 1);
+    x ^= 0x01;
+    assert_int_equal(pwrite(fd, &x, 1, mid), 1);
+    close(fd);
+
+    component_metrics m;
+    sl_error err;
+    assert_int_equal(component_metrics_init(&m, "older", "sink", "blackhole", &err), 0);
+    db = open_buffer_with(f, 512 << 10, 0, false, &m);
+    assert_int_equal(buffer_errors(&m, "corrupt_record"), 0);
+    int got = 0;
+    batch *b;
+    while (disk_buffer_read(db, &b, 0) == QUEUE_OK) {
+        check_batch(b, 4, 2000);
+        batch_release(b, ACK_DELIVERED);
+        got++;
+    }
+    assert_int_equal(got, 29);
+    assert_int_equal(buffer_errors(&m, "corrupt_record"), 1);
+    /* The damaged segment went with the others once the rest was acknowledged. */
+    assert_int_equal(count_segments(f), 0);
+    disk_buffer_free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +779,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(second_open_of_a_directory_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_on_disk_is_skipped_and_torn_tail_cut, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(damage_in_an_older_segment_is_found_when_read, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
