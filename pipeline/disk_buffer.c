@@ -115,27 +115,6 @@ struct disk_buffer {
 
 /* ---- small helpers ---- */
 
-static int make_dirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 static void segment_path(const disk_buffer *db, uint64_t first_id, char out[PATH_MAX])
 {
     char name[BSEG_NAME_SIZE];
@@ -556,7 +535,7 @@ static uint64_t segment_target_for(uint64_t max_size)
 
 static int open_directory(disk_buffer *db, sl_error *err)
 {
-    if (make_dirs(db->dir) < 0)
+    if (sl_mkdir_p(db->dir) < 0)
         return sl_fail(err, "cannot create the buffer directory %s: %s", db->dir,
                        strerror(errno));
     if (lock_directory(db, err) < 0)
