@@ -71,6 +71,9 @@ typedef struct in_batch {
     batch *b;
     uint32_t left;       /* events not finished yet */
     uint32_t rejected;
+    uint64_t event_bytes;   /* each event's share of b's estimated JSON
+                               size, counted in http_sink.held_bytes while
+                               the event is not finished */
 } in_batch;
 
 /* One event a request carries, with what the codec's prepare() said. */
@@ -92,6 +95,12 @@ typedef struct http_dest {
     uint64_t max_events, max_bytes;
     struct request *open;         /* the request events are added to */
     int64_t open_deadline_ns;
+    /* The items of partial failures waiting to be sent again, pooled into
+     * one request that goes at retry_due_ns, a backoff drawn when it
+     * opened: one retry request per backoff rather than one per failed
+     * request. */
+    struct request *retry_open;
+    int64_t retry_due_ns;
 } http_dest;
 
 typedef struct request {
@@ -164,6 +173,10 @@ struct http_sink {
     size_t nretrying;        /* of the pending ones, those waiting to retry */
     size_t ncompressing;     /* in the pool: submitted, not taken back yet */
     uint64_t events_held;
+    /* The estimated size of the events the sink holds, in flight, ready,
+     * being compressed or waiting to retry: no input is taken at
+     * held_budget or above (see http_setup.c). */
+    uint64_t held_bytes, held_budget;
     uint64_t rng;
     uint8_t *items;
     const event **events;    /* the judged request's events, for the codec */
@@ -217,9 +230,15 @@ void http_split_request(http_sink *h, request *r, const char *why);
 /* Routes, prepares and encodes every event of b into its destination's
  * open request. */
 void http_take_batch(http_sink *h, batch *b);
-/* Sends the open requests whose batch.timeout has passed (all: now < 0). */
+/* Adds ref, an item of a partial failure to send again, to d's pooled
+ * retry request, opening one that goes at due_if_new when d has none. The
+ * request is queued when full or due. -1 out of memory (ref is untouched). */
+int http_pool_retry(http_sink *h, http_dest *d, ev_ref ref, int64_t due_if_new);
+/* Sends the open requests whose batch.timeout has passed (all: now < 0),
+ * and the pooled retry requests whose backoff is ending. */
 void http_flush_due(http_sink *h, int64_t now);
-/* The earliest open request's deadline, or INT64_MAX without one. */
+/* The earliest deadline of an open or pooled retry request, or INT64_MAX
+ * without one. */
 int64_t http_next_open_deadline(const http_sink *h);
 
 #endif

@@ -218,6 +218,30 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
     h->verify_host = o->tls_verify_hostname || !o->tls_verify_hostname_set;
 }
 
+/* The estimated size (as JSON, as the pipeline's buffers count bytes) of
+ * the events the sink may hold before it stops taking input:
+ * HELD_BUDGET_REQUESTS times request.concurrency full requests (the largest
+ * batch.max_bytes of its destinations). About half is the requests in
+ * flight and ready; the rest is room for the events waiting for a retry,
+ * so that retries under a steady rate of failures don't throttle fresh
+ * traffic, while an endpoint that is down still backs pressure up once
+ * they fill it. An input batch stays allocated until all of its events are
+ * done: when only some of its events wait for a retry (Elasticsearch items
+ * answered 429), it is held whole while only their share is counted. */
+#define HELD_BUDGET_REQUESTS 2
+
+static void set_memory_budget(http_sink *h)
+{
+    uint64_t largest = 0;
+    for (size_t i = 0; i < h->ndests; i++)
+        if (h->dests[i].max_bytes > largest)
+            largest = h->dests[i].max_bytes;
+    uint64_t per_slot = largest < UINT64_MAX / (HELD_BUDGET_REQUESTS * 1024)
+                            ? largest * HELD_BUDGET_REQUESTS
+                            : UINT64_MAX / 1024;
+    h->held_budget = per_slot * h->concurrency;
+}
+
 /* ---- destinations ---- */
 
 static int copy_dest(http_dest *d, const char *const *urls, size_t nurls, const http_codec *c)
@@ -333,6 +357,7 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         http_sink_free(h);
         return -1;
     }
+    set_memory_budget(h);
     h->multi = curl_multi_init();
     h->flying = calloc(h->concurrency, sizeof(*h->flying));
     if (!h->multi || !h->flying) {
@@ -391,6 +416,7 @@ void http_sink_free(http_sink *h)
     free_request_list(h, h->pending);
     for (size_t i = 0; h->dests && i < h->ndests; i++) {
         free_request_list(h, h->dests[i].open);
+        free_request_list(h, h->dests[i].retry_open);
         free_dest(&h->dests[i]);
     }
     free(h->dests);

@@ -17,9 +17,10 @@
  * non-blocking look at the input with curl_multi_poll for a few
  * milliseconds; when nothing is in flight it blocks in sink_next until an
  * open request's timeout or the next retry is due; while the in-flight and
- * pending requests reach request.concurrency (requests waiting for a retry
- * count apart, up to as many again) it takes no input at all, which is how
- * an endpoint that is down pushes back on the pipeline. */
+ * pending requests reach request.concurrency, or the input batches it holds
+ * reach its memory budget (requests waiting for a retry count there, not
+ * in the slots), it takes no input at all, which is how an endpoint that is
+ * down pushes back on the pipeline. */
 #include "http_internal.h"
 
 #include <inttypes.h>
@@ -104,6 +105,7 @@ void http_finish_event(http_sink *h, in_batch *t, bool rejected)
 {
     if (rejected)
         t->rejected++;
+    h->held_bytes -= t->event_bytes;
     if (--t->left > 0)
         return;
     sink_done_mixed(h->ctx, t->b, t->rejected);
@@ -351,20 +353,32 @@ static uint8_t *items_for(http_sink *h, const request *r)
     return h->items;
 }
 
-/* After a partial failure: delivered and rejected items finish, the ones to
- * retry go again in a request of their own after a backoff. When some items
- * got through, the endpoint is working: the backoff starts over rather than
- * growing with every round of a shrinking remainder. */
+/* After a partial failure delivered and rejected items finish. When some
+ * items got through, the endpoint works: the ones to retry join their
+ * destination's pooled retry request, whose backoff starts over, so that
+ * a storm of partial failures makes one retry request per backoff rather
+ * than one per failed request. When none got through, or the response set
+ * Retry-After, they go again in a request of their own after r's backoff. */
 static void handle_partial(http_sink *h, request *r, const uint8_t *items, const char *why)
 {
-    request *again = http_request_new(r->dest);
-    size_t rejected = 0, delivered = 0;
+    size_t delivered = 0;
+    for (size_t i = 0; i < r->n; i++)
+        delivered += items[i] == HTTP_ITEM_DELIVERED;
+    bool pool = delivered && r->retry_after_ns < 0;
+    int64_t due = pool ? sl_now_mono_ns() + backoff_ns(h, 1) : 0;
+    request *again = pool ? NULL : http_request_new(r->dest);
+    size_t rejected = 0, pooled = 0;
     for (size_t i = 0; i < r->n; i++) {
-        bool retry = items[i] == HTTP_ITEM_RETRY;
-        if (retry && again && http_push_ref(again, r->refs[i]) == 0)
-            continue;
+        if (items[i] == HTTP_ITEM_RETRY) {
+            int rc = pool    ? http_pool_retry(h, r->dest, r->refs[i], due)
+                     : again ? http_push_ref(again, r->refs[i])
+                             : -1;
+            if (rc == 0) {
+                pooled += pool;
+                continue;
+            }
+        }
         bool failed = items[i] != HTTP_ITEM_DELIVERED;
-        delivered += !failed;
         http_finish_refs(h, &r->refs[i], 1, failed);
         rejected += failed;
     }
@@ -374,6 +388,10 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
                          "%zu of %zu events rejected by the endpoint: %s", rejected, r->n,
                          why);
     }
+    if (pooled)
+        http_log_limited(h, &h->retry_log, SLOG_WARN,
+                         "%zu of %zu events to send again (%s); they go with the next pooled "
+                         "retry request.", pooled, r->n, why);
     if (again && again->n) {
         again->url = r->url;
         again->attempts = delivered ? 0 : r->attempts;
@@ -478,16 +496,16 @@ static void drive_curl(http_sink *h, int wait_ms)
 /* ---- the loop ---- */
 
 /* New requests may be made while fewer than request.concurrency are in
- * flight or ready to go; requests waiting for a retry don't hold those
- * slots (a few slow retries would otherwise stall a healthy endpoint), but
- * at most as many again may wait, so memory stays bounded by twice the
- * concurrency in requests. Requests being compressed are about to be ready
- * and count as such. */
+ * flight or ready to go (requests being compressed are about to be ready and
+ * count as such). Requests waiting for a retry don't hold those slots, or a
+ * few retries would stall a healthy endpoint; what bounds them is memory:
+ * no input is taken while the input batches the sink holds reach
+ * held_budget (see http_setup.c), and every event of every request, in
+ * flight or waiting, belongs to one of them. */
 static bool can_take_input(const http_sink *h)
 {
     size_t ready = h->npending - h->nretrying + h->ncompressing;
-    return h->inflight + ready < h->concurrency &&
-           h->inflight + h->npending + h->ncompressing < 2 * h->concurrency;
+    return h->inflight + ready < h->concurrency && h->held_bytes < h->held_budget;
 }
 
 /* The next moment something is due: the open request's timeout, or a

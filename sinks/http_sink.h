@@ -19,8 +19,13 @@
  * of them; events rejected for good are counted as discarded.
  *
  * Memory is bounded: the engine stops taking batches from its input while
- * request.concurrency requests are in flight or waiting to be retried, so
- * an endpoint that is down backs pressure up the pipeline.
+ * request.concurrency requests are in flight or ready to go, or while the
+ * events it holds reach 2 x request.concurrency x batch.max_bytes
+ * (estimated as JSON), which is where requests waiting to be retried
+ * count,
+ * so an endpoint that is down backs pressure up the pipeline. Items of
+ * partial failures to retry are pooled per destination into one retry
+ * request per backoff.
  *
  * Secrets (API keys, passwords, tokens) live only in request headers and
  * curl's options: the engine never logs a header, and URLs it logs have

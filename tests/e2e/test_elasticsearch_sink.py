@@ -84,6 +84,46 @@ def test_exact_delivery_through_503_and_item_429s(start_sluice):
         assert all("id" not in d for d in docs.values())   # id_key left out, as Vector
 
 
+def bulk_ids(req):
+    """The _ids of a bulk request's actions, in order."""
+    lines = req.body.decode().splitlines()
+    return [next(iter(json.loads(a).values()))["_id"] for a in lines[0::2]]
+
+
+def test_partial_retries_of_several_requests_are_pooled(start_sluice):
+    """Eight requests each get one item 429 the first time: their items to
+    retry wait for a backoff in one pooled retry request (a few at most,
+    should a pool's drawn backoff end before the last 429 came back), not in
+    eight; a request answered 503 before that is retried whole; every event
+    is stored exactly once."""
+    n, per_request = 80, 10
+    with EsReceiver(expect={"action": "index", "id": True}) as es:
+        es.request_script = [503]
+        throttled = set()
+
+        def fault(action, meta, doc):
+            if int(meta["_id"][1:]) % per_request == 3 and meta["_id"] not in throttled:
+                throttled.add(meta["_id"])
+                return 429, "es_rejected_execution_exception", "rejected execution"
+            return None
+
+        es.item_fault = fault
+        cfg = config(es.url, f"""    id_key: id
+    batch:
+      max_events: {per_request}
+""").replace("retry_initial_backoff_secs: 0.05", "retry_initial_backoff_secs: 2").replace(
+            "retry_max_duration_secs: 0.2", "retry_max_duration_secs: 5")
+        run_with_events(start_sluice, cfg, [{"id": f"e{i}", "n": i} for i in range(n)])
+        assert es.violations == []
+        assert len(throttled) == n // per_request
+        assert sorted(doc_id for _, doc_id in es.accepted) == sorted(f"e{i}" for i in range(n))
+        assert set(es.accepted.values()) == {1}
+        retries = [r for r in es.requests() if r.status == 200 and
+                   set(bulk_ids(r)) <= throttled]
+        assert sum(len(bulk_ids(r)) for r in retries) == len(throttled)
+        assert 1 <= len(retries) <= 3, [bulk_ids(r) for r in retries]
+
+
 def test_default_index_and_no_id(start_sluice):
     with EsReceiver(expect={"action": "index", "id": False}) as es:
         run_with_events(start_sluice, config(es.url), [{"message": f"m{i}"} for i in range(10)])

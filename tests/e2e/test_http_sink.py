@@ -335,6 +335,36 @@ def test_back_pressure_while_the_receiver_is_down(start_sluice, http_receiver, t
         assert peak < 120_000, f"peak RSS {peak} kB"
 
 
+def test_events_held_while_the_receiver_is_down_stay_within_the_budget(start_sluice,
+                                                                       http_receiver):
+    """Requests waiting for a retry take no concurrency slot; what bounds
+    them is the sink's budget of 2 x concurrency x batch.max_bytes of events
+    held (here 8,000 bytes: a few hundred short events, plus the input batch
+    being taken), so the sink stops reading long before it has all 20,000."""
+    rx = http_receiver
+    rx.fail_for(3.0, 503)
+    n = 20_000
+    port = free_port()
+    extra = ("    batch:\n      max_bytes: 2000\n"
+             "    request:\n      concurrency: 2\n      retry_initial_backoff_secs: 0.2\n"
+             "      retry_max_duration_secs: 0.5\n")
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write(lines(n, "event"))
+    s.proc.stdin.flush()
+    held = re.compile(r'sluice_http_client_events_in_flight\{component_id="out"[^}]*\} (\d+)')
+    peak, deadline = 0, time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        m = held.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+        peak = max(peak, int(m.group(1)) if m else 0)
+        time.sleep(0.05)
+    s.proc.stdin.close()
+    assert s.wait(60) == 0, s.stderr()
+    got = delivered_messages(rx, "ndjson")
+    assert sorted(got) == sorted(f"event {i}" for i in range(n))
+    assert 0 < peak < 3000, f"{peak} events held while the receiver was down"
+
+
 # ---- auth and secrets ----
 
 def test_basic_auth_arrives_and_never_leaks(start_sluice, http_receiver):
