@@ -68,19 +68,29 @@ void http_url_for_log(const char *url, char *out, size_t cap);
 
 /* An input batch while its events are out. */
 typedef struct in_batch {
-    batch *b;
+    batch *b;            /* NULL once detached */
     uint32_t left;       /* events not finished yet */
     uint32_t rejected;
+    uint32_t attached;   /* of those, the ones requests read from b itself
+                            rather than from a copy of their own */
     uint64_t event_bytes;   /* each event's share of b's estimated JSON
                                size, counted in http_sink.held_bytes while
                                the event is not finished */
+    /* Once every unfinished event is a copy, b is released (so a few items
+     * waiting for a retry don't keep a whole input batch in memory) and the
+     * acknowledgement waits on a reference of the sink's own to b's ack
+     * group, with what the runtime would have counted from b. */
+    ack_group *ack;
+    uint32_t count;
+    uint64_t json_bytes;
 } in_batch;
 
 /* One event a request carries, with what the codec's prepare() said. */
 typedef struct ev_ref {
     in_batch *t;
-    uint32_t index;
+    const event *ev;     /* in t's batch, or a copy in the request's arena */
     double note;
+    bool copied;
 } ev_ref;
 
 /* Where a request goes and how its body looks: the setup's main URLs and
@@ -121,6 +131,7 @@ typedef struct request {
     size_t url;           /* index into dest->urls */
     CURL *easy;           /* while in flight */
     size_t slot;          /* its index in http_sink.flying */
+    arena *copies;        /* the events it carries as copies; NULL: none */
     struct request *next;
     /* Set by a compression thread; see http_zpool.c for who reads when. */
     bool zdone, zfailed;
@@ -193,11 +204,18 @@ struct http_sink {
 /* Logs at most one message per interval per kind. */
 void http_log_limited(http_sink *h, rate_limited_log *rl, slog_level level, const char *fmt,
                       ...) SL_PRINTF(4, 5);
-/* One event is finished; the last of its batch acknowledges the batch. */
-void http_finish_event(http_sink *h, in_batch *t, bool rejected);
+/* One event is finished (copied: a request carried it as a copy); the last
+ * of its batch acknowledges the batch. */
+void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected);
 void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected);
 /* An event that cannot be sent at all: counted, logged, finished. */
-void http_reject_one(http_sink *h, in_batch *t, const char *error_type, const char *why);
+void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why);
+/* The event of *ref, from its batch, is now read from a copy elsewhere:
+ * the batch is released once none of its unfinished events is read from
+ * it. */
+void http_detach_ref(const ev_ref *ref);
+/* Releases a batch whose events are all finished or copies: see in_batch. */
+void http_release_input(http_sink *h, in_batch *t, ack_status status);
 /* A handle with the sink's options set (from the idle ones when it can). */
 CURL *http_take_easy(http_sink *h);
 
@@ -231,8 +249,10 @@ void http_split_request(http_sink *h, request *r, const char *why);
  * open request. */
 void http_take_batch(http_sink *h, batch *b);
 /* Adds ref, an item of a partial failure to send again, to d's pooled
- * retry request, opening one that goes at due_if_new when d has none. The
- * request is queued when full or due. -1 out of memory (ref is untouched). */
+ * retry request (as a copy of its event, so that its input batch need not
+ * wait for it), opening one that goes at due_if_new when d has none. The
+ * request is queued when full or due. 0: ref is taken care of (pooled, or
+ * finished as rejected); -1 out of memory before anything changed. */
 int http_pool_retry(http_sink *h, http_dest *d, ev_ref ref, int64_t due_if_new);
 /* Sends the open requests whose batch.timeout has passed (all: now < 0),
  * and the pooled retry requests whose backoff is ending. */

@@ -8,6 +8,7 @@
  * encoded again from the events themselves with the same notes: prepare()
  * runs once per event, encode() as often as needed. */
 #include "http_internal.h"
+#include "../pipeline/arena.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -34,6 +35,7 @@ void http_request_free(request *r)
     if (!r)
         return;
     free(r->refs);
+    arena_free(r->copies);
     buf_free(&r->body);
     buf_free(&r->zbody);
     buf_free(&r->response);
@@ -62,9 +64,17 @@ static void buf_truncate(buf *b, size_t len)
         b->data[len] = '\0';
 }
 
-static const event *ref_event(ev_ref ref)
+/* Points ref at a copy of its event in r's arena. -1 out of memory. */
+static int copy_event(request *r, ev_ref *ref)
 {
-    return &ref.t->b->events[ref.index];
+    if (!r->copies && !(r->copies = arena_new()))
+        return -1;
+    event *e = arena_alloc(r->copies, sizeof(*e));
+    if (!e || event_copy(r->copies, ref->ev, e) < 0)
+        return -1;
+    ref->ev = e;
+    ref->copied = true;
+    return 0;
 }
 
 /* Appends one event (with its separator) to r's body: 1 when it was
@@ -77,9 +87,9 @@ static int encode_event(http_sink *h, request *r, ev_ref ref)
         return -1;
     size_t start = r->body.len;
     sl_error err = {{0}};
-    if (d->codec.encode(d->codec.ud, ref_event(ref), ref.note, &r->body, &err) < 0) {
+    if (d->codec.encode(d->codec.ud, ref.ev, ref.note, &r->body, &err) < 0) {
         buf_truncate(&r->body, mark);
-        http_reject_one(h, ref.t, "encode_failed", err.msg[0] ? err.msg : "cannot encode");
+        http_reject_one(h, &ref, "encode_failed", err.msg[0] ? err.msg : "cannot encode");
         return 0;
     }
     size_t alone = d->prefix_len + (r->body.len - start) + d->suffix_len;
@@ -88,7 +98,7 @@ static int encode_event(http_sink *h, request *r, ev_ref ref)
         char why[96];
         snprintf(why, sizeof(why), "%zu bytes encoded, over the limit of %zu", alone,
                  d->codec.max_bytes);
-        http_reject_one(h, ref.t, "event_too_large", why);
+        http_reject_one(h, &ref, "event_too_large", why);
         return 0;
     }
     return 1;
@@ -165,8 +175,12 @@ void http_split_request(http_sink *h, request *r, const char *why)
     size_t half = r->n / 2;
     request *a = http_request_new(r->dest), *b = http_request_new(r->dest);
     bool ok = a && b;
-    for (size_t i = 0; ok && i < r->n; i++)
-        ok = http_push_ref(i < half ? a : b, r->refs[i]) == 0;
+    for (size_t i = 0; ok && i < r->n; i++) {
+        /* r's copies go with r: each half copies the ones it takes. */
+        ev_ref ref = r->refs[i];
+        request *to = i < half ? a : b;
+        ok = (!ref.copied || copy_event(to, &ref) == 0) && http_push_ref(to, ref) == 0;
+    }
     if (ok) {
         a->url = b->url = r->url;
         ok = http_encode_request(h, a) == 0 && http_encode_request(h, b) == 0;
@@ -373,17 +387,23 @@ int http_pool_retry(http_sink *h, http_dest *d, ev_ref ref, int64_t due_if_new)
             return -1;
         d->retry_due_ns = due_if_new;
     }
-    int rc = add_to_request(h, d->retry_open, ref);
+    ev_ref copy = ref;
+    if (copy_event(d->retry_open, &copy) < 0)
+        return -1;
+    http_detach_ref(&ref);
+    int rc = add_to_request(h, d->retry_open, copy);
     if (rc == EVENT_NO_ROOM) {
         flush_retry(h, d);
-        return http_pool_retry(h, d, ref, due_if_new);
+        rc = http_pool_retry(h, d, copy, due_if_new) == 0 ? EVENT_ADDED : -1;
     }
+    if (rc == EVENT_ADDED) {
+        if (d->retry_open && request_is_full(d->retry_open))
+            flush_retry(h, d);
+        return 0;
+    }
+    h->events_held--;   /* finished alone; it was held since its first request */
     if (rc < 0)
-        return -1;
-    if (rc == EVENT_REJECTED)
-        h->events_held--;   /* finished alone; it was held since its first request */
-    else if (request_is_full(d->retry_open))
-        flush_retry(h, d);
+        http_reject_one(h, &copy, "out_of_memory", "out of memory pooling a retry");
     return 0;
 }
 
@@ -402,21 +422,21 @@ static void take_event(http_sink *h, in_batch *t, uint32_t index)
 {
     const event *e = &t->b->events[index];
     http_dest *d = dest_of(h, e);
-    ev_ref ref = {t, index, 0};
+    ev_ref ref = {t, e, 0, false};
     if (d->codec.prepare) {
         sl_error err = {{0}};
         int rc = d->codec.prepare(d->codec.ud, e, &ref.note, &err);
         if (rc > 0) {
-            http_finish_event(h, t, false);   /* nothing to send: delivered */
+            http_finish_event(h, t, false, false);   /* nothing to send: delivered */
             return;
         }
         if (rc < 0) {
-            http_reject_one(h, t, "prepare_failed", err.msg[0] ? err.msg : "cannot prepare");
+            http_reject_one(h, &ref, "prepare_failed", err.msg[0] ? err.msg : "cannot prepare");
             return;
         }
     }
     if (add_event(h, d, ref) < 0)
-        http_reject_one(h, t, "out_of_memory", "out of memory encoding the event");
+        http_reject_one(h, &ref, "out_of_memory", "out of memory encoding the event");
 }
 
 void http_take_batch(http_sink *h, batch *b)
@@ -434,6 +454,7 @@ void http_take_batch(http_sink *h, batch *b)
     }
     t->b = b;
     t->left = n;
+    t->attached = n;
     t->event_bytes = batch_json_bytes(b) / n;
     h->held_bytes += t->event_bytes * n;
     /* t is freed by the last event to finish, which is never before the

@@ -383,13 +383,8 @@ static void free_request_list(http_sink *h, request *r)
         request *next = r->next;
         for (size_t i = 0; i < r->n; i++) {
             in_batch *t = r->refs[i].t;
-            if (--t->left == 0) {
-                if (h->ctx)
-                    sink_done(h->ctx, t->b, ACK_ERRORED);
-                else
-                    batch_release(t->b, ACK_ERRORED);
-                free(t);
-            }
+            if (--t->left == 0)
+                http_release_input(h, t, ACK_ERRORED);
         }
         r->n = 0;
         http_request_free(r);

@@ -101,14 +101,73 @@ static void update_gauges(http_sink *h)
 
 /* ---- acknowledgements ---- */
 
-void http_finish_event(http_sink *h, in_batch *t, bool rejected)
+/* What the runtime's sink_done_mixed counts and reports, for a batch the
+ * sink released early (see in_batch): `failed` of its events not sent. */
+static void finish_detached(http_sink *h, in_batch *t, uint32_t failed, ack_status status)
+{
+    const component_metrics *m = h->metrics;
+    uint32_t sent = t->count - failed;
+    if (m) {
+        metrics_add(m->sent_events, sent);
+        metrics_add(m->sent_bytes, t->count ? t->json_bytes * sent / t->count : 0);
+        if (failed) {
+            metrics_add(m->discarded_error, failed);
+            component_metrics_error(m, "delivery_failed", "sending", 1);
+        }
+    }
+    ack_group_release(t->ack, status);
+}
+
+void http_release_input(http_sink *h, in_batch *t, ack_status status)
+{
+    if (!t->b)
+        finish_detached(h, t, t->count, status);
+    else if (h->ctx)
+        sink_done(h->ctx, t->b, status);
+    else
+        batch_release(t->b, status);
+    free(t);
+}
+
+/* Every unfinished event of t is read from a copy: its batch goes now, its
+ * acknowledgement when the last of them is done. */
+static void detach_input(in_batch *t)
+{
+    batch *b = t->b;
+    t->ack = b->ack;
+    ack_group_ref(t->ack);
+    t->count = b->count;
+    t->json_bytes = batch_json_bytes(b);
+    t->b = NULL;
+    /* Delivered, for this reference: the sink's own one reports the rest. */
+    batch_release(b, ACK_DELIVERED);
+}
+
+void http_detach_ref(const ev_ref *ref)
+{
+    in_batch *t = ref->t;
+    if (ref->copied || !t->b)
+        return;
+    if (--t->attached == 0)
+        detach_input(t);
+}
+
+void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected)
 {
     if (rejected)
         t->rejected++;
     h->held_bytes -= t->event_bytes;
-    if (--t->left > 0)
+    if (!copied)
+        t->attached--;
+    if (--t->left > 0) {
+        if (!copied && t->attached == 0 && t->b)
+            detach_input(t);
         return;
-    sink_done_mixed(h->ctx, t->b, t->rejected);
+    }
+    if (t->b)
+        sink_done_mixed(h->ctx, t->b, t->rejected);
+    else
+        finish_detached(h, t, t->rejected, t->rejected ? ACK_REJECTED : ACK_DELIVERED);
     free(t);
 }
 
@@ -116,14 +175,14 @@ void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected)
 {
     h->events_held -= n < h->events_held ? n : h->events_held;
     for (size_t i = 0; i < n; i++)
-        http_finish_event(h, refs[i].t, rejected);
+        http_finish_event(h, refs[i].t, refs[i].copied, rejected);
 }
 
-void http_reject_one(http_sink *h, in_batch *t, const char *error_type, const char *why)
+void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why)
 {
     component_metrics_error(h->metrics, error_type, "processing", 1);
     http_log_limited(h, &h->reject_log, SLOG_ERROR, "Event dropped (%s): %s", error_type, why);
-    http_finish_event(h, t, true);
+    http_finish_event(h, ref->t, ref->copied, true);
 }
 
 /* ---- curl ---- */
@@ -349,7 +408,7 @@ static uint8_t *items_for(http_sink *h, const request *r)
     }
     memset(h->items, HTTP_ITEM_DELIVERED, n);
     for (size_t i = 0; i < n; i++)
-        h->events[i] = &r->refs[i].t->b->events[r->refs[i].index];
+        h->events[i] = r->refs[i].ev;
     return h->items;
 }
 
@@ -393,6 +452,9 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
                          "%zu of %zu events to send again (%s); they go with the next pooled "
                          "retry request.", pooled, r->n, why);
     if (again && again->n) {
+        /* r's copies, if any, are read by again now. */
+        again->copies = r->copies;
+        r->copies = NULL;
         again->url = r->url;
         again->attempts = delivered ? 0 : r->attempts;
         again->retry_after_ns = r->retry_after_ns;
