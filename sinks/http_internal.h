@@ -64,6 +64,33 @@ int64_t http_backoff_ns(double initial, double max, unsigned attempt, double u);
 /* A URL fit for a log line: userinfo ("user:pass@") removed. */
 void http_url_for_log(const char *url, char *out, size_t cap);
 
+/* ---- adaptive concurrency (http_arc.c), unit tested ---- */
+
+/* request.adaptive_concurrency, with Vector's defaults filled in. */
+typedef struct http_arc_settings {
+    size_t initial, max;
+    double decrease_ratio, ewma_alpha, rtt_deviation_scale;
+} http_arc_settings;
+
+typedef struct http_arc {
+    http_arc_settings cfg;
+    size_t limit;               /* requests that may be in flight now */
+    bool have_past;
+    double past_mean, past_var; /* EWMA of the periods' mean RTT, seconds */
+    double sum_rtt;             /* this period's RTTs */
+    uint64_t nrtt;
+    int64_t next_update_ns;     /* when this period ends */
+    bool back_pressure, reached_limit;
+} http_arc;
+
+void http_arc_init(http_arc *a, const http_arc_settings *s, int64_t now);
+/* A request started; inflight counts it. */
+void http_arc_started(http_arc *a, size_t inflight);
+/* A request finished at now: rtt_secs when the endpoint processed it (< 0
+ * when it did not: no RTT sample), back_pressure when it answered with a
+ * retryable status or timed out. true when the limit changed. */
+bool http_arc_done(http_arc *a, int64_t now, double rtt_secs, bool back_pressure);
+
 /* ---- the engine's state ---- */
 
 /* An input batch while its events are out. */
@@ -160,7 +187,9 @@ struct http_sink {
     http_compression compression;
     http_zpool *zpool;       /* NULL when the sink does not compress */
     int64_t batch_timeout_ns;
-    size_t concurrency;
+    size_t concurrency;      /* the fixed limit; adaptive: the highest */
+    bool adaptive;           /* the limit is arc's */
+    http_arc arc;
     long timeout_ms;
     double backoff_initial, backoff_max;
     uint64_t retry_attempts;
@@ -186,8 +215,8 @@ struct http_sink {
     uint64_t events_held;
     /* The estimated size of the events the sink holds, in flight, ready,
      * being compressed or waiting to retry: no input is taken at
-     * held_budget or above (see http_setup.c). */
-    uint64_t held_bytes, held_budget;
+     * held_per_slot times the concurrency limit or above (http_setup.c). */
+    uint64_t held_bytes, held_per_slot;
     uint64_t rng;
     uint8_t *items;
     const event **events;    /* the judged request's events, for the codec */
@@ -195,6 +224,7 @@ struct http_sink {
     rate_limited_log retry_log, reject_log;
 
     metrics_series *m_requests, *m_inflight, *m_events_inflight, *m_rtt;
+    metrics_series *m_arc_limit;   /* adaptive_concurrency_limit, when adaptive */
     status_series statuses[STATUS_SERIES_MAX];
     size_t nstatuses;
 };

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #define DEFAULT_CONCURRENCY 8
+#define DEFAULT_MAX_CONCURRENCY_LIMIT 200   /* Vector's */
 #define DEFAULT_TIMEOUT_SECS 60
 #define DEFAULT_BACKOFF_SECS 1.0
 #define DEFAULT_MAX_BACKOFF_SECS 30.0
@@ -67,6 +68,12 @@ static void register_metrics(http_sink *h)
     const metrics_label labels[] = {
         {"component_id", m->id}, {"component_kind", m->kind}, {"component_type", m->type},
     };
+    if (h->adaptive) {
+        h->m_arc_limit = component_metrics_extra(
+            m, "adaptive_concurrency_limit", METRICS_GAUGE,
+            "The number of requests adaptive concurrency lets fly now.");
+        metrics_set(h->m_arc_limit, (double)h->arc.limit);
+    }
     h->m_rtt = metrics_histogram("http_client_rtt_seconds",
                                  "Time from sending a request to its response.", labels,
                                  SL_ARRAY_LEN(labels), rtt_buckets, SL_ARRAY_LEN(rtt_buckets));
@@ -203,6 +210,18 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
                                             : s->defaults.batch_timeout_secs;
     h->batch_timeout_ns = secs > 0 ? (int64_t)(secs * NS_PER_SEC) : NS_PER_SEC;
     h->concurrency = o->concurrency ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
+    h->adaptive = o->adaptive;
+    if (h->adaptive) {
+        http_arc_settings arc = {
+            .initial = o->arc_initial ? (size_t)o->arc_initial : 1,
+            .max = o->arc_max ? (size_t)o->arc_max : DEFAULT_MAX_CONCURRENCY_LIMIT,
+            .decrease_ratio = o->arc_decrease_ratio > 0 ? o->arc_decrease_ratio : 0.9,
+            .ewma_alpha = o->arc_ewma_alpha > 0 ? o->arc_ewma_alpha : 0.4,
+            .rtt_deviation_scale = o->arc_rtt_deviation_scale,
+        };
+        h->concurrency = arc.max;
+        http_arc_init(&h->arc, &arc, sl_now_mono_ns());
+    }
     h->timeout_ms = 1000L * (long)(o->timeout_secs ? o->timeout_secs : DEFAULT_TIMEOUT_SECS);
     h->backoff_initial = o->retry_initial_backoff_secs > 0 ? o->retry_initial_backoff_secs
                                                            : DEFAULT_BACKOFF_SECS;
@@ -220,8 +239,9 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
 
 /* The estimated size (as JSON, as the pipeline's buffers count bytes) of
  * the events the sink may hold before it stops taking input:
- * HELD_BUDGET_REQUESTS times request.concurrency full requests (the largest
- * batch.max_bytes of its destinations). About half is the requests in
+ * HELD_BUDGET_REQUESTS full requests (the largest batch.max_bytes of its
+ * destinations) per request the concurrency limit lets fly (with adaptive
+ * concurrency, the current limit). About half is the requests in
  * flight and ready; the rest is room for the events waiting for a retry,
  * so that retries under a steady rate of failures don't throttle fresh
  * traffic, while an endpoint that is down still backs pressure up once
@@ -239,7 +259,7 @@ static void set_memory_budget(http_sink *h)
     uint64_t per_slot = largest < UINT64_MAX / (HELD_BUDGET_REQUESTS * 1024)
                             ? largest * HELD_BUDGET_REQUESTS
                             : UINT64_MAX / 1024;
-    h->held_budget = per_slot * h->concurrency;
+    h->held_per_slot = per_slot;
 }
 
 /* ---- destinations ---- */

@@ -273,6 +273,12 @@ static void return_easy(http_sink *h, CURL *e)
     h->idle[h->nidle++] = e;
 }
 
+/* The requests that may be in flight now. */
+static size_t concurrency_limit(const http_sink *h)
+{
+    return h->adaptive ? h->arc.limit : h->concurrency;
+}
+
 static int start_request(http_sink *h, request *r)
 {
     CURL *e = http_take_easy(h);
@@ -298,6 +304,8 @@ static int start_request(http_sink *h, request *r)
     r->easy = e;
     r->slot = h->inflight;
     h->flying[h->inflight++] = r;
+    if (h->adaptive)
+        http_arc_started(&h->arc, h->inflight);
     metrics_add(h->m_requests, 1);
     return 0;
 }
@@ -327,7 +335,7 @@ static int64_t rate_reopens_at(const http_sink *h, int64_t now)
 static void start_ready(http_sink *h, int64_t now)
 {
     request **p = &h->pending;
-    while (*p && h->inflight < h->concurrency && rate_allows_start(h, now)) {
+    while (*p && h->inflight < concurrency_limit(h) && rate_allows_start(h, now)) {
         request *r = *p;
         if (r->not_before_ns > now) {
             p = &r->next;
@@ -471,6 +479,20 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
     http_request_free(r);
 }
 
+/* Adaptive concurrency learns from every finished request: its RTT when
+ * the endpoint processed it (delivered, in full or in part), back pressure
+ * when it asked for a retry or timed out. */
+static void observe_for_concurrency(http_sink *h, const request *r, bool processed,
+                                    bool back_pressure)
+{
+    if (!h->adaptive)
+        return;
+    int64_t now = sl_now_mono_ns();
+    double rtt = processed ? (double)(now - r->started_ns) / NS_PER_SEC : -1;
+    if (http_arc_done(&h->arc, now, rtt, back_pressure))
+        metrics_set(h->m_arc_limit, (double)h->arc.limit);
+}
+
 static void handle_response(http_sink *h, request *r, long status)
 {
     metrics_add(status_counter(h, status), 1);
@@ -484,6 +506,7 @@ static void handle_response(http_sink *h, request *r, long status)
                            : HTTP_RETRY;
     char why[320];
     snprintf(why, sizeof(why), "HTTP %ld%s%s", status, reason[0] ? ": " : "", reason);
+    observe_for_concurrency(h, r, v == HTTP_DELIVERED || v == HTTP_PARTIAL, v == HTTP_RETRY);
     switch (v) {
     case HTTP_DELIVERED:
         http_finish_refs(h, r->refs, r->n, false);
@@ -528,6 +551,7 @@ static void handle_done(http_sink *h, CURL *e, CURLcode result)
         http_url_for_log(r->dest->urls[r->url], url, sizeof(url));
         snprintf(why, sizeof(why), "%s: %s", url, curl_easy_strerror(result));
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
+        observe_for_concurrency(h, r, false, result == CURLE_OPERATION_TIMEDOUT);
         r->url = (r->url + 1) % r->dest->nurls;   /* fail over */
         r->retry_after_ns = -1;
         retry_request(h, r, why);
@@ -557,17 +581,17 @@ static void drive_curl(http_sink *h, int wait_ms)
 
 /* ---- the loop ---- */
 
-/* New requests may be made while fewer than request.concurrency are in
+/* New requests may be made while fewer than the concurrency limit are in
  * flight or ready to go (requests being compressed are about to be ready and
  * count as such). Requests waiting for a retry don't hold those slots, or a
  * few retries would stall a healthy endpoint; what bounds them is memory:
- * no input is taken while the input batches the sink holds reach
- * held_budget (see http_setup.c), and every event of every request, in
- * flight or waiting, belongs to one of them. */
+ * no input is taken while the events the sink holds, in flight or waiting,
+ * reach held_per_slot per slot of the limit (see http_setup.c). */
 static bool can_take_input(const http_sink *h)
 {
     size_t ready = h->npending - h->nretrying + h->ncompressing;
-    return h->inflight + ready < h->concurrency && h->held_bytes < h->held_budget;
+    size_t limit = concurrency_limit(h);
+    return h->inflight + ready < limit && h->held_bytes < h->held_per_slot * limit;
 }
 
 /* The next moment something is due: the open request's timeout, or a
@@ -579,7 +603,7 @@ static int ms_until_due(const http_sink *h, int64_t now)
     if (open_due < due)
         due = open_due;
     int64_t reopens = rate_reopens_at(h, now);
-    if (h->inflight < h->concurrency)
+    if (h->inflight < concurrency_limit(h))
         for (const request *r = h->pending; r; r = r->next) {
             int64_t at = r->not_before_ns > reopens ? r->not_before_ns : reopens;
             if (at < due)

@@ -68,6 +68,10 @@ typedef struct http_sink_options {
     /* request */
     const cfg_node *concurrency_node; /* request.concurrency as written */
     uint64_t concurrency;             /* filled by http_sink_check; 0: default */
+    bool adaptive;                    /* request.concurrency: adaptive */
+    /* request.adaptive_concurrency (Vector's defaults when not set) */
+    uint64_t arc_initial, arc_max;
+    double arc_decrease_ratio, arc_ewma_alpha, arc_rtt_deviation_scale;
     uint64_t timeout_secs;
     double retry_initial_backoff_secs;
     double retry_max_duration_secs;   /* cap of one backoff */
@@ -106,7 +110,8 @@ extern const opt_spec http_auth_fields[];
      "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL,     \
      NULL},                                                                      \
     {"request", OPT_OBJECT, 0, NULL, false,                                      \
-     "concurrency, timeout_secs, retry_*, headers.", NULL, http_request_fields}, \
+     "concurrency, adaptive_concurrency, timeout_secs, retry_*, headers.", NULL,       \
+     http_request_fields}, \
     {"tls", OPT_OBJECT, 0, NULL, false,                                          \
      "ca_file, crt_file, key_file, key_pass, verify_certificate, "               \
      "verify_hostname.", NULL, http_tls_fields},                                 \

@@ -266,18 +266,57 @@ def test_concurrency_is_bounded(start_sluice, http_receiver):
 
 
 def test_vector_concurrency_words(start_sluice, http_receiver, tmp_path):
-    """`none` is one request at a time; `adaptive` is accepted with a
-    warning and runs with the fixed default."""
+    """`none` is one request at a time; `adaptive` is valid as it is in
+    Vector, with its adaptive_concurrency settings."""
     rx = http_receiver
     rx.delay = 0.05
     extra = "    batch:\n      max_events: 10\n    request:\n      concurrency: none\n"
     run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(100))
     assert len(delivered_messages(rx, "ndjson")) == 100
     assert rx.max_concurrent == 1
-    adaptive = config(rx.url, "ndjson", "    request:\n      concurrency: adaptive\n")
+    adaptive = config(rx.url, "ndjson", "    request:\n      concurrency: adaptive\n"
+                      "      adaptive_concurrency:\n        initial_concurrency: 2\n"
+                      "        decrease_ratio: 0.5\n")
     r = validate_with(tmp_path, adaptive, "--no-environment")
-    assert r.returncode == 0
-    assert "adaptive is not implemented" in r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "adaptive" not in r.stdout + r.stderr
+    bad = adaptive.replace("decrease_ratio: 0.5", "decrease_ratio: 1.5")
+    r = validate_with(tmp_path, bad, "--no-environment")
+    assert r.returncode != 0
+    assert "decrease_ratio must be between 0 and 1" in r.stdout + r.stderr
+
+
+def test_adaptive_concurrency_finds_the_receivers_limit(start_sluice, http_receiver):
+    """A receiver that answers in 20 ms up to 4 requests at once and twice
+    as slowly with each one beyond: the limit (the adaptive_concurrency_limit
+    gauge) grows from 1 while the RTT holds and backs off as it rises, far
+    below the maximum of 200."""
+    rx = http_receiver
+
+    def slower_beyond_four(req):
+        return Reply(200, delay=0.02 * 2 ** max(0, rx.active - 4))
+
+    rx.responder = slower_beyond_four
+    port = free_port()
+    extra = ("    batch:\n      max_events: 10\n"
+             "    request:\n      concurrency: adaptive\n")
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    n = 2000
+    s.proc.stdin.write(lines(n, "event"))
+    s.proc.stdin.flush()
+    gauge = re.compile(r'sluice_adaptive_concurrency_limit\{component_id="out"[^}]*\} (\d+)')
+    seen = []
+    while len(rx.accepted()) * 10 < n - 10:
+        m = gauge.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+        assert m, "no adaptive_concurrency_limit gauge"
+        seen.append(int(m.group(1)))
+        time.sleep(0.05)
+    s.proc.stdin.close()
+    assert s.wait(60) == 0, s.stderr()
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"event {i}" for i in range(n))
+    assert seen[0] <= 2 and max(seen) >= 4, seen
+    assert rx.max_concurrent <= 16, (rx.max_concurrent, seen)
 
 
 def test_rate_limit_spaces_requests(start_sluice, http_receiver):
