@@ -184,6 +184,7 @@ struct http_sink {
     void *route_ud;
     char *method;
     char *healthcheck_path;
+    http_fields fields;      /* encoding.only_fields, except_fields, ... */
     http_compression compression;
     http_zpool *zpool;       /* NULL when the sink does not compress */
     int64_t batch_timeout_ns;

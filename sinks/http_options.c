@@ -8,6 +8,7 @@
  * echoed in a
  * diagnostic: only the key names are. */
 #include "http_sink.h"
+#include "../pipeline/path.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -68,6 +69,11 @@ const opt_spec http_request_fields[] = {
     {"rate_limit_duration_secs", OPT_FLOAT,
      offsetof(http_sink_options, rate_limit_duration_secs), "1", false,
      "The window of rate_limit_num, in seconds.", NULL, NULL},
+    OPT_END,
+};
+
+const opt_spec http_encoding_fields[] = {
+    HTTP_ENCODING_TRANSFORM_OPTIONS,
     OPT_END,
 };
 
@@ -330,6 +336,24 @@ static size_t check_numbers(const http_sink_options *o, const char *label, const
     return errors;
 }
 
+static size_t check_paths(const opt_list *l, const char *name, const char *label,
+                          const cfg_node *node, diag_list *diags)
+{
+    size_t errors = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        path p;
+        sl_error err = {{0}};
+        if (path_parse(l->items[i], &p, &err) < 0) {
+            diag_add(diags, DIAG_ERROR, node_at(node, "encoding", name), label,
+                     "encoding.%s: %s: %s", name, l->items[i], err.msg);
+            errors++;
+            continue;
+        }
+        path_free(&p);
+    }
+    return errors;
+}
+
 size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
                        diag_list *diags)
 {
@@ -341,5 +365,7 @@ size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_
     errors += check_tls_file(o->tls_key_file, "key_file", label, node, diags);
     errors += check_headers(o, label, diags);
     errors += check_numbers(o, label, node, diags);
+    errors += check_paths(&o->encoding_only_fields, "only_fields", label, node, diags);
+    errors += check_paths(&o->encoding_except_fields, "except_fields", label, node, diags);
     return errors;
 }

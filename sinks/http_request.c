@@ -87,7 +87,14 @@ static int encode_event(http_sink *h, request *r, ev_ref ref)
         return -1;
     size_t start = r->body.len;
     sl_error err = {{0}};
-    if (d->codec.encode(d->codec.ud, ref.ev, ref.note, &r->body, &err) < 0) {
+    event view;
+    const event *e = d->codec.applies_fields ? ref.ev
+                                             : http_fields_apply(&h->fields, ref.ev, &view);
+    if (!e) {
+        buf_truncate(&r->body, mark);
+        return -1;
+    }
+    if (d->codec.encode(d->codec.ud, e, ref.note, &r->body, &err) < 0) {
         buf_truncate(&r->body, mark);
         http_reject_one(h, &ref, "encode_failed", err.msg[0] ? err.msg : "cannot encode");
         return 0;

@@ -378,6 +378,10 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         return -1;
     }
     set_memory_budget(h);
+    if (http_fields_init(&h->fields, setup->options, err) < 0) {
+        http_sink_free(h);
+        return -1;
+    }
     h->multi = curl_multi_init();
     h->flying = calloc(h->concurrency, sizeof(*h->flying));
     if (!h->multi || !h->flying) {
@@ -435,6 +439,7 @@ void http_sink_free(http_sink *h)
         free_dest(&h->dests[i]);
     }
     free(h->dests);
+    http_fields_free(&h->fields);
     curl_slist_free_all(h->probe_headers);
     for (size_t i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);

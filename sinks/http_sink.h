@@ -35,6 +35,7 @@
 
 #include "../pipeline/buf.h"
 #include "../pipeline/component.h"
+#include "../pipeline/path.h"
 
 /* ---- options, shared by every HTTP sink ---- */
 
@@ -87,6 +88,9 @@ typedef struct http_sink_options {
     int auth_strategy;                /* enum index, -1 when not set */
     char *auth_user, *auth_password, *auth_token;
     char *auth_api_key;               /* sent as `Authorization: ApiKey <key>` */
+    /* encoding: Vector's transformer, applied to logs before the codec */
+    opt_list encoding_only_fields, encoding_except_fields;
+    int encoding_timestamp_format;    /* index into http_timestamp_format_names */
 } http_sink_options;
 
 /* Table fragments to put in a sink's option table (each is an OPT_OBJECT
@@ -97,6 +101,26 @@ extern const opt_spec http_batch_fields[];
 extern const opt_spec http_request_fields[];
 extern const opt_spec http_tls_fields[];
 extern const opt_spec http_auth_fields[];
+/* only_fields, except_fields, timestamp_format: a sink with an `encoding`
+ * object of its own (http: codec) lists HTTP_ENCODING_TRANSFORM_OPTIONS in
+ * it; one without (elasticsearch, datadog_logs) uses http_encoding_fields
+ * as its `encoding` object's fields. */
+extern const opt_spec http_encoding_fields[];
+/* "rfc3339" (the default), "unix", "unix_ms", "unix_us", "unix_ns",
+ * "unix_float" */
+extern const char *const http_timestamp_format_names[];
+
+#define HTTP_ENCODING_TRANSFORM_OPTIONS                                          \
+    {"only_fields", OPT_STRING_LIST,                                             \
+     offsetof(http_sink_options, encoding_only_fields), NULL, false,             \
+     "Paths of the only log fields to send.", NULL, NULL},                       \
+    {"except_fields", OPT_STRING_LIST,                                           \
+     offsetof(http_sink_options, encoding_except_fields), NULL, false,           \
+     "Paths of log fields not to send.", NULL, NULL},                            \
+    {"timestamp_format", OPT_ENUM,                                               \
+     offsetof(http_sink_options, encoding_timestamp_format), "rfc3339", false,   \
+     "How timestamps are written: rfc3339, unix, unix_ms, unix_us, unix_ns or "  \
+     "unix_float.", http_timestamp_format_names, NULL}
 
 #define HTTP_SINK_OPTIONS                                                        \
     {"batch", OPT_OBJECT, 0, NULL, false,                                        \
@@ -126,6 +150,29 @@ extern const opt_spec http_auth_fields[];
  * out, which the option parser alone cannot tell from their first value. */
 size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
                        diag_list *diags);
+
+/* ---- the encoding transformer (http_fields.c) ---- */
+
+/* encoding.only_fields, except_fields and timestamp_format, parsed. The
+ * engine applies them to each log before its codec's encode(), unless the
+ * codec says it applies them itself (http_codec.applies_fields), as
+ * elasticsearch does to take its index and id from the whole event. */
+
+typedef struct http_fields {
+    path *only, *except;
+    size_t nonly, nexcept;
+    int timestamp_format;
+    bool active;          /* anything to do */
+    arena *scratch;       /* where views are built; replaced now and then */
+    unsigned scratch_uses;
+} http_fields;
+
+/* Parses the encoding.* paths of o. 0, or -1 with err. */
+int http_fields_init(http_fields *f, const http_sink_options *o, sl_error *err);
+void http_fields_free(http_fields *f);
+/* e as the encoding options want it: e itself when they change nothing for
+ * it, else *view, valid until the next call; NULL out of memory. */
+const event *http_fields_apply(http_fields *f, const event *e, event *view);
 
 /* ---- codecs ---- */
 
@@ -184,6 +231,9 @@ typedef struct http_codec {
     /* Limits of the API beyond the batch options; 0 = none. A request whose
      * compressed body exceeds max_compressed_bytes is split like a 413. */
     size_t max_events, max_bytes, max_compressed_bytes;
+    /* encode() applies encoding.only_fields & co. itself (http_fields):
+     * the engine hands it each event whole. */
+    bool applies_fields;
     void *ud;
 } http_codec;
 

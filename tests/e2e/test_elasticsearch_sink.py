@@ -124,6 +124,29 @@ def test_partial_retries_of_several_requests_are_pooled(start_sluice):
         assert 1 <= len(retries) <= 3, [bulk_ids(r) for r in retries]
 
 
+def test_encoding_except_fields_and_unix_timestamps(start_sluice):
+    """Vector's encoding transformer shapes the documents; the _id (id_key)
+    and the index template still read the whole event."""
+    with EsReceiver(expect={"action": "index", "id": True, "index": "app-web"}) as es:
+        cfg = config(es.url, """    id_key: id
+    bulk:
+      index: "app-{{ service }}"
+    encoding:
+      except_fields: [secret, nested.drop, service]
+      timestamp_format: unix_ms
+""")
+        run_with_events(start_sluice, cfg, [{"id": "x1", "secret": "s", "keep": 1,
+                                             "service": "web",
+                                             "nested": {"drop": 1, "stay": 2}}])
+        assert es.violations == []
+        assert list(es.accepted) == [("app-web", "x1")]
+        [doc] = es.documents().values()
+        ts = doc.pop("timestamp")
+        assert isinstance(ts, int) and ts > 1_600_000_000_000
+        assert {k: v for k, v in doc.items() if k not in ("host", "source_type")} == {
+            "keep": 1, "nested": {"stay": 2}}
+
+
 def test_default_index_and_no_id(start_sluice):
     with EsReceiver(expect={"action": "index", "id": False}) as es:
         run_with_events(start_sluice, config(es.url), [{"message": f"m{i}"} for i in range(10)])

@@ -404,6 +404,48 @@ def test_events_held_while_the_receiver_is_down_stay_within_the_budget(start_slu
     assert 0 < peak < 3000, f"{peak} events held while the receiver was down"
 
 
+def test_encoding_only_except_fields_and_timestamp_format(start_sluice, http_receiver,
+                                                          tmp_path):
+    """Vector's encoding transformer: only_fields keeps the paths given (in
+    their shape), except_fields then drops paths, timestamp_format writes
+    every timestamp as Unix seconds; the events are read, not changed (the
+    second sink gets them whole)."""
+    rx = http_receiver
+    json_source = """  in:
+    type: stdin
+    decoding:
+      codec: json
+"""
+    whole = tmp_path / "whole.json"
+    extra = f"""    encoding:
+      codec: json
+      only_fields: [message, a.b, timestamp]
+      except_fields: [a.b.secret]
+      timestamp_format: unix
+  whole:
+    type: file
+    inputs: [in]
+    path: "{whole}"
+    encoding:
+      codec: json
+"""
+    cfg = config(rx.url, "json", "", source=json_source).replace(
+        "    encoding:\n      codec: json\n", extra)
+    event = {"message": "hi", "a": {"b": {"keep": 1, "secret": "x"}, "c": 2}, "d": 3}
+    run_with_input(start_sluice, cfg, (json.dumps(event) + "\n").encode())
+    [got] = rx.accepted()[0].json()
+    ts = got.pop("timestamp")
+    assert isinstance(ts, int) and abs(ts - time.time()) < 120
+    assert got == {"message": "hi", "a": {"b": {"keep": 1}}}
+    whole = json.loads(whole.read_text())
+    assert whole["a"]["b"]["secret"] == "x" and whole["d"] == 3
+    assert isinstance(whole["timestamp"], str)
+    r = validate_with(tmp_path, cfg.replace("[message, a.b, timestamp]", '["a..b"]'),
+                      "--no-environment")
+    assert r.returncode != 0
+    assert 'encoding.only_fields: a..b: invalid path' in r.stdout + r.stderr
+
+
 # ---- auth and secrets ----
 
 def test_basic_auth_arrives_and_never_leaks(start_sluice, http_receiver):
