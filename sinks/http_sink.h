@@ -19,13 +19,13 @@
  * of them; events rejected for good are counted as discarded.
  *
  * Memory is bounded: the engine stops taking batches from its input while
- * request.concurrency requests are in flight or ready to go, or while the
- * events it holds reach 2 x request.concurrency x batch.max_bytes
- * (estimated as JSON), which is where requests waiting to be retried
- * count,
- * so an endpoint that is down backs pressure up the pipeline. Items of
- * partial failures to retry are pooled per destination into one retry
- * request per backoff.
+ * as many requests as the concurrency limit (request.concurrency, or the
+ * adaptive one) are in flight or ready to go, or while the events it holds
+ * reach 2 x that limit x batch.max_bytes (estimated as JSON): requests
+ * waiting to be retried count there, not in the limit. So an endpoint that
+ * is down backs pressure up the pipeline. Items of partial failures to
+ * retry are pooled per destination into one retry request per backoff, as
+ * copies of their events, so that their input batches can be released.
  *
  * Secrets (API keys, passwords, tokens) live only in request headers and
  * curl's options: the engine never logs a header, and URLs it logs have
