@@ -2,10 +2,12 @@
 against the scriptable local receiver in http_receiver.py: exact delivery
 with every codec and compression, batch limits, retries (503, 429 with
 Retry-After, connection resets), permanent rejections, 413 splitting,
-bounded concurrency, back-pressure with bounded memory while the receiver
-is down, auth, secrets kept out of every output, the http_client metrics
-(checked with promtool), and acknowledgements holding back a file source's
-checkpoint."""
+bounded concurrency, adaptive concurrency against a receiver that slows
+with it, back-pressure with bounded memory while the receiver is down (the
+events held within the sink's budget), the encoding options (only and
+except fields, timestamp format), auth, secrets kept out of every output,
+the http_client metrics (checked with promtool), and acknowledgements
+holding back a file source's checkpoint."""
 import json
 import pathlib
 import re
