@@ -17,10 +17,11 @@
  * non-blocking look at the input with curl_multi_poll for a few
  * milliseconds; when nothing is in flight it blocks in sink_next until an
  * open request's timeout or the next retry is due; while the in-flight and
- * pending requests reach request.concurrency, or the input batches it holds
+ * pending requests reach the concurrency limit, or the events it holds
  * reach its memory budget (requests waiting for a retry count there, not
  * in the slots), it takes no input at all, which is how an endpoint that is
- * down pushes back on the pipeline. */
+ * down pushes back on the pipeline. Adaptive concurrency (http_arc.c) moves
+ * the limit with the round-trip times. */
 #include "http_internal.h"
 
 #include <inttypes.h>
