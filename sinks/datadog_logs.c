@@ -388,6 +388,9 @@ typedef struct dd_logs_options {
 
 static const opt_spec dd_logs_option_table[] = {
     HTTP_SINK_OPTIONS,
+    {"encoding", OPT_OBJECT, 0, NULL, false,
+     "Vector's transformer: only_fields, except_fields, timestamp_format.", NULL,
+     http_encoding_fields},
     {"default_api_key", OPT_STRING, offsetof(dd_logs_options, default_api_key), NULL, false,
      "Datadog API key, sent as DD-API-KEY; the DD_API_KEY environment variable when not set.",
      NULL, NULL},

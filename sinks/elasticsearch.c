@@ -121,6 +121,9 @@ static const opt_spec es_option_table[] = {
      NULL, NULL},
     {"dead_letter", OPT_OBJECT, 0, NULL, false, "path.", NULL, dead_letter_fields},
     HTTP_SINK_OPTIONS,
+    {"encoding", OPT_OBJECT, 0, NULL, false,
+     "Vector's transformer: only_fields, except_fields, timestamp_format.", NULL,
+     http_encoding_fields},
     OPT_END,
 };
 
@@ -135,6 +138,7 @@ typedef struct judging {
 
 typedef struct es_sink {
     http_sink *http;
+    http_fields fields;   /* encoding.*: applied to the document only */
     const char *id;
     int mode;
     es_action action;
@@ -443,10 +447,14 @@ static int es_encode(void *ud, const event *e, double note, buf *out, sl_error *
         for (int i = 0; i < 3 && s->sync_fields; i++)
             ed.data_stream[i] = s->ds_buf[i].len ? s->ds_buf[i].data : NULL;
     }
+    /* The index and the id come from the whole event, as in Vector; the
+     * encoding options shape the document. */
+    event view;
+    const event *doc = http_fields_apply(&s->fields, e, &view);
     arena *scratch = scratch_arena(s);
-    if (!scratch ||
+    if (!doc || !scratch ||
         es_bulk_write_action(out, s->action, s->index_buf.data, s->index_buf.len, id, id_len) < 0 ||
-        es_bulk_write_document(out, e, &ed, scratch) < 0) {
+        es_bulk_write_document(out, doc, &ed, scratch) < 0) {
         out->len = start;
         return sl_fail(err, "out of memory");
     }
@@ -602,6 +610,7 @@ static void es_destroy(void *state)
     if (!s)
         return;
     http_sink_free(s->http);
+    http_fields_free(&s->fields);
     template_free(s->index);
     for (int i = 0; i < 3; i++) {
         template_free(s->ds[i]);
@@ -732,6 +741,7 @@ static int start_http_sink(es_sink *s, const es_options *o, const component_info
                 .suffix = "",
                 .encode = es_encode,
                 .judge = es_judge,
+                .applies_fields = true,
                 .ud = s,
             },
             .healthcheck_path = health,
@@ -765,6 +775,8 @@ static int es_build(const void *options, const component_info *info, void **stat
     }
     if (rc == 0 && o->dead_letter_path && !(s->dead_letter_path = strdup(o->dead_letter_path)))
         rc = sl_fail(err, "out of memory");
+    if (rc == 0)
+        rc = http_fields_init(&s->fields, &o->http, err);
     if (rc == 0)
         rc = start_http_sink(s, o, info, err);
     if (rc < 0) {

@@ -57,6 +57,7 @@ static const opt_spec encoding_fields[] = {
     {"codec", OPT_ENUM, offsetof(http_options, codec), NULL, true,
      "json (a JSON array per request), ndjson, or text (each message on a line).",
      codec_names, NULL},
+    HTTP_ENCODING_TRANSFORM_OPTIONS,
     OPT_END,
 };
 

@@ -64,20 +64,60 @@ int64_t http_backoff_ns(double initial, double max, unsigned attempt, double u);
 /* A URL fit for a log line: userinfo ("user:pass@") removed. */
 void http_url_for_log(const char *url, char *out, size_t cap);
 
+/* ---- adaptive concurrency (http_arc.c), unit tested ---- */
+
+/* request.adaptive_concurrency, with Vector's defaults filled in. */
+typedef struct http_arc_settings {
+    size_t initial, max;
+    double decrease_ratio, ewma_alpha, rtt_deviation_scale;
+} http_arc_settings;
+
+typedef struct http_arc {
+    http_arc_settings cfg;
+    size_t limit;               /* requests that may be in flight now */
+    bool have_past;
+    double past_mean, past_var; /* EWMA of the periods' mean RTT, seconds */
+    double sum_rtt;             /* this period's RTTs */
+    uint64_t nrtt;
+    int64_t next_update_ns;     /* when this period ends */
+    bool back_pressure, reached_limit;
+} http_arc;
+
+void http_arc_init(http_arc *a, const http_arc_settings *s, int64_t now);
+/* A request started; inflight counts it. */
+void http_arc_started(http_arc *a, size_t inflight);
+/* A request finished at now: rtt_secs when the endpoint processed it (< 0
+ * when it did not: no RTT sample), back_pressure when it answered with a
+ * retryable status or timed out. true when the limit changed. */
+bool http_arc_done(http_arc *a, int64_t now, double rtt_secs, bool back_pressure);
+
 /* ---- the engine's state ---- */
 
 /* An input batch while its events are out. */
 typedef struct in_batch {
-    batch *b;
+    batch *b;            /* NULL once detached */
     uint32_t left;       /* events not finished yet */
     uint32_t rejected;
+    uint32_t attached;   /* of those, the ones requests read from b itself
+                            rather than from a copy of their own */
+    uint64_t event_bytes;   /* each event's share of b's estimated JSON
+                               size, counted in http_sink.held_bytes while
+                               the event is not finished */
+    /* Once every unfinished event is a copy, b is released (so a few items
+     * waiting for a retry don't keep a whole input batch in memory) and the
+     * acknowledgement waits on a reference of the sink's own to b's ack
+     * group, with what the runtime would have counted from b. */
+    ack_group *ack;
+    uint32_t count;
+    uint64_t json_bytes;
 } in_batch;
 
 /* One event a request carries, with what the codec's prepare() said. */
 typedef struct ev_ref {
     in_batch *t;
-    uint32_t index;
+    const event *ev;     /* in t's batch, or a copy in the request's arena */
     double note;
+    bool copied;
 } ev_ref;
 
 /* Where a request goes and how its body looks: the setup's main URLs and
@@ -92,6 +132,12 @@ typedef struct http_dest {
     uint64_t max_events, max_bytes;
     struct request *open;         /* the request events are added to */
     int64_t open_deadline_ns;
+    /* The items of partial failures waiting to be sent again, pooled into
+     * one request that goes at retry_due_ns, a backoff drawn when it
+     * opened: one retry request per backoff rather than one per failed
+     * request. */
+    struct request *retry_open;
+    int64_t retry_due_ns;
 } http_dest;
 
 typedef struct request {
@@ -112,6 +158,7 @@ typedef struct request {
     size_t url;           /* index into dest->urls */
     CURL *easy;           /* while in flight */
     size_t slot;          /* its index in http_sink.flying */
+    arena *copies;        /* the events it carries as copies; NULL: none */
     struct request *next;
     /* Set by a compression thread; see http_zpool.c for who reads when. */
     bool zdone, zfailed;
@@ -137,10 +184,13 @@ struct http_sink {
     void *route_ud;
     char *method;
     char *healthcheck_path;
+    http_fields fields;      /* encoding.only_fields, except_fields, ... */
     http_compression compression;
     http_zpool *zpool;       /* NULL when the sink does not compress */
     int64_t batch_timeout_ns;
-    size_t concurrency;
+    size_t concurrency;      /* the fixed limit; adaptive: the highest */
+    bool adaptive;           /* the limit is arc's */
+    http_arc arc;
     long timeout_ms;
     double backoff_initial, backoff_max;
     uint64_t retry_attempts;
@@ -164,6 +214,10 @@ struct http_sink {
     size_t nretrying;        /* of the pending ones, those waiting to retry */
     size_t ncompressing;     /* in the pool: submitted, not taken back yet */
     uint64_t events_held;
+    /* The estimated size of the events the sink holds, in flight, ready,
+     * being compressed or waiting to retry: no input is taken at
+     * held_per_slot times the concurrency limit or above (http_setup.c). */
+    uint64_t held_bytes, held_per_slot;
     uint64_t rng;
     uint8_t *items;
     const event **events;    /* the judged request's events, for the codec */
@@ -171,6 +225,7 @@ struct http_sink {
     rate_limited_log retry_log, reject_log;
 
     metrics_series *m_requests, *m_inflight, *m_events_inflight, *m_rtt;
+    metrics_series *m_arc_limit;   /* adaptive_concurrency_limit, when adaptive */
     status_series statuses[STATUS_SERIES_MAX];
     size_t nstatuses;
 };
@@ -180,11 +235,18 @@ struct http_sink {
 /* Logs at most one message per interval per kind. */
 void http_log_limited(http_sink *h, rate_limited_log *rl, slog_level level, const char *fmt,
                       ...) SL_PRINTF(4, 5);
-/* One event is finished; the last of its batch acknowledges the batch. */
-void http_finish_event(http_sink *h, in_batch *t, bool rejected);
+/* One event is finished (copied: a request carried it as a copy); the last
+ * of its batch acknowledges the batch. */
+void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected);
 void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected);
 /* An event that cannot be sent at all: counted, logged, finished. */
-void http_reject_one(http_sink *h, in_batch *t, const char *error_type, const char *why);
+void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why);
+/* The event of *ref, from its batch, is now read from a copy elsewhere:
+ * the batch is released once none of its unfinished events is read from
+ * it. */
+void http_detach_ref(const ev_ref *ref);
+/* Releases a batch whose events are all finished or copies: see in_batch. */
+void http_release_input(http_sink *h, in_batch *t, ack_status status);
 /* A handle with the sink's options set (from the idle ones when it can). */
 CURL *http_take_easy(http_sink *h);
 
@@ -217,9 +279,17 @@ void http_split_request(http_sink *h, request *r, const char *why);
 /* Routes, prepares and encodes every event of b into its destination's
  * open request. */
 void http_take_batch(http_sink *h, batch *b);
-/* Sends the open requests whose batch.timeout has passed (all: now < 0). */
+/* Adds ref, an item of a partial failure to send again, to d's pooled
+ * retry request (as a copy of its event, so that its input batch need not
+ * wait for it), opening one that goes at due_if_new when d has none. The
+ * request is queued when full or due. 0: ref is taken care of (pooled, or
+ * finished as rejected); -1 out of memory before anything changed. */
+int http_pool_retry(http_sink *h, http_dest *d, ev_ref ref, int64_t due_if_new);
+/* Sends the open requests whose batch.timeout has passed (all: now < 0),
+ * and the pooled retry requests whose backoff is ending. */
 void http_flush_due(http_sink *h, int64_t now);
-/* The earliest open request's deadline, or INT64_MAX without one. */
+/* The earliest deadline of an open or pooled retry request, or INT64_MAX
+ * without one. */
 int64_t http_next_open_deadline(const http_sink *h);
 
 #endif

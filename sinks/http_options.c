@@ -8,6 +8,7 @@
  * echoed in a
  * diagnostic: only the key names are. */
 #include "http_sink.h"
+#include "../pipeline/path.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -27,10 +28,29 @@ const opt_spec http_batch_fields[] = {
     OPT_END,
 };
 
+/* Vector's AdaptiveConcurrencySettings, with its defaults. */
+static const opt_spec http_adaptive_fields[] = {
+    {"initial_concurrency", OPT_UINT, offsetof(http_sink_options, arc_initial), "1", false,
+     "The limit adaptive concurrency starts from.", NULL, NULL},
+    {"max_concurrency_limit", OPT_UINT, offsetof(http_sink_options, arc_max), "200", false,
+     "The highest limit adaptive concurrency may reach.", NULL, NULL},
+    {"decrease_ratio", OPT_FLOAT, offsetof(http_sink_options, arc_decrease_ratio), "0.9",
+     false, "The fraction of the limit kept when it decreases (rounded down).", NULL, NULL},
+    {"ewma_alpha", OPT_FLOAT, offsetof(http_sink_options, arc_ewma_alpha), "0.4", false,
+     "The weight of a new RTT measurement in the moving average.", NULL, NULL},
+    {"rtt_deviation_scale", OPT_FLOAT, offsetof(http_sink_options, arc_rtt_deviation_scale),
+     "2.5", false, "Standard deviations the RTT may rise before the limit decreases.", NULL,
+     NULL},
+    OPT_END,
+};
+
 const opt_spec http_request_fields[] = {
     {"concurrency", OPT_NODE, offsetof(http_sink_options, concurrency_node), NULL, false,
      "Requests in flight at once: a number (default 8), `none` (1) or `adaptive` "
-     "(accepted, runs as the default).", NULL, NULL},
+     "(a limit found from the round-trip times; see adaptive_concurrency).", NULL, NULL},
+    {"adaptive_concurrency", OPT_OBJECT, 0, NULL, false,
+     "initial_concurrency, max_concurrency_limit, decrease_ratio, ewma_alpha, "
+     "rtt_deviation_scale.", NULL, http_adaptive_fields},
     {"timeout_secs", OPT_UINT, offsetof(http_sink_options, timeout_secs), "60", false,
      "Seconds one request may take before it is abandoned and retried.", NULL, NULL},
     {"retry_initial_backoff_secs", OPT_FLOAT,
@@ -49,6 +69,11 @@ const opt_spec http_request_fields[] = {
     {"rate_limit_duration_secs", OPT_FLOAT,
      offsetof(http_sink_options, rate_limit_duration_secs), "1", false,
      "The window of rate_limit_num, in seconds.", NULL, NULL},
+    OPT_END,
+};
+
+const opt_spec http_encoding_fields[] = {
+    HTTP_ENCODING_TRANSFORM_OPTIONS,
     OPT_END,
 };
 
@@ -232,12 +257,12 @@ static size_t check_headers(const http_sink_options *o, const char *label, diag_
 }
 
 /* Vector's request.concurrency: a number, `none` (one at a time) or
- * `adaptive`, which sluice doesn't implement: it runs with the default and
- * says so. */
+ * `adaptive` (Adaptive Request Concurrency, http_arc.c). */
 static size_t read_concurrency(http_sink_options *o, const char *label, diag_list *diags)
 {
     const cfg_node *v = o->concurrency_node;
     o->concurrency = 0;
+    o->adaptive = false;
     if (!v)
         return 0;
     if (v->kind == CFG_SCALAR && strcmp(v->text, "none") == 0) {
@@ -245,8 +270,7 @@ static size_t read_concurrency(http_sink_options *o, const char *label, diag_lis
         return 0;
     }
     if (v->kind == CFG_SCALAR && strcmp(v->text, "adaptive") == 0) {
-        diag_add(diags, DIAG_WARNING, v, label,
-                 "request.concurrency: adaptive is not implemented; a fixed 8 is used");
+        o->adaptive = true;
         return 0;
     }
     char *end = NULL;
@@ -258,6 +282,28 @@ static size_t read_concurrency(http_sink_options *o, const char *label, diag_lis
     }
     o->concurrency = n;
     return 0;
+}
+
+/* Vector's ranges for request.adaptive_concurrency. */
+static size_t check_adaptive(const http_sink_options *o, const char *label, const cfg_node *node,
+                             diag_list *diags)
+{
+    const char *problem = NULL;
+    if (o->arc_initial < 1 || o->arc_max < 1 || o->arc_max > 1024 ||
+        o->arc_initial > o->arc_max)
+        problem = "initial_concurrency and max_concurrency_limit must be 1 to 1024, "
+                  "the first no larger than the second";
+    else if (!(o->arc_decrease_ratio > 0 && o->arc_decrease_ratio < 1))
+        problem = "decrease_ratio must be between 0 and 1";
+    else if (!(o->arc_ewma_alpha > 0 && o->arc_ewma_alpha < 1))
+        problem = "ewma_alpha must be between 0 and 1";
+    else if (!(o->arc_rtt_deviation_scale >= 0))
+        problem = "rtt_deviation_scale may not be negative";
+    if (!problem)
+        return 0;
+    diag_add(diags, DIAG_ERROR, node_at(node, "request", "adaptive_concurrency"), label,
+             "request.adaptive_concurrency: %s", problem);
+    return 1;
 }
 
 static size_t check_numbers(const http_sink_options *o, const char *label, const cfg_node *node,
@@ -275,6 +321,7 @@ static size_t check_numbers(const http_sink_options *o, const char *label, const
         }
     }
     errors += read_concurrency((http_sink_options *)o, label, diags);
+    errors += check_adaptive(o, label, node, diags);
     if (opt_set(node, "request.timeout_secs") && o->timeout_secs == 0) {
         diag_add(diags, DIAG_ERROR, node_at(node, "request", "timeout_secs"), label,
                  "request.timeout_secs: must be at least 1");
@@ -285,6 +332,24 @@ static size_t check_numbers(const http_sink_options *o, const char *label, const
         diag_add(diags, DIAG_ERROR, node, label,
                  "batch.timeout_secs and request.retry_*_secs may not be negative");
         errors++;
+    }
+    return errors;
+}
+
+static size_t check_paths(const opt_list *l, const char *name, const char *label,
+                          const cfg_node *node, diag_list *diags)
+{
+    size_t errors = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        path p;
+        sl_error err = {{0}};
+        if (path_parse(l->items[i], &p, &err) < 0) {
+            diag_add(diags, DIAG_ERROR, node_at(node, "encoding", name), label,
+                     "encoding.%s: %s: %s", name, l->items[i], err.msg);
+            errors++;
+            continue;
+        }
+        path_free(&p);
     }
     return errors;
 }
@@ -300,5 +365,7 @@ size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_
     errors += check_tls_file(o->tls_key_file, "key_file", label, node, diags);
     errors += check_headers(o, label, diags);
     errors += check_numbers(o, label, node, diags);
+    errors += check_paths(&o->encoding_only_fields, "only_fields", label, node, diags);
+    errors += check_paths(&o->encoding_except_fields, "except_fields", label, node, diags);
     return errors;
 }

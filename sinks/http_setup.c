@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #define DEFAULT_CONCURRENCY 8
+#define DEFAULT_MAX_CONCURRENCY_LIMIT 200   /* Vector's */
 #define DEFAULT_TIMEOUT_SECS 60
 #define DEFAULT_BACKOFF_SECS 1.0
 #define DEFAULT_MAX_BACKOFF_SECS 30.0
@@ -67,6 +68,12 @@ static void register_metrics(http_sink *h)
     const metrics_label labels[] = {
         {"component_id", m->id}, {"component_kind", m->kind}, {"component_type", m->type},
     };
+    if (h->adaptive) {
+        h->m_arc_limit = component_metrics_extra(
+            m, "adaptive_concurrency_limit", METRICS_GAUGE,
+            "The number of requests adaptive concurrency lets fly now.");
+        metrics_set(h->m_arc_limit, (double)h->arc.limit);
+    }
     h->m_rtt = metrics_histogram("http_client_rtt_seconds",
                                  "Time from sending a request to its response.", labels,
                                  SL_ARRAY_LEN(labels), rtt_buckets, SL_ARRAY_LEN(rtt_buckets));
@@ -203,6 +210,18 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
                                             : s->defaults.batch_timeout_secs;
     h->batch_timeout_ns = secs > 0 ? (int64_t)(secs * NS_PER_SEC) : NS_PER_SEC;
     h->concurrency = o->concurrency ? (size_t)o->concurrency : DEFAULT_CONCURRENCY;
+    h->adaptive = o->adaptive;
+    if (h->adaptive) {
+        http_arc_settings arc = {
+            .initial = o->arc_initial ? (size_t)o->arc_initial : 1,
+            .max = o->arc_max ? (size_t)o->arc_max : DEFAULT_MAX_CONCURRENCY_LIMIT,
+            .decrease_ratio = o->arc_decrease_ratio > 0 ? o->arc_decrease_ratio : 0.9,
+            .ewma_alpha = o->arc_ewma_alpha > 0 ? o->arc_ewma_alpha : 0.4,
+            .rtt_deviation_scale = o->arc_rtt_deviation_scale,
+        };
+        h->concurrency = arc.max;
+        http_arc_init(&h->arc, &arc, sl_now_mono_ns());
+    }
     h->timeout_ms = 1000L * (long)(o->timeout_secs ? o->timeout_secs : DEFAULT_TIMEOUT_SECS);
     h->backoff_initial = o->retry_initial_backoff_secs > 0 ? o->retry_initial_backoff_secs
                                                            : DEFAULT_BACKOFF_SECS;
@@ -216,6 +235,31 @@ static void apply_limits(http_sink *h, const http_sink_setup *s)
     h->compression = (http_compression)c;
     h->verify_peer = o->tls_verify_certificate || !o->tls_verify_certificate_set;
     h->verify_host = o->tls_verify_hostname || !o->tls_verify_hostname_set;
+}
+
+/* The estimated size (as JSON, as the pipeline's buffers count bytes) of
+ * the events the sink may hold before it stops taking input:
+ * HELD_BUDGET_REQUESTS full requests (the largest batch.max_bytes of its
+ * destinations) per request the concurrency limit lets fly (with adaptive
+ * concurrency, the current limit). About half is the requests in
+ * flight and ready; the rest is room for the events waiting for a retry,
+ * so that retries under a steady rate of failures don't throttle fresh
+ * traffic, while an endpoint that is down still backs pressure up once
+ * they fill it. An input batch stays allocated until all of its events are
+ * done: when only some of its events wait for a retry (Elasticsearch items
+ * answered 429), it is held whole while only their share is counted. */
+#define HELD_BUDGET_REQUESTS 2
+
+static void set_memory_budget(http_sink *h)
+{
+    uint64_t largest = 0;
+    for (size_t i = 0; i < h->ndests; i++)
+        if (h->dests[i].max_bytes > largest)
+            largest = h->dests[i].max_bytes;
+    uint64_t per_slot = largest < UINT64_MAX / (HELD_BUDGET_REQUESTS * 1024)
+                            ? largest * HELD_BUDGET_REQUESTS
+                            : UINT64_MAX / 1024;
+    h->held_per_slot = per_slot;
 }
 
 /* ---- destinations ---- */
@@ -333,6 +377,11 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         http_sink_free(h);
         return -1;
     }
+    set_memory_budget(h);
+    if (http_fields_init(&h->fields, setup->options, err) < 0) {
+        http_sink_free(h);
+        return -1;
+    }
     h->multi = curl_multi_init();
     h->flying = calloc(h->concurrency, sizeof(*h->flying));
     if (!h->multi || !h->flying) {
@@ -358,13 +407,8 @@ static void free_request_list(http_sink *h, request *r)
         request *next = r->next;
         for (size_t i = 0; i < r->n; i++) {
             in_batch *t = r->refs[i].t;
-            if (--t->left == 0) {
-                if (h->ctx)
-                    sink_done(h->ctx, t->b, ACK_ERRORED);
-                else
-                    batch_release(t->b, ACK_ERRORED);
-                free(t);
-            }
+            if (--t->left == 0)
+                http_release_input(h, t, ACK_ERRORED);
         }
         r->n = 0;
         http_request_free(r);
@@ -391,9 +435,11 @@ void http_sink_free(http_sink *h)
     free_request_list(h, h->pending);
     for (size_t i = 0; h->dests && i < h->ndests; i++) {
         free_request_list(h, h->dests[i].open);
+        free_request_list(h, h->dests[i].retry_open);
         free_dest(&h->dests[i]);
     }
     free(h->dests);
+    http_fields_free(&h->fields);
     curl_slist_free_all(h->probe_headers);
     for (size_t i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);

@@ -17,9 +17,11 @@
  * non-blocking look at the input with curl_multi_poll for a few
  * milliseconds; when nothing is in flight it blocks in sink_next until an
  * open request's timeout or the next retry is due; while the in-flight and
- * pending requests reach request.concurrency (requests waiting for a retry
- * count apart, up to as many again) it takes no input at all, which is how
- * an endpoint that is down pushes back on the pipeline. */
+ * pending requests reach the concurrency limit, or the events it holds
+ * reach its memory budget (requests waiting for a retry count there, not
+ * in the slots), it takes no input at all, which is how an endpoint that is
+ * down pushes back on the pipeline. Adaptive concurrency (http_arc.c) moves
+ * the limit with the round-trip times. */
 #include "http_internal.h"
 
 #include <inttypes.h>
@@ -100,13 +102,73 @@ static void update_gauges(http_sink *h)
 
 /* ---- acknowledgements ---- */
 
-void http_finish_event(http_sink *h, in_batch *t, bool rejected)
+/* What the runtime's sink_done_mixed counts and reports, for a batch the
+ * sink released early (see in_batch): `failed` of its events not sent. */
+static void finish_detached(http_sink *h, in_batch *t, uint32_t failed, ack_status status)
+{
+    const component_metrics *m = h->metrics;
+    uint32_t sent = t->count - failed;
+    if (m) {
+        metrics_add(m->sent_events, sent);
+        metrics_add(m->sent_bytes, t->count ? t->json_bytes * sent / t->count : 0);
+        if (failed) {
+            metrics_add(m->discarded_error, failed);
+            component_metrics_error(m, "delivery_failed", "sending", 1);
+        }
+    }
+    ack_group_release(t->ack, status);
+}
+
+void http_release_input(http_sink *h, in_batch *t, ack_status status)
+{
+    if (!t->b)
+        finish_detached(h, t, t->count, status);
+    else if (h->ctx)
+        sink_done(h->ctx, t->b, status);
+    else
+        batch_release(t->b, status);
+    free(t);
+}
+
+/* Every unfinished event of t is read from a copy: its batch goes now, its
+ * acknowledgement when the last of them is done. */
+static void detach_input(in_batch *t)
+{
+    batch *b = t->b;
+    t->ack = b->ack;
+    ack_group_ref(t->ack);
+    t->count = b->count;
+    t->json_bytes = batch_json_bytes(b);
+    t->b = NULL;
+    /* Delivered, for this reference: the sink's own one reports the rest. */
+    batch_release(b, ACK_DELIVERED);
+}
+
+void http_detach_ref(const ev_ref *ref)
+{
+    in_batch *t = ref->t;
+    if (ref->copied || !t->b)
+        return;
+    if (--t->attached == 0)
+        detach_input(t);
+}
+
+void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected)
 {
     if (rejected)
         t->rejected++;
-    if (--t->left > 0)
+    h->held_bytes -= t->event_bytes;
+    if (!copied)
+        t->attached--;
+    if (--t->left > 0) {
+        if (!copied && t->attached == 0 && t->b)
+            detach_input(t);
         return;
-    sink_done_mixed(h->ctx, t->b, t->rejected);
+    }
+    if (t->b)
+        sink_done_mixed(h->ctx, t->b, t->rejected);
+    else
+        finish_detached(h, t, t->rejected, t->rejected ? ACK_REJECTED : ACK_DELIVERED);
     free(t);
 }
 
@@ -114,14 +176,14 @@ void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected)
 {
     h->events_held -= n < h->events_held ? n : h->events_held;
     for (size_t i = 0; i < n; i++)
-        http_finish_event(h, refs[i].t, rejected);
+        http_finish_event(h, refs[i].t, refs[i].copied, rejected);
 }
 
-void http_reject_one(http_sink *h, in_batch *t, const char *error_type, const char *why)
+void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why)
 {
     component_metrics_error(h->metrics, error_type, "processing", 1);
     http_log_limited(h, &h->reject_log, SLOG_ERROR, "Event dropped (%s): %s", error_type, why);
-    http_finish_event(h, t, true);
+    http_finish_event(h, ref->t, ref->copied, true);
 }
 
 /* ---- curl ---- */
@@ -212,6 +274,12 @@ static void return_easy(http_sink *h, CURL *e)
     h->idle[h->nidle++] = e;
 }
 
+/* The requests that may be in flight now. */
+static size_t concurrency_limit(const http_sink *h)
+{
+    return h->adaptive ? h->arc.limit : h->concurrency;
+}
+
 static int start_request(http_sink *h, request *r)
 {
     CURL *e = http_take_easy(h);
@@ -237,6 +305,8 @@ static int start_request(http_sink *h, request *r)
     r->easy = e;
     r->slot = h->inflight;
     h->flying[h->inflight++] = r;
+    if (h->adaptive)
+        http_arc_started(&h->arc, h->inflight);
     metrics_add(h->m_requests, 1);
     return 0;
 }
@@ -266,7 +336,7 @@ static int64_t rate_reopens_at(const http_sink *h, int64_t now)
 static void start_ready(http_sink *h, int64_t now)
 {
     request **p = &h->pending;
-    while (*p && h->inflight < h->concurrency && rate_allows_start(h, now)) {
+    while (*p && h->inflight < concurrency_limit(h) && rate_allows_start(h, now)) {
         request *r = *p;
         if (r->not_before_ns > now) {
             p = &r->next;
@@ -347,24 +417,36 @@ static uint8_t *items_for(http_sink *h, const request *r)
     }
     memset(h->items, HTTP_ITEM_DELIVERED, n);
     for (size_t i = 0; i < n; i++)
-        h->events[i] = &r->refs[i].t->b->events[r->refs[i].index];
+        h->events[i] = r->refs[i].ev;
     return h->items;
 }
 
-/* After a partial failure: delivered and rejected items finish, the ones to
- * retry go again in a request of their own after a backoff. When some items
- * got through, the endpoint is working: the backoff starts over rather than
- * growing with every round of a shrinking remainder. */
+/* After a partial failure delivered and rejected items finish. When some
+ * items got through, the endpoint works: the ones to retry join their
+ * destination's pooled retry request, whose backoff starts over, so that
+ * a storm of partial failures makes one retry request per backoff rather
+ * than one per failed request. When none got through, or the response set
+ * Retry-After, they go again in a request of their own after r's backoff. */
 static void handle_partial(http_sink *h, request *r, const uint8_t *items, const char *why)
 {
-    request *again = http_request_new(r->dest);
-    size_t rejected = 0, delivered = 0;
+    size_t delivered = 0;
+    for (size_t i = 0; i < r->n; i++)
+        delivered += items[i] == HTTP_ITEM_DELIVERED;
+    bool pool = delivered && r->retry_after_ns < 0;
+    int64_t due = pool ? sl_now_mono_ns() + backoff_ns(h, 1) : 0;
+    request *again = pool ? NULL : http_request_new(r->dest);
+    size_t rejected = 0, pooled = 0;
     for (size_t i = 0; i < r->n; i++) {
-        bool retry = items[i] == HTTP_ITEM_RETRY;
-        if (retry && again && http_push_ref(again, r->refs[i]) == 0)
-            continue;
+        if (items[i] == HTTP_ITEM_RETRY) {
+            int rc = pool    ? http_pool_retry(h, r->dest, r->refs[i], due)
+                     : again ? http_push_ref(again, r->refs[i])
+                             : -1;
+            if (rc == 0) {
+                pooled += pool;
+                continue;
+            }
+        }
         bool failed = items[i] != HTTP_ITEM_DELIVERED;
-        delivered += !failed;
         http_finish_refs(h, &r->refs[i], 1, failed);
         rejected += failed;
     }
@@ -374,7 +456,14 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
                          "%zu of %zu events rejected by the endpoint: %s", rejected, r->n,
                          why);
     }
+    if (pooled)
+        http_log_limited(h, &h->retry_log, SLOG_WARN,
+                         "%zu of %zu events to send again (%s); they go with the next pooled "
+                         "retry request.", pooled, r->n, why);
     if (again && again->n) {
+        /* r's copies, if any, are read by again now. */
+        again->copies = r->copies;
+        r->copies = NULL;
         again->url = r->url;
         again->attempts = delivered ? 0 : r->attempts;
         again->retry_after_ns = r->retry_after_ns;
@@ -391,6 +480,20 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
     http_request_free(r);
 }
 
+/* Adaptive concurrency learns from every finished request: its RTT when
+ * the endpoint processed it (delivered, in full or in part), back pressure
+ * when it asked for a retry or timed out. */
+static void observe_for_concurrency(http_sink *h, const request *r, bool processed,
+                                    bool back_pressure)
+{
+    if (!h->adaptive)
+        return;
+    int64_t now = sl_now_mono_ns();
+    double rtt = processed ? (double)(now - r->started_ns) / NS_PER_SEC : -1;
+    if (http_arc_done(&h->arc, now, rtt, back_pressure))
+        metrics_set(h->m_arc_limit, (double)h->arc.limit);
+}
+
 static void handle_response(http_sink *h, request *r, long status)
 {
     metrics_add(status_counter(h, status), 1);
@@ -404,6 +507,7 @@ static void handle_response(http_sink *h, request *r, long status)
                            : HTTP_RETRY;
     char why[320];
     snprintf(why, sizeof(why), "HTTP %ld%s%s", status, reason[0] ? ": " : "", reason);
+    observe_for_concurrency(h, r, v == HTTP_DELIVERED || v == HTTP_PARTIAL, v == HTTP_RETRY);
     switch (v) {
     case HTTP_DELIVERED:
         http_finish_refs(h, r->refs, r->n, false);
@@ -448,6 +552,7 @@ static void handle_done(http_sink *h, CURL *e, CURLcode result)
         http_url_for_log(r->dest->urls[r->url], url, sizeof(url));
         snprintf(why, sizeof(why), "%s: %s", url, curl_easy_strerror(result));
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
+        observe_for_concurrency(h, r, false, result == CURLE_OPERATION_TIMEDOUT);
         r->url = (r->url + 1) % r->dest->nurls;   /* fail over */
         r->retry_after_ns = -1;
         retry_request(h, r, why);
@@ -477,17 +582,17 @@ static void drive_curl(http_sink *h, int wait_ms)
 
 /* ---- the loop ---- */
 
-/* New requests may be made while fewer than request.concurrency are in
- * flight or ready to go; requests waiting for a retry don't hold those
- * slots (a few slow retries would otherwise stall a healthy endpoint), but
- * at most as many again may wait, so memory stays bounded by twice the
- * concurrency in requests. Requests being compressed are about to be ready
- * and count as such. */
+/* New requests may be made while fewer than the concurrency limit are in
+ * flight or ready to go (requests being compressed are about to be ready and
+ * count as such). Requests waiting for a retry don't hold those slots, or a
+ * few retries would stall a healthy endpoint; what bounds them is memory:
+ * no input is taken while the events the sink holds, in flight or waiting,
+ * reach held_per_slot per slot of the limit (see http_setup.c). */
 static bool can_take_input(const http_sink *h)
 {
     size_t ready = h->npending - h->nretrying + h->ncompressing;
-    return h->inflight + ready < h->concurrency &&
-           h->inflight + h->npending + h->ncompressing < 2 * h->concurrency;
+    size_t limit = concurrency_limit(h);
+    return h->inflight + ready < limit && h->held_bytes < h->held_per_slot * limit;
 }
 
 /* The next moment something is due: the open request's timeout, or a
@@ -499,7 +604,7 @@ static int ms_until_due(const http_sink *h, int64_t now)
     if (open_due < due)
         due = open_due;
     int64_t reopens = rate_reopens_at(h, now);
-    if (h->inflight < h->concurrency)
+    if (h->inflight < concurrency_limit(h))
         for (const request *r = h->pending; r; r = r->next) {
             int64_t at = r->not_before_ns > reopens ? r->not_before_ns : reopens;
             if (at < due)

@@ -19,8 +19,13 @@
  * of them; events rejected for good are counted as discarded.
  *
  * Memory is bounded: the engine stops taking batches from its input while
- * request.concurrency requests are in flight or waiting to be retried, so
- * an endpoint that is down backs pressure up the pipeline.
+ * as many requests as the concurrency limit (request.concurrency, or the
+ * adaptive one) are in flight or ready to go, or while the events it holds
+ * reach 2 x that limit x batch.max_bytes (estimated as JSON): requests
+ * waiting to be retried count there, not in the limit. So an endpoint that
+ * is down backs pressure up the pipeline. Items of partial failures to
+ * retry are pooled per destination into one retry request per backoff, as
+ * copies of their events, so that their input batches can be released.
  *
  * Secrets (API keys, passwords, tokens) live only in request headers and
  * curl's options: the engine never logs a header, and URLs it logs have
@@ -30,6 +35,7 @@
 
 #include "../pipeline/buf.h"
 #include "../pipeline/component.h"
+#include "../pipeline/path.h"
 
 /* ---- options, shared by every HTTP sink ---- */
 
@@ -63,6 +69,10 @@ typedef struct http_sink_options {
     /* request */
     const cfg_node *concurrency_node; /* request.concurrency as written */
     uint64_t concurrency;             /* filled by http_sink_check; 0: default */
+    bool adaptive;                    /* request.concurrency: adaptive */
+    /* request.adaptive_concurrency (Vector's defaults when not set) */
+    uint64_t arc_initial, arc_max;
+    double arc_decrease_ratio, arc_ewma_alpha, arc_rtt_deviation_scale;
     uint64_t timeout_secs;
     double retry_initial_backoff_secs;
     double retry_max_duration_secs;   /* cap of one backoff */
@@ -78,6 +88,9 @@ typedef struct http_sink_options {
     int auth_strategy;                /* enum index, -1 when not set */
     char *auth_user, *auth_password, *auth_token;
     char *auth_api_key;               /* sent as `Authorization: ApiKey <key>` */
+    /* encoding: Vector's transformer, applied to logs before the codec */
+    opt_list encoding_only_fields, encoding_except_fields;
+    int encoding_timestamp_format;    /* index into http_timestamp_format_names */
 } http_sink_options;
 
 /* Table fragments to put in a sink's option table (each is an OPT_OBJECT
@@ -88,6 +101,26 @@ extern const opt_spec http_batch_fields[];
 extern const opt_spec http_request_fields[];
 extern const opt_spec http_tls_fields[];
 extern const opt_spec http_auth_fields[];
+/* only_fields, except_fields, timestamp_format: a sink with an `encoding`
+ * object of its own (http: codec) lists HTTP_ENCODING_TRANSFORM_OPTIONS in
+ * it; one without (elasticsearch, datadog_logs) uses http_encoding_fields
+ * as its `encoding` object's fields. */
+extern const opt_spec http_encoding_fields[];
+/* "rfc3339" (the default), "unix", "unix_ms", "unix_us", "unix_ns",
+ * "unix_float" */
+extern const char *const http_timestamp_format_names[];
+
+#define HTTP_ENCODING_TRANSFORM_OPTIONS                                          \
+    {"only_fields", OPT_STRING_LIST,                                             \
+     offsetof(http_sink_options, encoding_only_fields), NULL, false,             \
+     "Paths of the only log fields to send.", NULL, NULL},                       \
+    {"except_fields", OPT_STRING_LIST,                                           \
+     offsetof(http_sink_options, encoding_except_fields), NULL, false,           \
+     "Paths of log fields not to send.", NULL, NULL},                            \
+    {"timestamp_format", OPT_ENUM,                                               \
+     offsetof(http_sink_options, encoding_timestamp_format), "rfc3339", false,   \
+     "How timestamps are written: rfc3339, unix, unix_ms, unix_us, unix_ns or "  \
+     "unix_float.", http_timestamp_format_names, NULL}
 
 #define HTTP_SINK_OPTIONS                                                        \
     {"batch", OPT_OBJECT, 0, NULL, false,                                        \
@@ -101,7 +134,8 @@ extern const opt_spec http_auth_fields[];
      "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL,     \
      NULL},                                                                      \
     {"request", OPT_OBJECT, 0, NULL, false,                                      \
-     "concurrency, timeout_secs, retry_*, headers.", NULL, http_request_fields}, \
+     "concurrency, adaptive_concurrency, timeout_secs, retry_*, headers.", NULL,       \
+     http_request_fields}, \
     {"tls", OPT_OBJECT, 0, NULL, false,                                          \
      "ca_file, crt_file, key_file, key_pass, verify_certificate, "               \
      "verify_hostname.", NULL, http_tls_fields},                                 \
@@ -116,6 +150,29 @@ extern const opt_spec http_auth_fields[];
  * out, which the option parser alone cannot tell from their first value. */
 size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
                        diag_list *diags);
+
+/* ---- the encoding transformer (http_fields.c) ---- */
+
+/* encoding.only_fields, except_fields and timestamp_format, parsed. The
+ * engine applies them to each log before its codec's encode(), unless the
+ * codec says it applies them itself (http_codec.applies_fields), as
+ * elasticsearch does to take its index and id from the whole event. */
+
+typedef struct http_fields {
+    path *only, *except;
+    size_t nonly, nexcept;
+    int timestamp_format;
+    bool active;          /* anything to do */
+    arena *scratch;       /* where views are built; replaced now and then */
+    unsigned scratch_uses;
+} http_fields;
+
+/* Parses the encoding.* paths of o. 0, or -1 with err. */
+int http_fields_init(http_fields *f, const http_sink_options *o, sl_error *err);
+void http_fields_free(http_fields *f);
+/* e as the encoding options want it: e itself when they change nothing for
+ * it, else *view, valid until the next call; NULL out of memory. */
+const event *http_fields_apply(http_fields *f, const event *e, event *view);
 
 /* ---- codecs ---- */
 
@@ -174,6 +231,9 @@ typedef struct http_codec {
     /* Limits of the API beyond the batch options; 0 = none. A request whose
      * compressed body exceeds max_compressed_bytes is split like a 413. */
     size_t max_events, max_bytes, max_compressed_bytes;
+    /* encode() applies encoding.only_fields & co. itself (http_fields):
+     * the engine hands it each event whole. */
+    bool applies_fields;
     void *ud;
 } http_codec;
 

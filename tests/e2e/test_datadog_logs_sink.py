@@ -142,6 +142,20 @@ def test_reserved_attributes_are_placed_as_vector_does(start_sluice):
     assert got == {log["message"]: log for log in expected}
 
 
+def test_encoding_except_fields(start_sluice):
+    """Vector's encoding transformer runs before the reserved attributes are
+    placed: a field dropped there is not sent."""
+    doc = {"message": "m", "service": "shop", "secret": "s", "http": {"code": 200, "ip": "x"}}
+    extra = "    encoding:\n      except_fields: [secret, http.ip, service]\n"
+    with DatadogReceiver() as rx:
+        run_with_input(start_sluice, config(rx.url, decoding="json", extra=extra),
+                       (json.dumps(doc) + "\n").encode())
+        assert_clean(rx)
+        [log] = rx.logs
+    assert log["http"] == {"code": 200}
+    assert "secret" not in log and "service" not in log and log["message"] == "m"
+
+
 def test_logs_over_one_megabyte_are_truncated(start_sluice):
     # 170,000 control characters encode as 1,020,000 bytes ("\\u0001"):
     # Vector's steps leave out the non-reserved fields, then cut the

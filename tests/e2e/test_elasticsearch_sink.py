@@ -1,16 +1,22 @@
 """End-to-end tests of the `elasticsearch` sink against es_receiver.py, a
 local server that checks every bulk request against the spec and keeps a
 store as Elasticsearch does: exact delivery with id_key through a 503 and
-per-item 429s, the index template, data_stream mode, the pipeline and query
-parameters, 409 on create counted delivered, rejected items logged and
-written to the dead-letter file, an unreadable bulk response, basic and
-API-key auth, and secrets kept out of stderr and `validate` output."""
+per-item 429s, partial retries of several requests pooled into one, the file
+source's acknowledgement waiting for them, the encoding options (except
+fields, timestamp format), the index template, data_stream mode, the
+pipeline and query parameters, 409 on create counted delivered, rejected
+items logged and written to the dead-letter file, an unreadable bulk
+response, basic and API-key auth, and secrets kept out of stderr and
+`validate` output."""
 import datetime
 import json
+import pathlib
+import re
 import subprocess
+import time
 import zlib
 
-from conftest import run_cli
+from conftest import run_cli, wait_for
 from es_receiver import EsReceiver
 from http_receiver import Reply
 
@@ -82,6 +88,141 @@ def test_exact_delivery_through_503_and_item_429s(start_sluice):
         docs = es.documents()
         assert docs[("logs-app", "e42")]["n"] == 42
         assert all("id" not in d for d in docs.values())   # id_key left out, as Vector
+
+
+def bulk_ids(req):
+    """The _ids of a bulk request's actions, in order."""
+    lines = req.body.decode().splitlines()
+    return [next(iter(json.loads(a).values()))["_id"] for a in lines[0::2]]
+
+
+def test_partial_retries_of_several_requests_are_pooled(start_sluice):
+    """Eight requests each get one item 429 the first time: their items to
+    retry wait for a backoff in one pooled retry request (a few at most,
+    should a pool's drawn backoff end before the last 429 came back), not in
+    eight; a request answered 503 before that is retried whole; every event
+    is stored exactly once."""
+    n, per_request = 80, 10
+    with EsReceiver(expect={"action": "index", "id": True}) as es:
+        es.request_script = [503]
+        throttled = set()
+
+        def fault(action, meta, doc):
+            if int(meta["_id"][1:]) % per_request == 3 and meta["_id"] not in throttled:
+                throttled.add(meta["_id"])
+                return 429, "es_rejected_execution_exception", "rejected execution"
+            return None
+
+        es.item_fault = fault
+        cfg = config(es.url, f"""    id_key: id
+    batch:
+      max_events: {per_request}
+""").replace("retry_initial_backoff_secs: 0.05", "retry_initial_backoff_secs: 2").replace(
+            "retry_max_duration_secs: 0.2", "retry_max_duration_secs: 5")
+        run_with_events(start_sluice, cfg, [{"id": f"e{i}", "n": i} for i in range(n)])
+        assert es.violations == []
+        assert len(throttled) == n // per_request
+        assert sorted(doc_id for _, doc_id in es.accepted) == sorted(f"e{i}" for i in range(n))
+        assert set(es.accepted.values()) == {1}
+        retries = [r for r in es.requests() if r.status == 200 and
+                   set(bulk_ids(r)) <= throttled]
+        assert sum(len(bulk_ids(r)) for r in retries) == len(throttled)
+        assert 1 <= len(retries) <= 3, [bulk_ids(r) for r in retries]
+
+
+def test_encoding_except_fields_and_unix_timestamps(start_sluice):
+    """Vector's encoding transformer shapes the documents; the _id (id_key)
+    and the index template still read the whole event."""
+    with EsReceiver(expect={"action": "index", "id": True, "index": "app-web"}) as es:
+        cfg = config(es.url, """    id_key: id
+    bulk:
+      index: "app-{{ service }}"
+    encoding:
+      except_fields: [secret, nested.drop, service]
+      timestamp_format: unix_ms
+""")
+        run_with_events(start_sluice, cfg, [{"id": "x1", "secret": "s", "keep": 1,
+                                             "service": "web",
+                                             "nested": {"drop": 1, "stay": 2}}])
+        assert es.violations == []
+        assert list(es.accepted) == [("app-web", "x1")]
+        [doc] = es.documents().values()
+        ts = doc.pop("timestamp")
+        assert isinstance(ts, int) and ts > 1_600_000_000_000
+        assert {k: v for k, v in doc.items() if k not in ("host", "source_type")} == {
+            "keep": 1, "nested": {"stay": 2}}
+
+
+def checkpoint_offsets(data_dir):
+    """Every integer offset found in the file source's checkpoint files."""
+    offsets = []
+    for p in pathlib.Path(data_dir).rglob("*"):
+        if p.is_file() and "checkpoint" in p.name:
+            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
+                                                      p.read_text(errors="replace")))
+    return offsets
+
+
+def test_acknowledgement_waits_for_pooled_item_retries(start_sluice, tmp_path):
+    """Items pooled for a retry are copies and their input batch is released
+    early; its acknowledgement must still wait for them: the file source's
+    checkpoint stays short of the end while one document in ten keeps
+    getting 429, and reaches it once they are stored."""
+    log = tmp_path / "in.log"
+    n = 100
+    payload = "".join(json.dumps({"id": f"e{i}", "n": i}) + "\n" for i in range(n)).encode()
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with EsReceiver(expect={"action": "index", "id": True}) as es:
+        blocked = [True]
+
+        def fault(action, meta, doc):
+            if blocked[0] and int(meta["_id"][1:]) % 10 == 3:
+                return 429, "es_rejected_execution_exception", "rejected execution"
+            return None
+
+        es.item_fault = fault
+        cfg = f"""data_dir: "{data_dir}"
+api:
+  enabled: false
+sources:
+  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+transforms:
+  parsed:
+    type: remap
+    inputs: [in]
+    source: '. = parse_json!(.message)'
+sinks:
+  out:
+    type: elasticsearch
+    inputs: [parsed]
+    endpoints: ["{es.url}"]
+    id_key: id
+    acknowledgements:
+      enabled: true
+    batch:
+      max_events: 10
+      timeout_secs: 0.1
+    request:
+      retry_initial_backoff_secs: 0.05
+      retry_max_duration_secs: 0.2
+"""
+        s = start_sluice(cfg)
+        wait_for(lambda: len(es.accepted) == n - n // 10, what="the other documents")
+        time.sleep(1.5)   # several checkpoint intervals, retries going on
+        assert all(o < len(payload) for o in checkpoint_offsets(data_dir)), \
+            "checkpoint passed documents the receiver never stored"
+        blocked[0] = False
+        wait_for(lambda: len(es.accepted) == n, what="the retried documents")
+        wait_for(lambda: len(payload) in checkpoint_offsets(data_dir), timeout=15,
+                 what="the checkpoint to reach the end")
+        assert s.terminate() == 0
+        assert set(es.accepted.values()) == {1}
+        assert es.violations == []
 
 
 def test_default_index_and_no_id(start_sluice):

@@ -2,10 +2,12 @@
 against the scriptable local receiver in http_receiver.py: exact delivery
 with every codec and compression, batch limits, retries (503, 429 with
 Retry-After, connection resets), permanent rejections, 413 splitting,
-bounded concurrency, back-pressure with bounded memory while the receiver
-is down, auth, secrets kept out of every output, the http_client metrics
-(checked with promtool), and acknowledgements holding back a file source's
-checkpoint."""
+bounded concurrency, adaptive concurrency against a receiver that slows
+with it, back-pressure with bounded memory while the receiver is down (the
+events held within the sink's budget), the encoding options (only and
+except fields, timestamp format), auth, secrets kept out of every output,
+the http_client metrics (checked with promtool), and acknowledgements
+holding back a file source's checkpoint."""
 import json
 import pathlib
 import re
@@ -266,18 +268,57 @@ def test_concurrency_is_bounded(start_sluice, http_receiver):
 
 
 def test_vector_concurrency_words(start_sluice, http_receiver, tmp_path):
-    """`none` is one request at a time; `adaptive` is accepted with a
-    warning and runs with the fixed default."""
+    """`none` is one request at a time; `adaptive` is valid as it is in
+    Vector, with its adaptive_concurrency settings."""
     rx = http_receiver
     rx.delay = 0.05
     extra = "    batch:\n      max_events: 10\n    request:\n      concurrency: none\n"
     run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(100))
     assert len(delivered_messages(rx, "ndjson")) == 100
     assert rx.max_concurrent == 1
-    adaptive = config(rx.url, "ndjson", "    request:\n      concurrency: adaptive\n")
+    adaptive = config(rx.url, "ndjson", "    request:\n      concurrency: adaptive\n"
+                      "      adaptive_concurrency:\n        initial_concurrency: 2\n"
+                      "        decrease_ratio: 0.5\n")
     r = validate_with(tmp_path, adaptive, "--no-environment")
-    assert r.returncode == 0
-    assert "adaptive is not implemented" in r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "adaptive" not in r.stdout + r.stderr
+    bad = adaptive.replace("decrease_ratio: 0.5", "decrease_ratio: 1.5")
+    r = validate_with(tmp_path, bad, "--no-environment")
+    assert r.returncode != 0
+    assert "decrease_ratio must be between 0 and 1" in r.stdout + r.stderr
+
+
+def test_adaptive_concurrency_finds_the_receivers_limit(start_sluice, http_receiver):
+    """A receiver that answers in 20 ms up to 4 requests at once and twice
+    as slowly with each one beyond: the limit (the adaptive_concurrency_limit
+    gauge) grows from 1 while the RTT holds and backs off as it rises, far
+    below the maximum of 200."""
+    rx = http_receiver
+
+    def slower_beyond_four(req):
+        return Reply(200, delay=0.02 * 2 ** max(0, rx.active - 4))
+
+    rx.responder = slower_beyond_four
+    port = free_port()
+    extra = ("    batch:\n      max_events: 10\n"
+             "    request:\n      concurrency: adaptive\n")
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    n = 2000
+    s.proc.stdin.write(lines(n, "event"))
+    s.proc.stdin.flush()
+    gauge = re.compile(r'sluice_adaptive_concurrency_limit\{component_id="out"[^}]*\} (\d+)')
+    seen = []
+    while len(rx.accepted()) * 10 < n - 10:
+        m = gauge.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+        assert m, "no adaptive_concurrency_limit gauge"
+        seen.append(int(m.group(1)))
+        time.sleep(0.05)
+    s.proc.stdin.close()
+    assert s.wait(60) == 0, s.stderr()
+    assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"event {i}" for i in range(n))
+    assert seen[0] <= 2 and max(seen) >= 4, seen
+    assert rx.max_concurrent <= 16, (rx.max_concurrent, seen)
 
 
 def test_rate_limit_spaces_requests(start_sluice, http_receiver):
@@ -333,6 +374,78 @@ def test_back_pressure_while_the_receiver_is_down(start_sluice, http_receiver, t
     # 200k events are ~25 MB as events; a bounded pipeline stays far below.
     if not sanitized():
         assert peak < 120_000, f"peak RSS {peak} kB"
+
+
+def test_events_held_while_the_receiver_is_down_stay_within_the_budget(start_sluice,
+                                                                       http_receiver):
+    """Requests waiting for a retry take no concurrency slot; what bounds
+    them is the sink's budget of 2 x concurrency x batch.max_bytes of events
+    held (here 8,000 bytes: a few hundred short events, plus the input batch
+    being taken), so the sink stops reading long before it has all 20,000."""
+    rx = http_receiver
+    rx.fail_for(3.0, 503)
+    n = 20_000
+    port = free_port()
+    extra = ("    batch:\n      max_bytes: 2000\n"
+             "    request:\n      concurrency: 2\n      retry_initial_backoff_secs: 0.2\n"
+             "      retry_max_duration_secs: 0.5\n")
+    s = start_sluice(config(rx.url, "ndjson", extra, api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write(lines(n, "event"))
+    s.proc.stdin.flush()
+    held = re.compile(r'sluice_http_client_events_in_flight\{component_id="out"[^}]*\} (\d+)')
+    peak, deadline = 0, time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        m = held.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
+        peak = max(peak, int(m.group(1)) if m else 0)
+        time.sleep(0.05)
+    s.proc.stdin.close()
+    assert s.wait(60) == 0, s.stderr()
+    got = delivered_messages(rx, "ndjson")
+    assert sorted(got) == sorted(f"event {i}" for i in range(n))
+    assert 0 < peak < 3000, f"{peak} events held while the receiver was down"
+
+
+def test_encoding_only_except_fields_and_timestamp_format(start_sluice, http_receiver,
+                                                          tmp_path):
+    """Vector's encoding transformer: only_fields keeps the paths given (in
+    their shape), except_fields then drops paths, timestamp_format writes
+    every timestamp as Unix seconds; the events are read, not changed (the
+    second sink gets them whole)."""
+    rx = http_receiver
+    json_source = """  in:
+    type: stdin
+    decoding:
+      codec: json
+"""
+    whole = tmp_path / "whole.json"
+    extra = f"""    encoding:
+      codec: json
+      only_fields: [message, a.b, timestamp]
+      except_fields: [a.b.secret]
+      timestamp_format: unix
+  whole:
+    type: file
+    inputs: [in]
+    path: "{whole}"
+    encoding:
+      codec: json
+"""
+    cfg = config(rx.url, "json", "", source=json_source).replace(
+        "    encoding:\n      codec: json\n", extra)
+    event = {"message": "hi", "a": {"b": {"keep": 1, "secret": "x"}, "c": 2}, "d": 3}
+    run_with_input(start_sluice, cfg, (json.dumps(event) + "\n").encode())
+    [got] = rx.accepted()[0].json()
+    ts = got.pop("timestamp")
+    assert isinstance(ts, int) and abs(ts - time.time()) < 120
+    assert got == {"message": "hi", "a": {"b": {"keep": 1}}}
+    whole = json.loads(whole.read_text())
+    assert whole["a"]["b"]["secret"] == "x" and whole["d"] == 3
+    assert isinstance(whole["timestamp"], str)
+    r = validate_with(tmp_path, cfg.replace("[message, a.b, timestamp]", '["a..b"]'),
+                      "--no-environment")
+    assert r.returncode != 0
+    assert 'encoding.only_fields: a..b: invalid path' in r.stdout + r.stderr
 
 
 # ---- auth and secrets ----
