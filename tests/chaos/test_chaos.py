@@ -75,7 +75,7 @@ def test_network_disruption(chaos, loop):
     for kind, rx in sc.receivers.items():
         proxies[kind] = FaultProxy(loop, rx.port, drop=0.10, delay=0.1, corrupt=0.02,
                                    corrupt_responses=kind != "elasticsearch",
-                                   seed=hash(kind) & 0xffff)
+                                   seed=KINDS.index(kind) + 1)
         sc.urls[kind] = f"http://127.0.0.1:{proxies[kind].port}"
         sc.closers.append(proxies[kind].stop)
     # Smaller requests: more exchanges for the faults to hit.
