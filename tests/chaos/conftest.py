@@ -253,6 +253,9 @@ class Scenario:
         cfg = {"data_dir": str(self.data_dir),
                "api": {"enabled": True, "address": f"127.0.0.1:{self.port}"},
                "acknowledgements": {"enabled": True},
+               # A SIGTERM while receivers are down (buffer_corruption) need
+               # not wait out the default 60 s of retries.
+               "shutdown_timeout_secs": 5,
                "sources": {"in": {"type": "file", "include": [str(self.logs / "*.log")],
                                   "glob_minimum_cooldown_ms": 200}},
                "sinks": {SINK_IDS[k]: sink_config(k, self.urls[k], self.shape) for k in KINDS}}
