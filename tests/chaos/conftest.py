@@ -261,10 +261,8 @@ class Scenario:
                "sinks": {SINK_IDS[k]: sink_config(k, self.urls[k], self.shape) for k in KINDS}}
         return json.dumps(cfg, indent=1)
 
-    def start_writer(self, rate, payload_bytes=200, backlog=0):
+    def start_writer(self, rate, payload_bytes=200):
         self.writer = Writer(self.logs / "app.log", rate, payload_bytes)
-        if backlog:
-            self.writer.write_now(backlog)
         self.writer.start()
         return self.writer
 
