@@ -12,9 +12,11 @@
 #include "config.h"
 #include "interp.h"
 #include "../pipeline/component.h"
+#include "../pipeline/disk_buffer.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +115,10 @@ static const opt_spec buffer_fields[] = {
     {"max_events", OPT_UINT, offsetof(component_config, buffer_max_events), "500", false,
      "memory buffers: the most events held", NULL, NULL},
     {"max_size", OPT_UINT, offsetof(component_config, buffer_max_size), NULL, false,
-     "disk buffers: the most bytes held", NULL, NULL},
+     "disk buffers: the most bytes the buffer's files may take", NULL, NULL},
+    {"sync_interval_ms", OPT_UINT, offsetof(component_config, buffer_sync_interval_ms), "500",
+     false, "disk buffers: how often writes are fsynced, and so acknowledged upstream",
+     NULL, NULL},
     {"when_full", OPT_ENUM, offsetof(component_config, buffer_when_full), "block", false,
      "wait for room, or drop the newest events", when_full_names, NULL},
     OPT_END,
@@ -561,14 +566,47 @@ static size_t check_inputs(loader *L, component_config *cc)
     return 1;
 }
 
-static size_t finish_sink(loader *L, component_config *cc, bool short_acks, bool acks)
+/* A disk buffer needs max_size (as in Vector), lives in a directory named
+ * after the sink, and has no use for max_events. */
+static size_t check_buffer(loader *L, component_config *cc)
 {
+    const cfg_node *buffer = cfg_map_get(cc->node, "buffer");
     size_t errors = 0;
-    if (cc->buffer_type == BUFFER_DISK) {
-        const cfg_node *type = cfg_map_get(cfg_map_get(cc->node, "buffer"), "type");
-        diag_add(L->diags, DIAG_ERROR, type, cc->label, "buffer type disk is not supported yet");
+    if (cc->buffer_type != BUFFER_DISK) {
+        if (opt_set(cc->node, "buffer.max_size") || opt_set(cc->node, "buffer.sync_interval_ms"))
+            diag_add(L->diags, DIAG_WARNING, buffer, cc->label,
+                     "buffer.max_size and buffer.sync_interval_ms apply to disk buffers; "
+                     "a memory buffer is bounded by max_events");
+        return 0;
+    }
+    if (!opt_set(cc->node, "buffer.max_size")) {
+        diag_add(L->diags, DIAG_ERROR, buffer, cc->label,
+                 "a disk buffer needs buffer.max_size (bytes its files may take)");
+        errors++;
+    } else if (cc->buffer_max_size < DISK_BUFFER_MIN_SIZE) {
+        diag_add(L->diags, DIAG_ERROR, cfg_map_get(buffer, "max_size"), cc->label,
+                 "buffer.max_size must be at least %u bytes, got %" PRIu64,
+                 DISK_BUFFER_MIN_SIZE, cc->buffer_max_size);
         errors++;
     }
+    if (opt_set(cc->node, "buffer.max_events")) {
+        diag_add(L->diags, DIAG_ERROR, cfg_map_get(buffer, "max_events"), cc->label,
+                 "buffer.max_events applies to memory buffers; a disk buffer is bounded "
+                 "by max_size");
+        errors++;
+    }
+    if (strchr(cc->id, '/') || strcmp(cc->id, ".") == 0 || strcmp(cc->id, "..") == 0) {
+        diag_add(L->diags, DIAG_ERROR, buffer, cc->label,
+                 "a sink with a disk buffer needs an id that can name a directory "
+                 "(no \"/\", not \".\" or \"..\")");
+        errors++;
+    }
+    return errors;
+}
+
+static size_t finish_sink(loader *L, component_config *cc, bool short_acks, bool acks)
+{
+    size_t errors = check_buffer(L, cc);
     if (short_acks) {
         cc->acks_enabled = acks;
         cc->acks_set = true;

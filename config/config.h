@@ -49,7 +49,8 @@ typedef struct component_config {
     /* sinks */
     int buffer_type;           /* buffer_type */
     uint64_t buffer_max_events;
-    uint64_t buffer_max_size;  /* disk buffers (later) */
+    uint64_t buffer_max_size;  /* disk buffers: bytes the directory may hold */
+    uint64_t buffer_sync_interval_ms;  /* disk buffers: how often to fsync */
     int buffer_when_full;      /* buffer_when_full */
     bool acks_enabled;         /* acknowledgements.enabled */
     bool acks_set;             /* given explicitly for this sink */

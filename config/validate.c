@@ -69,9 +69,20 @@ int validate_data_dir(const char *dir, sl_error *err)
     return 0;
 }
 
+static bool uses_disk_buffers(const sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->ncomponents; i++)
+        if (cfg->components[i].kind == COMPONENT_SINK &&
+            cfg->components[i].buffer_type == BUFFER_DISK)
+            return true;
+    return false;
+}
+
+/* The default data_dir is checked too when a disk buffer will live there:
+ * the buffer can't start without it. */
 static int check_data_dir(const sl_config *cfg, const validate_options *opts, FILE *out)
 {
-    if (!cfg->data_dir_set)
+    if (!cfg->data_dir_set && !uses_disk_buffers(cfg))
         return 0;
     sl_error err = {{0}};
     if (validate_data_dir(cfg->data_dir, &err) < 0) {

@@ -143,7 +143,7 @@ bool ack_tracker_advance(ack_tracker *t, uint64_t *position, uint64_t *failed)
     pthread_mutex_lock(&t->lock);
     while (t->first < t->next) {
         tracked *slot = &t->ring[t->first & (t->cap - 1)];
-        if (!slot->done)
+        if (!slot->done || slot->status == ACK_ERRORED)
             break;
         *position = slot->position;
         if (slot->status != ACK_DELIVERED)
@@ -155,6 +155,15 @@ bool ack_tracker_advance(ack_tracker *t, uint64_t *position, uint64_t *failed)
     if (failed)
         *failed = nfailed;
     return moved;
+}
+
+bool ack_tracker_blocked(ack_tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    const tracked *front = &t->ring[t->first & (t->cap - 1)];
+    bool blocked = t->first < t->next && front->done && front->status == ACK_ERRORED;
+    pthread_mutex_unlock(&t->lock);
+    return blocked;
 }
 
 uint64_t ack_tracker_pending(ack_tracker *t)

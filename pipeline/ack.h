@@ -45,8 +45,13 @@ int ack_tracker_add(ack_tracker *t, uint64_t position, uint64_t *token);
 void ack_tracker_complete(ack_tracker *t, uint64_t token, ack_status status);
 /* When batches at the front have finished, pops them and returns true with
  * *position = the position of the last one popped and *failed = how many of
- * the popped ones were not delivered. False when the front is still open. */
+ * the popped ones were rejected (failed for good: there is no point in
+ * reading them again). An errored batch is never popped: it may succeed if
+ * read again, so nothing after it may become durable; the front stays there
+ * (ack_tracker_blocked). False when the front is still open or blocked. */
 bool ack_tracker_advance(ack_tracker *t, uint64_t *position, uint64_t *failed);
+/* Whether the front batch errored, so the prefix will not move again. */
+bool ack_tracker_blocked(ack_tracker *t);
 /* Batches added and not yet popped. */
 uint64_t ack_tracker_pending(ack_tracker *t);
 

@@ -49,6 +49,8 @@ typedef struct component_desc {
     uint8_t output_types;           /* sources, transforms; 0 = as its input */
     bool stateless;                 /* transforms: may be fused and parallel */
     bool internal;                  /* hidden from `sluice list` (test helpers) */
+    bool acknowledges;              /* sources: hold their position (a checkpoint)
+                                       until deliveries are acknowledged */
     bool no_default_output;         /* transforms: only the named outputs can be
                                        read (route): `inputs: [id]` is refused */
 

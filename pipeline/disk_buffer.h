@@ -41,12 +41,18 @@
  *   record doesn't fit. A write that fails (ENOSPC, EIO) is undone, logged
  *   and counted, and retried every second until it succeeds or the buffer
  *   is closed: the sink's input blocks, nothing is lost.
+ * - Segments roll over at max_size / 8, at least 64 KiB and at most
+ *   128 MiB; a record is at most 64 MiB compressed and 256 MiB encoded (a
+ *   batch beyond that is dropped, logged). The ledger is written at each
+ *   sync when the acknowledged position moved, and at free.
  *
  * Metrics (on the sink's component labels, registered by open):
  * buffer_size_events and buffer_size_bytes (the component's gauges: events
  * written and not yet acknowledged, and the bytes of segment files on disk),
  * buffer_received_events_total, buffer_sent_events_total,
- * buffer_discarded_events_total, buffer_errors_total{error_code}. */
+ * buffer_discarded_events_total, buffer_errors_total{error_code} with codes
+ * corrupt_record, torn_tail, ledger_corrupt, write_failed, read_failed,
+ * sync_failed, encode_failed, delete_failed. */
 #ifndef SLUICE_DISK_BUFFER_H
 #define SLUICE_DISK_BUFFER_H
 
@@ -57,6 +63,10 @@
 #include "queue.h"
 
 typedef struct disk_buffer disk_buffer;
+
+/* The smallest max_size the config accepts (Vector asks for 256 MiB; small
+ * disks and tests need less). */
+#define DISK_BUFFER_MIN_SIZE (1024u * 1024u)
 
 typedef struct disk_buffer_options {
     const char *dir;                 /* created when missing (parents too) */
@@ -76,19 +86,24 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
 /* Writer: appends b as one record and takes ownership of b. QUEUE_OK when
  * written (b is released after the next sync), QUEUE_DROPPED when the buffer
  * was full under drop_newest or b can never fit in max_size (released as
- * delivered, counted as discarded, logged), QUEUE_CLOSED when the buffer
- * was closed while waiting for room (b released as errored). Blocks while
- * the buffer is full (block) or a write keeps failing. */
+ * delivered, counted in buffer_discarded_events_total, logged; the caller
+ * counts the component's discarded events as for a memory queue),
+ * QUEUE_CLOSED when the buffer was closed while waiting for room (b
+ * released as errored). Blocks while the buffer is full (block) or a write
+ * keeps failing. With sync_interval_ms 0 it syncs before returning. */
 queue_result disk_buffer_write(disk_buffer *db, batch *b);
 
-/* Writer: fsyncs what was written since the last sync and the ledger, then
- * releases the batches written before it. A no-op when nothing changed.
+/* Writer: fsyncs what was written since the last sync, releases the
+ * batches written before it, then writes the ledger when acknowledgements
+ * moved it. A no-op when nothing changed.
  * -1 (err) when fsync failed: the batches stay unreleased and the next call
  * tries again. */
 int disk_buffer_sync(disk_buffer *db, sl_error *err);
 
 /* Writer: milliseconds until a sync is due (0: now), or -1 when nothing
- * waits for one. */
+ * waits for one (no unsynced write, no acknowledgement since the ledger was
+ * last written). A writer idle on its queue should wait at most this long,
+ * so that the ledger follows the sink while no new batch comes. */
 int64_t disk_buffer_sync_due_ms(disk_buffer *db);
 
 /* Writer: no more writes. Syncs; the reader gets QUEUE_END once it has read

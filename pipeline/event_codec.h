@@ -20,16 +20,23 @@
 #include "batch.h"
 #include "buf.h"
 
-/* Nesting deeper than this (maps and arrays) is refused by both sides. */
+/* Nesting deeper than this (maps and arrays) is refused by both sides. A
+ * log's field map is the first level, as a JSON document's outer object is
+ * for the JSON decoder, so whatever that decoder accepts fits. */
 #define EVENT_CODEC_MAX_DEPTH 128
 
-/* Appends the encoding of b's events to out. -1 (err) on allocation failure
- * or a value nested deeper than EVENT_CODEC_MAX_DEPTH. */
+/* Appends the encoding of b's events to out. -1 (err), out as it was, on
+ * allocation failure, a value nested deeper than EVENT_CODEC_MAX_DEPTH, or
+ * an event the decoder would refuse (map keys or metric tags out of order,
+ * an unknown event type, value kind or metric enum), so that what is
+ * written can always be read back. */
 int event_codec_encode(const batch *b, buf *out, sl_error *err);
 
 /* Decodes the n bytes at data into events pushed onto b (whose arena holds
  * their maps, arrays and tags). Strings are not copied: they point into
- * data, so data must live in b's arena or otherwise outlive b. Returns the
+ * data, so data must live in b's arena or otherwise outlive b. Metric
+ * strings come back NUL-terminated (the terminator is in the record); map
+ * keys and byte strings are not, as value.h never promises it. Returns the
  * number of events decoded, or -1 (err) on malformed input or allocation
  * failure; b may then hold part of the events, and the caller drops it. */
 int64_t event_codec_decode(batch *b, const uint8_t *data, size_t n, sl_error *err);

@@ -13,26 +13,28 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "component.h"
+#include "disk_buffer.h"
 #include "log.h"
 
 #define UTILIZATION_WINDOW_NS (5LL * 1000000000LL)
 #define DRAIN_GRACE_MS 2000
 
+typedef struct rt_node rt_node;
+typedef struct rt_stage rt_stage;
+
 typedef struct fanout {
     size_t n;
     queue **queues;
-    const component_metrics **consumers;   /* for drop counting */
+    rt_node **consumers;   /* for drop counting and buffer gauges */
     bool to_stage;   /* its one consumer is a transform: see owed_bytes */
 } fanout;
-
-typedef struct rt_node rt_node;
-typedef struct rt_stage rt_stage;
 
 struct source_ctx {
     rt_node *node;
@@ -53,8 +55,11 @@ struct rt_node {
     bool built;
     fanout *outs;                /* one per output */
     queue *input;                /* sinks: own queue; transforms: their stage's */
+    disk_buffer *disk;           /* sinks with buffer.type disk: between input and sink */
     pthread_t thread;
     bool thread_started;
+    pthread_t writer;            /* disk buffers: moves input into the buffer */
+    bool writer_started;
     struct source_ctx sctx;
     struct sink_ctx kctx;
     atomic_int_fast64_t busy_ns;       /* transforms: time in process() this window */
@@ -120,7 +125,7 @@ struct runtime {
 
 /* ---------------------------------------------------------------- fan-out */
 
-static int fanout_add(fanout *f, queue *q, const component_metrics *consumer)
+static int fanout_add(fanout *f, queue *q, rt_node *consumer)
 {
     for (size_t i = 0; i < f->n; i++)
         if (f->queues[i] == q)
@@ -129,7 +134,7 @@ static int fanout_add(fanout *f, queue *q, const component_metrics *consumer)
     if (!qs)
         return -1;
     f->queues = qs;
-    const component_metrics **cs = realloc(f->consumers, (f->n + 1) * sizeof(*cs));
+    rt_node **cs = realloc(f->consumers, (f->n + 1) * sizeof(*cs));
     if (!cs)
         return -1;
     f->consumers = cs;
@@ -139,6 +144,7 @@ static int fanout_add(fanout *f, queue *q, const component_metrics *consumer)
     return 0;
 }
 
+/* A memory buffer's gauges are its queue's; a disk buffer keeps its own. */
 static void buffer_gauges_update(const component_metrics *m, queue *q)
 {
     if (!m->buffer_events)
@@ -171,13 +177,14 @@ static int fanout_push(const fanout *f, batch *b)
     for (size_t i = 0; i < f->n; i++) {
         if (i + 1 < f->n)
             batch_ref(b);
+        const rt_node *c = f->consumers[i];
         queue_result r = queue_push(f->queues[i], b);
         if (r == QUEUE_DROPPED)
-            metrics_add(f->consumers[i]->discarded_intentional, count);
+            metrics_add(c->metrics.discarded_intentional, count);
         else if (r == QUEUE_CLOSED)
             rc = -1;
-        else
-            buffer_gauges_update(f->consumers[i], f->queues[i]);
+        else if (!c->disk)
+            buffer_gauges_update(&c->metrics, f->queues[i]);
     }
     return rc;
 }
@@ -308,7 +315,8 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
 {
     rt_node *n = ctx->node;
     int64_t t0 = sl_now_mono_ns();
-    queue_result r = queue_pop(n->input, out, timeout_ms);
+    queue_result r = n->disk ? disk_buffer_read(n->disk, out, timeout_ms)
+                             : queue_pop(n->input, out, timeout_ms);
     int64_t t1 = sl_now_mono_ns();
     ctx->window_wait += t1 - t0;
     if (t1 - ctx->window_start >= UTILIZATION_WINDOW_NS) {
@@ -319,8 +327,9 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
     }
     if (r == QUEUE_OK) {
         metrics_add(n->metrics.received_events, (*out)->count);
-        metrics_add(n->metrics.received_bytes, (*out)->json_bytes);
-        buffer_gauges_update(&n->metrics, n->input);
+        metrics_add(n->metrics.received_bytes, batch_json_bytes(*out));
+        if (!n->disk)
+            buffer_gauges_update(&n->metrics, n->input);
     }
     return r;
 }
@@ -370,9 +379,15 @@ const component_metrics *sink_metrics(const sink_ctx *ctx) { return &ctx->node->
 const char *sink_id(const sink_ctx *ctx) { return ctx->node->cfg->id; }
 
 /* A sink that stopped early must not stall the pipeline behind it: what
- * keeps arriving is released as errored and counted. */
+ * keeps arriving is released as errored and counted. A disk buffer keeps
+ * it instead, for the next run, until it is full. */
 static void sink_discard_rest(rt_node *n)
 {
+    if (n->disk) {
+        slog_error(n->cfg->id, "the sink stopped; its disk buffer keeps what arrives "
+                   "until it is full, for the next run");
+        return;
+    }
     batch *b;
     while (queue_pop(n->input, &b, -1) == QUEUE_OK) {
         metrics_add(n->metrics.discarded_error, b->count);
@@ -413,6 +428,74 @@ static void *sink_thread(void *arg)
     pthread_cond_broadcast(&rt->sinks_cond);
     pthread_mutex_unlock(&rt->lock);
     return NULL;
+}
+
+/* ----------------------------------------------------------- disk buffers */
+
+static int writer_wait_ms(disk_buffer *db)
+{
+    int64_t due = disk_buffer_sync_due_ms(db);
+    return due < 0 ? -1 : due > 60000 ? 60000 : (int)due;
+}
+
+static void writer_sync(rt_node *n)
+{
+    sl_error err = {{0}};
+    if (disk_buffer_sync(n->disk, &err) < 0) {
+        slog_error(n->cfg->id, "disk buffer: %s; retrying", err.msg);
+        component_metrics_error(&n->metrics, "buffer_sync_failed", "sending", 1);
+    }
+}
+
+/* The disk buffer's writer: moves what arrives in the sink's input queue
+ * into the buffer, syncing on the interval, which is when the batches are
+ * acknowledged upstream. Batches the buffer drops (drop_newest) count as
+ * the sink's intentional discards, as a memory buffer's do. */
+static void *buffer_writer_thread(void *arg)
+{
+    rt_node *n = arg;
+    for (;;) {
+        batch *b = NULL;
+        queue_result r = queue_pop(n->input, &b, writer_wait_ms(n->disk));
+        if (r == QUEUE_END)
+            break;
+        if (r == QUEUE_OK) {
+            uint32_t count = b->count;
+            queue_result w = disk_buffer_write(n->disk, b);
+            if (w == QUEUE_CLOSED)
+                break;
+            if (w == QUEUE_DROPPED)
+                metrics_add(n->metrics.discarded_intentional, count);
+        }
+        if (disk_buffer_sync_due_ms(n->disk) == 0)
+            writer_sync(n);
+    }
+    disk_buffer_writer_done(n->disk);
+    return NULL;
+}
+
+/* <data_dir>/buffer/<sink id>; the config refuses ids that aren't a
+ * plain file name for disk buffers. */
+static int open_disk_buffer(runtime *rt, rt_node *n, sl_error *err)
+{
+    const component_config *cc = n->cfg;
+    char dir[4096];
+    int len = snprintf(dir, sizeof(dir), "%s/buffer/%s", rt->topo->cfg->data_dir, cc->id);
+    if (len < 0 || (size_t)len >= sizeof(dir))
+        return sl_fail(err, "%s: the disk buffer's path is too long", cc->label);
+    disk_buffer_options o = {
+        .dir = dir,
+        .id = cc->id,
+        .max_size = cc->buffer_max_size,
+        .sync_interval_ms = (uint32_t)cc->buffer_sync_interval_ms,
+        .drop_newest = cc->buffer_when_full == WHEN_FULL_DROP_NEWEST,
+        .batch_events = rt->batch_events,
+        .metrics = &n->metrics,
+    };
+    sl_error derr = {{0}};
+    if (disk_buffer_open(&o, &n->disk, &derr) < 0)
+        return sl_fail(err, "%s: %s", cc->label, derr.msg);
+    return 0;
 }
 
 /* ------------------------------------------------------------- transforms */
@@ -674,6 +757,15 @@ static int create_queues(runtime *rt, sl_error *err)
         rt_node *n = &rt->nodes[i];
         if (n->cfg->kind != COMPONENT_SINK)
             continue;
+        if (n->cfg->buffer_type == BUFFER_DISK) {
+            /* A short queue in front of the writer: the disk holds the rest. */
+            n->input = queue_new((size_t)rt->batch_events * 2, QUEUE_BLOCK);
+            if (!n->input)
+                return sl_fail(err, "out of memory creating the buffer of %s", n->cfg->id);
+            if (open_disk_buffer(rt, n, err) < 0)
+                return -1;
+            continue;
+        }
         queue_mode mode = n->cfg->buffer_when_full == WHEN_FULL_DROP_NEWEST
                               ? QUEUE_DROP_NEWEST : QUEUE_BLOCK;
         n->input = queue_new(sink_queue_events(n->cfg), mode);
@@ -705,7 +797,7 @@ static int connect_outputs(runtime *rt, sl_error *err)
             const topo_output *o = &n->topo->outputs[k];
             for (size_t c = 0; c < o->nconsumers; c++) {
                 rt_node *cn = &rt->nodes[o->consumers[c]];
-                if (fanout_add(&n->outs[k], cn->input, &cn->metrics) < 0)
+                if (fanout_add(&n->outs[k], cn->input, cn) < 0)
                     return sl_fail(err, "out of memory");
                 n->outs[k].to_stage = cn->cfg->kind == COMPONENT_TRANSFORM;
             }
@@ -824,6 +916,12 @@ static int start_threads(runtime *rt, unsigned threads, sl_error *err)
                             : n->cfg->kind == COMPONENT_SOURCE ? source_thread : NULL;
         if (!fn)
             continue;
+        if (n->disk) {
+            if (pthread_create(&n->writer, NULL, buffer_writer_thread, n) != 0)
+                return sl_fail(err, "cannot start the disk buffer thread of %s: %s",
+                               n->cfg->id, strerror(errno));
+            n->writer_started = true;
+        }
         if (pthread_create(&n->thread, NULL, fn, n) != 0)
             return sl_fail(err, "cannot start the thread of %s: %s", n->cfg->id, strerror(errno));
         n->thread_started = true;
@@ -921,11 +1019,16 @@ static bool wait_sinks(runtime *rt, int64_t deadline_ns)
     return drained;
 }
 
+/* What a disk buffer holds stays on disk for the next run. */
 static void close_all_queues(runtime *rt)
 {
-    for (size_t i = 0; i < rt->n; i++)
-        if (rt->nodes[i].cfg->kind == COMPONENT_SINK && rt->nodes[i].input)
-            queue_close(rt->nodes[i].input);
+    for (size_t i = 0; i < rt->n; i++) {
+        rt_node *n = &rt->nodes[i];
+        if (n->cfg->kind == COMPONENT_SINK && n->input)
+            queue_close(n->input);
+        if (n->disk)
+            disk_buffer_close(n->disk);
+    }
     for (size_t s = 0; s < rt->nstages; s++)
         if (rt->stages[s].input)
             queue_close(rt->stages[s].input);
@@ -949,11 +1052,25 @@ static void join_threads(runtime *rt)
     rt->nworkers = 0;
     for (size_t i = 0; i < rt->n; i++) {
         rt_node *n = &rt->nodes[i];
+        if (n->writer_started) {
+            pthread_join(n->writer, NULL);
+            n->writer_started = false;
+        }
         if (n->thread_started) {
             pthread_join(n->thread, NULL);
             n->thread_started = false;
         }
     }
+}
+
+/* After a forced stop the runtime is not freed (a thread may still hold
+ * it), so disk buffers get their final sync here: what the sinks confirmed
+ * is then not sent again by the next run. */
+static void sync_disk_buffers(runtime *rt)
+{
+    for (size_t i = 0; i < rt->n; i++)
+        if (rt->nodes[i].disk)
+            writer_sync(&rt->nodes[i]);
 }
 
 int runtime_drain(runtime *rt, int64_t timeout_ms)
@@ -974,6 +1091,7 @@ int runtime_drain(runtime *rt, int64_t timeout_ms)
         return -1;
     }
     join_threads(rt);
+    sync_disk_buffers(rt);
     return -1;
 }
 
@@ -992,8 +1110,10 @@ void runtime_free(runtime *rt)
             }
             free(n->outs);
         }
-        if (n->cfg->kind == COMPONENT_SINK)
+        if (n->cfg->kind == COMPONENT_SINK) {
+            disk_buffer_free(n->disk);   /* after the sink released what it read */
             queue_free(n->input);
+        }
     }
     for (size_t s = 0; rt->stages && s < rt->nstages; s++) {
         queue_free(rt->stages[s].input);

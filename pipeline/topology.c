@@ -432,6 +432,21 @@ static void warn_unconsumed(topology *t, diag_list *diags)
     }
 }
 
+/* Vector warns too: a source that can't go back (stdin, a generator)
+ * gains nothing from acknowledgements, and the operator should know the
+ * guarantee doesn't cover it. */
+static void warn_acks_unusable(topology *t, diag_list *diags)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const component_config *cc = t->nodes[i].cfg;
+        if (cc->kind == COMPONENT_SOURCE && !cc->desc->acknowledges && topo_wants_acks(t, i))
+            diag_add(diags, DIAG_WARNING, cc->node, cc->label,
+                     "acknowledgements are enabled for a sink it feeds, but a %s source "
+                     "can't use them: what it read is not read again if delivery fails",
+                     cc->desc->type);
+    }
+}
+
 /* The only consumer of a node's default output when there is exactly one
  * and no named outputs are read; -1 otherwise. */
 static long sole_consumer(const topo_node *n)
@@ -524,6 +539,7 @@ topology *topo_build(const sl_config *cfg, diag_list *diags)
         propagate_types(t);
         check_types(t, diags);
         warn_unconsumed(t, diags);
+        warn_acks_unusable(t, diags);
     }
     /* Programs are checked even in a broken graph, so that validate shows
      * all the errors at once (with no declared fields where unknown). */

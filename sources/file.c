@@ -377,6 +377,7 @@ static int file_run(void *state, source_ctx *ctx, sl_error *err)
 const component_desc source_file_desc = {
     .type = "file",
     .kind = COMPONENT_SOURCE,
+    .acknowledges = true,
     .summary = "Lines of files found by glob patterns, followed with checkpoints.",
     .options = file_option_table,
     .options_size = sizeof(file_options),

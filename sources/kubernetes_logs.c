@@ -809,6 +809,7 @@ static const event_field_type k8s_fields[] = {
 const component_desc source_kubernetes_logs_desc = {
     .type = "kubernetes_logs",
     .kind = COMPONENT_SOURCE,
+    .acknowledges = true,
     .summary = "Logs of the pods on this node, from kubelet's files under /var/log/pods.",
     .options = k8s_option_table,
     .options_size = sizeof(k8s_options),

@@ -38,6 +38,7 @@ typedef struct file_pos {
 typedef struct batch_rec {
     struct batch_rec *next;
     uint64_t seq;
+    bool tracked;            /* its batch reports to the ack tracker */
     file_pos *pos;
     size_t n, cap;
 } batch_rec;
@@ -67,6 +68,7 @@ struct tail_source {
     tailer *tailer;
     tail_hooks hooks;
     bool acks;
+    bool frozen;             /* a batch errored: checkpoints stay until restart */
     bool ran;
     bool ignore_checkpoints;
     size_t max_line_bytes;
@@ -231,13 +233,27 @@ static void apply_rec(tail_source *ts, const batch_rec *r)
         tailer_commit(ts->tailer, r->pos[i].fp, r->pos[i].gen, r->pos[i].end);
 }
 
+/* A batch that errored (a sink stopped before delivering it, memory ran
+ * out) must be read again, and a tailer can't go back while it runs: the
+ * checkpoints stay before it, so the next run reads from there (lines after
+ * it may then be delivered twice), and batches stop being tracked. */
+static void freeze_if_blocked(tail_source *ts)
+{
+    if (ts->frozen || !ack_tracker_blocked(ts->tracker))
+        return;
+    ts->frozen = true;
+    slog_error(ts->id, "A batch could not be delivered for now; checkpoints stay where they "
+               "are until restart, which reads from there again.");
+    component_metrics_error(ts->metrics, "delivery_errored", "receiving", 1);
+}
+
 /* Commits the batches whose acknowledgements form the delivered prefix. */
 static void advance_acks(tail_source *ts)
 {
     uint64_t last, failed;
     while (ack_tracker_advance(ts->tracker, &last, &failed)) {
         if (failed)
-            slog_warn(ts->id, "%" PRIu64 " batches were not delivered; their lines are "
+            slog_warn(ts->id, "%" PRIu64 " batches were rejected by a sink; their lines are "
                       "not read again.", failed);
         while (ts->head && ts->head->seq <= last) {
             batch_rec *r = ts->head;
@@ -248,6 +264,7 @@ static void advance_acks(tail_source *ts)
             rec_free(r);
         }
     }
+    freeze_if_blocked(ts);
 }
 
 static void free_closed(tail_source *ts)
@@ -299,13 +316,14 @@ static int begin_batch(tail_batch *tb)
         return -1;
     rec->seq = ts->next_seq++;
     ack_group *g = NULL;
-    if (ts->acks) {
+    if (ts->acks && !ts->frozen) {
         uint64_t token;
         if (ack_tracker_add(ts->tracker, rec->seq, &token) < 0 ||
             !(g = ack_group_new(ack_done, ts->tracker, token))) {
             rec_free(rec);
             return -1;
         }
+        rec->tracked = true;
     }
     tb->b = source_batch_new(tb->ctx, g);
     ack_group_release(g, ACK_DELIVERED);
@@ -328,7 +346,7 @@ static int end_batch(tail_batch *tb)
     batch *b = tb->b;
     tb->b = NULL;
     tb->rec = NULL;
-    if (ts->acks) {
+    if (rec->tracked) {
         if (ts->tail)
             ts->tail->next = rec;
         else
@@ -339,7 +357,7 @@ static int end_batch(tail_batch *tb)
         return rc;
     }
     int rc = source_emit(tb->ctx, b);
-    if (rc == 0)
+    if (rc == 0 && !ts->acks)
         apply_rec(ts, rec);
     rec_free(rec);
     return rc;

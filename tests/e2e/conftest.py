@@ -168,3 +168,15 @@ def sanitized():
     ASAN_OPTIONS): its quarantine of freed memory makes RSS meaningless as a
     bound, so memory-bound checks are skipped then."""
     return "ASAN_OPTIONS" in os.environ
+
+
+def metric_value(port, name, **labels):
+    """The value of the first series of `name` (sluice_ prefix added) on
+    /metrics whose labels include `labels`; None when there is none."""
+    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    for line in body.decode().splitlines():
+        if not line.startswith(f"sluice_{name}{{") and not line.startswith(f"sluice_{name} "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None

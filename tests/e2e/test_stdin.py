@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 
-from conftest import free_port, http_get, wait_for
+from conftest import free_port, metric_value, wait_for
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -46,15 +46,6 @@ def run_with_input(start_sluice, config, data, timeout=30):
 
 
 
-
-def metric_value(port, name, **labels):
-    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    for line in body.decode().splitlines():
-        if not line.startswith(f"sluice_{name}{{"):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def test_bytes_codec_lines_become_events(start_sluice):

@@ -13,7 +13,7 @@ import re
 import subprocess
 import textwrap
 
-from conftest import free_port, http_get, run_cli, wait_for
+from conftest import free_port, metric_value, run_cli, wait_for
 
 EX_CONFIG = 78
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -68,15 +68,6 @@ def run_with_input(start_sluice, config, data, args=(), timeout=60):
 
 
 
-
-def metric_value(port, name, **labels):
-    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    for line in body.decode().splitlines():
-        if not line.startswith(f"sluice_{name}{{"):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 def run_and_scrape(start_sluice, config, data, port, ready, timeout=30):

@@ -84,11 +84,36 @@ static void tracker_advances_over_contiguous_prefix_only(void **state)
     assert_true(ack_tracker_advance(t, &pos, &failed));
     assert_int_equal(pos, 200);
     assert_int_equal(failed, 0);
-    ack_tracker_complete(t, tok[2], ACK_ERRORED);
+    ack_tracker_complete(t, tok[2], ACK_REJECTED);
     assert_true(ack_tracker_advance(t, &pos, &failed));
     assert_int_equal(pos, 400);
     assert_int_equal(failed, 1);
     assert_int_equal(ack_tracker_pending(t), 1);
+    assert_false(ack_tracker_blocked(t));
+    ack_tracker_free(t);
+}
+
+/* An errored batch may succeed if read again: nothing after it becomes
+ * durable, however many later batches are delivered. */
+static void tracker_stops_before_an_errored_batch(void **state)
+{
+    (void)state;
+    ack_tracker *t = ack_tracker_new();
+    uint64_t tok[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ack_tracker_add(t, (uint64_t)(i + 1) * 10, &tok[i]), 0);
+    uint64_t pos = 0, failed = 0;
+    ack_tracker_complete(t, tok[0], ACK_DELIVERED);
+    ack_tracker_complete(t, tok[1], ACK_ERRORED);
+    ack_tracker_complete(t, tok[2], ACK_DELIVERED);
+    ack_tracker_complete(t, tok[3], ACK_DELIVERED);
+    assert_true(ack_tracker_advance(t, &pos, &failed));
+    assert_int_equal(pos, 10);
+    assert_int_equal(failed, 0);
+    assert_true(ack_tracker_blocked(t));
+    assert_false(ack_tracker_advance(t, &pos, &failed));
+    assert_int_equal(pos, 10);
+    assert_int_equal(ack_tracker_pending(t), 3);
     ack_tracker_free(t);
 }
 
@@ -115,6 +140,7 @@ int main(void)
         cmocka_unit_test(null_group_is_ignored),
         cmocka_unit_test(concurrent_releases_fire_exactly_once),
         cmocka_unit_test(tracker_advances_over_contiguous_prefix_only),
+        cmocka_unit_test(tracker_stops_before_an_errored_batch),
         cmocka_unit_test(tracker_grows_past_its_first_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

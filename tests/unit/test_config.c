@@ -280,7 +280,13 @@ static void test_framework_option_errors(void **state)
     assert_load_fails("t.yaml",
                       "sinks:\n  out:\n    type: blackhole\n    inputs: [x]\n"
                       "    buffer:\n      type: disk\n      max_size: 1000000\n",
-                      "t.yaml:6: sinks.out: buffer type disk is not supported yet");
+                      "t.yaml:7: sinks.out: buffer.max_size must be at least 1048576 bytes, "
+                      "got 1000000");
+    assert_load_fails("t.yaml",
+                      "sinks:\n  out:\n    type: blackhole\n    inputs: [x]\n"
+                      "    buffer:\n      type: disk\n",
+                      "t.yaml:6: sinks.out: a disk buffer needs buffer.max_size (bytes its "
+                      "files may take)");
     assert_load_fails("t.yaml",
                       "sinks:\n  out:\n    type: blackhole\n    inputs: [x]\n"
                       "    buffer: {when_full: drop_oldest}\n",

@@ -1,0 +1,1191 @@
+/* disk_buffer.c - a sink's input buffer on disk (see disk_buffer.h).
+ *
+ * One record per batch: the writer encodes the batch (event_codec),
+ * compresses it with lz4 and appends it to the current segment with one
+ * writev; the batch is released upstream once an fsync covers it. The
+ * reader walks the segments in order and decodes each record into a batch
+ * whose ack group reports back here. Finished records (delivered or
+ * rejected) are tracked in id order; the contiguous finished prefix is the
+ * acknowledged position, which the ledger stores and which lets whole
+ * segments go. An errored record stays unfinished and sends the reader back
+ * to it.
+ *
+ * Locking: one mutex guards what the writer, the reader and the ack
+ * callbacks share (the segment list, the tracked records, the counters).
+ * File I/O happens outside it, except the unlink of a finished segment. */
+#include "disk_buffer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <lz4.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "buffer_ledger.h"
+#include "buffer_segment.h"
+#include "event_codec.h"
+#include "log.h"
+
+/* Segment size: an eighth of max_size (so that deleting finished segments
+ * frees space in useful steps) within these bounds. */
+#define SEGMENT_MIN_BYTES (64u * 1024)
+#define SEGMENT_MAX_BYTES (128u * 1024 * 1024)
+/* How long a failed write or a full buffer waits before trying again. */
+#define RETRY_WAIT_MS 1000
+/* Damaged regions logged one by one before the rest are logged at debug. */
+#define DAMAGE_LOG_LIMIT 20
+
+typedef struct segment {
+    uint64_t first_id;   /* its name */
+    uint64_t last_id;    /* of its last record; 0 while it has none */
+    uint64_t size;       /* bytes written and readable */
+} segment;
+
+/* A record the reader handed out, until it is finished. */
+typedef struct tracked_record {
+    uint64_t id;
+    uint64_t segment_first;
+    uint64_t offset;
+    uint32_t count;
+    bool done;
+} tracked_record;
+
+struct disk_buffer {
+    char *dir;
+    char *id;
+    uint64_t max_size;
+    uint64_t segment_target;
+    uint32_t sync_interval_ms;
+    uint32_t batch_events;
+    bool drop_newest;
+    const component_metrics *metrics;
+    metrics_series *received_events, *sent_events, *discarded_events;
+    int lock_fd;
+    int dir_fd;
+    buffer_ledger ledger;
+
+    pthread_mutex_t mu;
+    pthread_cond_t readable;   /* a record, writer_done, a rewind or close */
+    pthread_cond_t room;       /* space freed, or close */
+
+    /* Shared, under mu. */
+    segment *segs;             /* in record order */
+    size_t nsegs, segs_cap;
+    bool writer_has_segment;   /* segs[nsegs - 1] is being appended to */
+    uint64_t total_bytes;
+    uint64_t unacked_events;
+    tracked_record *tracked;   /* tracked[head..ntracked), ids increasing */
+    size_t head, ntracked, tracked_cap;
+    uint64_t acked_id;
+    uint64_t rewind_id;        /* 0: none asked */
+    bool ledger_dirty;
+    bool writer_done;
+    bool closed;
+    unsigned damage_logged;
+
+    /* The writer's. */
+    int wfd;
+    uint64_t next_id;
+    buf encoded;
+    char *compressed;
+    size_t compressed_cap;
+    batch **unsynced;
+    size_t nunsynced, unsynced_cap;
+    bool needs_fsync;
+    bool dir_needs_fsync;
+    int64_t last_sync_ns;
+
+    /* The reader's. */
+    bseg_reader reader;
+    uint64_t read_segment;     /* first id of the segment read */
+    uint64_t reader_file;      /* first id of the segment reader has open; 0: none */
+    uint64_t last_read_id;
+};
+
+/* ---- small helpers ---- */
+
+static int make_dirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void segment_path(const disk_buffer *db, uint64_t first_id, char out[PATH_MAX])
+{
+    char name[BSEG_NAME_SIZE];
+    bseg_file_name(name, first_id);
+    snprintf(out, PATH_MAX, "%s/%s", db->dir, name);
+}
+
+static void count_error(disk_buffer *db, const char *code)
+{
+    const component_metrics *m = db->metrics;
+    if (!m || !m->id)
+        return;
+    metrics_label labels[4] = {
+        {"component_id", m->id},
+        {"component_kind", m->kind},
+        {"component_type", m->type},
+        {"error_code", code},
+    };
+    metrics_add(metrics_counter("buffer_errors_total",
+                                "The number of errors the component's buffer met.",
+                                labels, 4),
+                1);
+}
+
+static void publish_gauges_locked(disk_buffer *db)
+{
+    if (!db->metrics)
+        return;
+    metrics_set(db->metrics->buffer_events, (double)db->unacked_events);
+    metrics_set(db->metrics->buffer_bytes, (double)db->total_bytes);
+}
+
+static struct timespec deadline_after_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+static int init_sync_primitives(disk_buffer *db)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return -1;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = 0;
+    if (pthread_mutex_init(&db->mu, NULL) != 0)
+        rc = -1;
+    else if (pthread_cond_init(&db->readable, &ca) != 0) {
+        pthread_mutex_destroy(&db->mu);
+        rc = -1;
+    } else if (pthread_cond_init(&db->room, &ca) != 0) {
+        pthread_cond_destroy(&db->readable);
+        pthread_mutex_destroy(&db->mu);
+        rc = -1;
+    }
+    pthread_condattr_destroy(&ca);
+    return rc;
+}
+
+/* ---- the segment list ---- */
+
+static int compare_segment_first(const void *elem, const void *key)
+{
+    uint64_t a = ((const segment *)elem)->first_id, b = *(const uint64_t *)key;
+    return a < b ? -1 : a > b;
+}
+
+/* The index of the segment named first_id, or of the first one after it. */
+static size_t find_segment_locked(const disk_buffer *db, uint64_t first_id, bool *found)
+{
+    return sl_bsearch(db->segs, db->nsegs, sizeof(segment), &first_id,
+                      compare_segment_first, found);
+}
+
+static int append_segment_locked(disk_buffer *db, uint64_t first_id)
+{
+    if (db->nsegs == db->segs_cap) {
+        size_t cap = db->segs_cap ? db->segs_cap * 2 : 16;
+        segment *s = realloc(db->segs, cap * sizeof(*s));
+        if (!s)
+            return -1;
+        db->segs = s;
+        db->segs_cap = cap;
+    }
+    db->segs[db->nsegs++] = (segment){first_id, 0, 0};
+    return 0;
+}
+
+static bool segment_is_finished_locked(const disk_buffer *db, size_t i)
+{
+    if (db->writer_has_segment && i == db->nsegs - 1)
+        return false;
+    return db->segs[i].last_id <= db->acked_id;
+}
+
+/* Deletes the segments whose records are all finished and that the writer
+ * has left. */
+static void delete_finished_segments_locked(disk_buffer *db)
+{
+    size_t kept = 0;
+    bool freed = false;
+    for (size_t i = 0; i < db->nsegs; i++) {
+        if (!segment_is_finished_locked(db, i)) {
+            db->segs[kept++] = db->segs[i];
+            continue;
+        }
+        char path[PATH_MAX];
+        segment_path(db, db->segs[i].first_id, path);
+        if (unlink(path) < 0 && errno != ENOENT) {
+            slog_error(db->id, "cannot delete the finished buffer segment %s: %s", path,
+                       strerror(errno));
+            count_error(db, "delete_failed");
+            db->segs[kept++] = db->segs[i];
+            continue;
+        }
+        db->total_bytes -= db->segs[i].size;
+        freed = true;
+    }
+    db->nsegs = kept;
+    if (freed) {
+        pthread_cond_broadcast(&db->room);
+        publish_gauges_locked(db);
+    }
+}
+
+/* ---- records handed out and their acknowledgements ---- */
+
+static int compare_tracked_id(const void *elem, const void *key)
+{
+    uint64_t a = ((const tracked_record *)elem)->id, b = *(const uint64_t *)key;
+    return a < b ? -1 : a > b;
+}
+
+static tracked_record *find_tracked_locked(disk_buffer *db, uint64_t id)
+{
+    bool found;
+    size_t i = sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
+                          sizeof(tracked_record), &id, compare_tracked_id, &found);
+    return found ? &db->tracked[db->head + i] : NULL;
+}
+
+static int track_record_locked(disk_buffer *db, const tracked_record *r)
+{
+    if (db->ntracked == db->tracked_cap) {
+        size_t live = db->ntracked - db->head;
+        if (db->head > 0 && live < db->tracked_cap / 2) {
+            memmove(db->tracked, db->tracked + db->head, live * sizeof(*db->tracked));
+        } else {
+            size_t cap = db->tracked_cap ? db->tracked_cap * 2 : 64;
+            tracked_record *t = realloc(db->tracked, cap * sizeof(*t));
+            if (!t)
+                return -1;
+            memmove(t, t + db->head, live * sizeof(*t));
+            db->tracked = t;
+            db->tracked_cap = cap;
+        }
+        db->head = 0;
+        db->ntracked = live;
+    }
+    db->tracked[db->ntracked++] = *r;
+    return 0;
+}
+
+static void finish_record_locked(disk_buffer *db, tracked_record *t)
+{
+    if (t->done)
+        return;
+    t->done = true;
+    db->unacked_events -= t->count <= db->unacked_events ? t->count : db->unacked_events;
+}
+
+/* Moves the acknowledged position over the finished records at the front. */
+static void advance_acked_locked(disk_buffer *db)
+{
+    bool moved = false;
+    while (db->head < db->ntracked && db->tracked[db->head].done) {
+        db->acked_id = db->tracked[db->head].id;
+        db->head++;
+        moved = true;
+    }
+    if (!moved)
+        return;
+    db->ledger_dirty = true;
+    delete_finished_segments_locked(db);
+    publish_gauges_locked(db);
+}
+
+/* The ack callback of every batch read: token is the record id. */
+static void record_acknowledged(void *ud, uint64_t id, ack_status status)
+{
+    disk_buffer *db = ud;
+    pthread_mutex_lock(&db->mu);
+    tracked_record *t = find_tracked_locked(db, id);
+    if (t && !t->done) {
+        if (status == ACK_ERRORED) {
+            if (!db->rewind_id || id < db->rewind_id)
+                db->rewind_id = id;
+            pthread_cond_broadcast(&db->readable);
+        } else {
+            finish_record_locked(db, t);
+            advance_acked_locked(db);
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+}
+
+/* Records handed out before that the reader, going over them again, did not
+ * find any more (damaged since): finished, as nothing can bring them back. */
+static void forget_vanished_records_locked(disk_buffer *db, uint64_t after, uint64_t before)
+{
+    uint64_t from = after + 1;
+    bool found;
+    size_t i = db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
+                                     sizeof(tracked_record), &from, compare_tracked_id, &found);
+    bool any = false;
+    for (; i < db->ntracked && db->tracked[i].id < before; i++) {
+        if (db->tracked[i].done)
+            continue;
+        slog_warn(db->id, "buffer record %" PRIu64 " can no longer be read; dropped",
+                  db->tracked[i].id);
+        finish_record_locked(db, &db->tracked[i]);
+        any = true;
+    }
+    if (any)
+        advance_acked_locked(db);
+}
+
+/* ---- opening ---- */
+
+static int lock_directory(disk_buffer *db, sl_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/lock", db->dir);
+    db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db->lock_fd < 0)
+        return sl_fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return sl_fail(err, "the disk buffer directory %s is in use by another sluice "
+                           "process (or another sink with the same buffer directory)", db->dir);
+        return sl_fail(err, "cannot lock %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The first ids of the segment files in the directory, sorted. */
+static int list_segment_files(disk_buffer *db, uint64_t **ids, size_t *n, sl_error *err)
+{
+    DIR *d = opendir(db->dir);
+    if (!d)
+        return sl_fail(err, "cannot read the buffer directory %s: %s", db->dir, strerror(errno));
+    uint64_t *v = NULL;
+    size_t len = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        uint64_t first;
+        if (!bseg_parse_file_name(e->d_name, &first))
+            continue;
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            uint64_t *nv = realloc(v, ncap * sizeof(*nv));
+            if (!nv) {
+                rc = sl_fail(err, "out of memory listing the buffer directory");
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[len++] = first;
+    }
+    closedir(d);
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    if (len > 1)
+        qsort(v, len, sizeof(*v), compare_u64);
+    *ids = v;
+    *n = len;
+    return 0;
+}
+
+static void remove_empty_segment(disk_buffer *db, const char *path, uint64_t size)
+{
+    if (size > 0) {
+        slog_warn(db->id, "buffer segment %s holds no intact record (%" PRIu64
+                  " bytes); removed", path, size);
+        count_error(db, "corrupt_record");
+    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        slog_error(db->id, "cannot remove buffer segment %s: %s", path, strerror(errno));
+}
+
+static void report_scan(disk_buffer *db, const char *path, const bseg_scan_result *r)
+{
+    if (r->truncated) {
+        slog_warn(db->id, "buffer segment %s ended in a partly written record (a crash "
+                  "while writing); cut %" PRIu64 " bytes at offset %" PRIu64,
+                  path, r->truncated, r->size);
+        count_error(db, "torn_tail");
+    }
+    if (r->damaged)
+        slog_info(db->id, "buffer segment %s has %" PRIu64 " damaged region(s); their "
+                  "records will be skipped", path, r->damaged);
+}
+
+/* Scans every segment: cuts a torn tail off the last one, drops files with
+ * no record, and finds where reading resumes and the next record id. */
+static int recover_segments(disk_buffer *db, sl_error *err)
+{
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    if (list_segment_files(db, &ids, &n, err) < 0)
+        return -1;
+    uint64_t max_id = db->acked_id;
+    bool resume_set = false;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[PATH_MAX];
+        segment_path(db, ids[i], path);
+        bseg_scan_result r;
+        if (bseg_scan(path, db->acked_id, i == n - 1, &r, err) < 0) {
+            rc = -1;
+            break;
+        }
+        report_scan(db, path, &r);
+        if (r.records == 0) {
+            remove_empty_segment(db, path, r.size);
+            continue;
+        }
+        if (append_segment_locked(db, ids[i]) < 0) {
+            rc = sl_fail(err, "out of memory recovering the disk buffer");
+            break;
+        }
+        segment *s = &db->segs[db->nsegs - 1];
+        s->last_id = r.last_id;
+        s->size = r.size;
+        db->total_bytes += r.size;
+        db->unacked_events += r.pending_events;
+        if (r.last_id > max_id)
+            max_id = r.last_id;
+        if (ids[i] > max_id)
+            max_id = ids[i];
+        if (!resume_set && r.resume_offset < r.size) {
+            db->read_segment = ids[i];
+            db->reader.offset = r.resume_offset;
+            resume_set = true;
+        }
+    }
+    free(ids);
+    if (rc < 0)
+        return -1;
+    db->next_id = max_id + 1;
+    db->last_read_id = db->acked_id;
+    delete_finished_segments_locked(db);
+    return 0;
+}
+
+static int open_ledger(disk_buffer *db, sl_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/ledger", db->dir);
+    ledger_state state;
+    if (buffer_ledger_open(&db->ledger, path, &state, err) < 0)
+        return -1;
+    if (state == LEDGER_CORRUPT) {
+        slog_warn(db->id, "the buffer ledger %s is damaged; reading resumes at the oldest "
+                  "record (some may be sent again)", path);
+        count_error(db, "ledger_corrupt");
+    }
+    db->acked_id = db->ledger.acked_id;
+    return 0;
+}
+
+static void register_metrics(disk_buffer *db)
+{
+    const component_metrics *m = db->metrics;
+    db->received_events = component_metrics_extra(m, "buffer_received_events_total",
+        METRICS_COUNTER, "The number of events written to the buffer.");
+    db->sent_events = component_metrics_extra(m, "buffer_sent_events_total",
+        METRICS_COUNTER, "The number of events read from the buffer.");
+    db->discarded_events = component_metrics_extra(m, "buffer_discarded_events_total",
+        METRICS_COUNTER, "The number of events the buffer dropped.");
+}
+
+static uint64_t segment_target_for(uint64_t max_size)
+{
+    uint64_t t = max_size / 8;
+    if (t < SEGMENT_MIN_BYTES)
+        t = SEGMENT_MIN_BYTES;
+    if (t > SEGMENT_MAX_BYTES)
+        t = SEGMENT_MAX_BYTES;
+    return t;
+}
+
+static int open_directory(disk_buffer *db, sl_error *err)
+{
+    if (make_dirs(db->dir) < 0)
+        return sl_fail(err, "cannot create the buffer directory %s: %s", db->dir,
+                       strerror(errno));
+    if (lock_directory(db, err) < 0)
+        return -1;
+    db->dir_fd = open(db->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (db->dir_fd < 0)
+        return sl_fail(err, "cannot open the buffer directory %s: %s", db->dir,
+                       strerror(errno));
+    return 0;
+}
+
+int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *err)
+{
+    if (!o->dir || !*o->dir)
+        return sl_fail(err, "the disk buffer needs a directory");
+    if (o->max_size == 0)
+        return sl_fail(err, "the disk buffer's max_size must be above 0");
+    disk_buffer *db = calloc(1, sizeof(*db));
+    if (!db)
+        return sl_fail(err, "out of memory opening the disk buffer");
+    db->lock_fd = db->dir_fd = db->wfd = -1;
+    db->ledger.fd = -1;
+    bseg_reader_init(&db->reader);
+    db->dir = strdup(o->dir);
+    db->id = strdup(o->id ? o->id : "buffer");
+    if (!db->dir || !db->id || init_sync_primitives(db) < 0) {
+        free(db->dir);
+        free(db->id);
+        free(db);
+        return sl_fail(err, "out of memory opening the disk buffer");
+    }
+    db->max_size = o->max_size;
+    db->segment_target = segment_target_for(o->max_size);
+    db->sync_interval_ms = o->sync_interval_ms;
+    db->batch_events = o->batch_events ? o->batch_events : BATCH_DEFAULT_EVENTS;
+    db->drop_newest = o->drop_newest;
+    db->metrics = o->metrics;
+    db->last_sync_ns = sl_now_mono_ns();
+    register_metrics(db);
+    if (open_directory(db, err) < 0 || open_ledger(db, err) < 0 ||
+        recover_segments(db, err) < 0) {
+        disk_buffer_free(db);
+        return -1;
+    }
+    publish_gauges_locked(db);
+    *out = db;
+    return 0;
+}
+
+/* ---- writing ---- */
+
+/* Encodes and compresses b into db->compressed; its length, or -1. */
+static int64_t encode_batch(disk_buffer *db, const batch *b, sl_error *err)
+{
+    buf_reset(&db->encoded);
+    if (event_codec_encode(b, &db->encoded, err) < 0)
+        return -1;
+    if (db->encoded.len > BSEG_MAX_RAW)
+        return sl_fail(err, "a batch of %zu encoded bytes is above the %u-byte record limit",
+                       db->encoded.len, BSEG_MAX_RAW);
+    size_t bound = (size_t)LZ4_compressBound((int)db->encoded.len);
+    if (bound > db->compressed_cap) {
+        char *p = realloc(db->compressed, bound);
+        if (!p)
+            return sl_fail(err, "out of memory compressing a batch");
+        db->compressed = p;
+        db->compressed_cap = bound;
+    }
+    int n = LZ4_compress_default(db->encoded.data, db->compressed, (int)db->encoded.len,
+                                 (int)bound);
+    if (n <= 0 || (uint64_t)n > BSEG_MAX_PAYLOAD)
+        return sl_fail(err, "a batch does not compress into one record");
+    return n;
+}
+
+static void drop_batch(disk_buffer *db, batch *b, const char *why)
+{
+    slog_warn(db->id, "disk buffer dropped %" PRIu32 " events: %s", b->count, why);
+    metrics_add(db->discarded_events, b->count);
+    batch_release(b, ACK_DELIVERED);
+}
+
+static int fsync_fd(int fd)
+{
+    int rc;
+    do
+        rc = fsync(fd);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
+/* Leaves the current segment: fsynced so that a later sync, which only
+ * fsyncs the new one, still covers what was written here. */
+static int close_write_segment(disk_buffer *db, sl_error *err)
+{
+    if (db->wfd < 0)
+        return 0;
+    if (db->needs_fsync && fsync_fd(db->wfd) < 0)
+        return sl_fail(err, "cannot sync a buffer segment: %s", strerror(errno));
+    db->needs_fsync = false;
+    close(db->wfd);
+    db->wfd = -1;
+    pthread_mutex_lock(&db->mu);
+    db->writer_has_segment = false;
+    delete_finished_segments_locked(db);
+    pthread_cond_broadcast(&db->readable);
+    pthread_mutex_unlock(&db->mu);
+    return 0;
+}
+
+static int open_write_segment(disk_buffer *db, sl_error *err)
+{
+    char path[PATH_MAX];
+    segment_path(db, db->next_id, path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sl_fail(err, "cannot create buffer segment %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&db->mu);
+    int rc = append_segment_locked(db, db->next_id);
+    if (rc == 0)
+        db->writer_has_segment = true;
+    pthread_mutex_unlock(&db->mu);
+    if (rc < 0) {
+        close(fd);
+        unlink(path);
+        return sl_fail(err, "out of memory adding a buffer segment");
+    }
+    db->wfd = fd;
+    db->dir_needs_fsync = true;
+    return 0;
+}
+
+/* Makes sure the current segment can take `size` more bytes. */
+static int prepare_segment(disk_buffer *db, uint64_t size, sl_error *err)
+{
+    if (db->wfd >= 0) {
+        pthread_mutex_lock(&db->mu);
+        uint64_t used = db->segs[db->nsegs - 1].size;
+        pthread_mutex_unlock(&db->mu);
+        if (used > 0 && used + size > db->segment_target && close_write_segment(db, err) < 0)
+            return -1;
+    }
+    return db->wfd >= 0 ? 0 : open_write_segment(db, err);
+}
+
+/* Waits up to ms on cond, unless closed. False when closed. */
+static bool wait_unless_closed(disk_buffer *db, pthread_cond_t *cond, int64_t ms)
+{
+    struct timespec until = deadline_after_ms(ms);
+    pthread_mutex_lock(&db->mu);
+    if (!db->closed)
+        pthread_cond_timedwait(cond, &db->mu, &until);
+    bool open = !db->closed;
+    pthread_mutex_unlock(&db->mu);
+    return open;
+}
+
+/* QUEUE_OK once `size` bytes fit under max_size; QUEUE_DROPPED (drop_newest)
+ * or QUEUE_CLOSED instead. */
+static queue_result wait_for_room(disk_buffer *db, uint64_t size)
+{
+    for (;;) {
+        pthread_mutex_lock(&db->mu);
+        bool closed = db->closed;
+        bool fits = db->total_bytes + size <= db->max_size;
+        bool current_finished = db->writer_has_segment && db->segs[db->nsegs - 1].size > 0 &&
+                                db->segs[db->nsegs - 1].last_id <= db->acked_id;
+        pthread_mutex_unlock(&db->mu);
+        if (closed)
+            return QUEUE_CLOSED;
+        if (fits)
+            return QUEUE_OK;
+        sl_error err;
+        if (current_finished) {
+            if (close_write_segment(db, &err) < 0)
+                slog_error(db->id, "%s", err.msg);
+            else
+                continue;
+        }
+        if (db->drop_newest)
+            return QUEUE_DROPPED;
+        /* Batches waiting for a sync hold their sources' acknowledgements:
+         * release them rather than keep them hostage while blocked. */
+        if (disk_buffer_sync(db, &err) < 0)
+            slog_error(db->id, "%s", err.msg);
+        if (!wait_unless_closed(db, &db->room, RETRY_WAIT_MS))
+            return QUEUE_CLOSED;
+    }
+}
+
+static int remember_unsynced(disk_buffer *db, batch *b)
+{
+    if (db->nunsynced == db->unsynced_cap) {
+        size_t cap = db->unsynced_cap ? db->unsynced_cap * 2 : 64;
+        batch **v = realloc(db->unsynced, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        db->unsynced = v;
+        db->unsynced_cap = cap;
+    }
+    db->unsynced[db->nunsynced++] = b;
+    return 0;
+}
+
+/* Appends the compressed record, retrying every second while the disk
+ * refuses it. False when closed first. */
+static bool append_record(disk_buffer *db, const bseg_header *h, const uint8_t *hdr)
+{
+    for (;;) {
+        sl_error err;
+        uint64_t size = BSEG_HEADER_SIZE + (uint64_t)h->length;
+        if (prepare_segment(db, size, &err) == 0) {
+            pthread_mutex_lock(&db->mu);
+            uint64_t at = db->segs[db->nsegs - 1].size;
+            uint64_t first_id = db->segs[db->nsegs - 1].first_id;
+            pthread_mutex_unlock(&db->mu);
+            if (bseg_append(db->wfd, at, hdr, db->compressed, h->length) == 0)
+                return true;
+            char path[PATH_MAX];
+            segment_path(db, first_id, path);
+            sl_fail(&err, "cannot write to buffer segment %s: %s", path, strerror(errno));
+        }
+        slog_error(db->id, "%s; retrying in a second", err.msg);
+        count_error(db, "write_failed");
+        if (!wait_unless_closed(db, &db->room, RETRY_WAIT_MS))
+            return false;
+    }
+}
+
+static void publish_record(disk_buffer *db, const bseg_header *h)
+{
+    uint64_t size = BSEG_HEADER_SIZE + (uint64_t)h->length;
+    pthread_mutex_lock(&db->mu);
+    segment *s = &db->segs[db->nsegs - 1];
+    s->size += size;
+    s->last_id = h->id;
+    db->total_bytes += size;
+    db->unacked_events += h->count;
+    publish_gauges_locked(db);
+    pthread_cond_broadcast(&db->readable);
+    pthread_mutex_unlock(&db->mu);
+}
+
+queue_result disk_buffer_write(disk_buffer *db, batch *b)
+{
+    if (b->count == 0) {
+        batch_release(b, ACK_DELIVERED);
+        return QUEUE_OK;
+    }
+    sl_error err;
+    int64_t length = encode_batch(db, b, &err);
+    if (length < 0) {
+        count_error(db, "encode_failed");
+        drop_batch(db, b, err.msg);
+        return QUEUE_DROPPED;
+    }
+    uint64_t size = BSEG_HEADER_SIZE + (uint64_t)length;
+    if (size > db->max_size) {
+        drop_batch(db, b, "the batch is larger than the buffer's max_size");
+        return QUEUE_DROPPED;
+    }
+    queue_result room = wait_for_room(db, size);
+    if (room == QUEUE_DROPPED) {
+        drop_batch(db, b, "the buffer is full (when_full: drop_newest)");
+        return QUEUE_DROPPED;
+    }
+    bseg_header h = {db->next_id, (uint32_t)length, b->count, (uint32_t)db->encoded.len};
+    uint8_t hdr[BSEG_HEADER_SIZE];
+    bseg_frame(hdr, &h, db->compressed);
+    if (room == QUEUE_CLOSED || !append_record(db, &h, hdr)) {
+        batch_release(b, ACK_ERRORED);
+        return QUEUE_CLOSED;
+    }
+    db->next_id++;
+    db->needs_fsync = true;
+    publish_record(db, &h);
+    metrics_add(db->received_events, b->count);
+    if (remember_unsynced(db, b) < 0) {
+        /* Without room to remember it, make it durable now and let it go. */
+        if (fsync_fd(db->wfd) == 0)
+            batch_release(b, ACK_DELIVERED);
+        else
+            batch_release(b, ACK_ERRORED);
+    }
+    if (db->sync_interval_ms == 0 && disk_buffer_sync(db, &err) < 0)
+        slog_error(db->id, "%s", err.msg);
+    return QUEUE_OK;
+}
+
+static void release_unsynced(disk_buffer *db, ack_status status)
+{
+    for (size_t i = 0; i < db->nunsynced; i++)
+        batch_release(db->unsynced[i], status);
+    db->nunsynced = 0;
+}
+
+int disk_buffer_sync(disk_buffer *db, sl_error *err)
+{
+    if (db->needs_fsync && db->wfd >= 0 && fsync_fd(db->wfd) < 0) {
+        count_error(db, "sync_failed");
+        return sl_fail(err, "cannot sync the disk buffer of %s: %s", db->id, strerror(errno));
+    }
+    db->needs_fsync = false;
+    if (db->dir_needs_fsync && fsync_fd(db->dir_fd) < 0) {
+        count_error(db, "sync_failed");
+        return sl_fail(err, "cannot sync the buffer directory %s: %s", db->dir,
+                       strerror(errno));
+    }
+    db->dir_needs_fsync = false;
+    release_unsynced(db, ACK_DELIVERED);
+    db->last_sync_ns = sl_now_mono_ns();
+
+    pthread_mutex_lock(&db->mu);
+    bool dirty = db->ledger_dirty;
+    uint64_t acked = db->acked_id;
+    db->ledger_dirty = false;
+    pthread_mutex_unlock(&db->mu);
+    if (!dirty || db->ledger.fd < 0)
+        return 0;
+    if (buffer_ledger_save(&db->ledger, acked, err) < 0) {
+        pthread_mutex_lock(&db->mu);
+        db->ledger_dirty = true;
+        pthread_mutex_unlock(&db->mu);
+        count_error(db, "sync_failed");
+        return -1;
+    }
+    return 0;
+}
+
+int64_t disk_buffer_sync_due_ms(disk_buffer *db)
+{
+    pthread_mutex_lock(&db->mu);
+    bool ledger_dirty = db->ledger_dirty;
+    pthread_mutex_unlock(&db->mu);
+    if (db->nunsynced == 0 && !db->needs_fsync && !ledger_dirty)
+        return -1;
+    int64_t elapsed_ms = (sl_now_mono_ns() - db->last_sync_ns) / 1000000;
+    int64_t left = (int64_t)db->sync_interval_ms - elapsed_ms;
+    return left > 0 ? left : 0;
+}
+
+void disk_buffer_writer_done(disk_buffer *db)
+{
+    sl_error err;
+    if (disk_buffer_sync(db, &err) < 0)
+        slog_error(db->id, "%s", err.msg);
+    pthread_mutex_lock(&db->mu);
+    db->writer_done = true;
+    pthread_cond_broadcast(&db->readable);
+    pthread_mutex_unlock(&db->mu);
+}
+
+/* ---- reading ---- */
+
+/* Goes back to the earliest record a sink released as errored. */
+static void apply_rewind_locked(disk_buffer *db)
+{
+    uint64_t id = db->rewind_id;
+    db->rewind_id = 0;
+    tracked_record *t = find_tracked_locked(db, id);
+    if (!t || t->done || id > db->last_read_id)
+        return;
+    db->read_segment = t->segment_first;
+    db->reader.offset = t->offset;
+    db->last_read_id = id - 1;
+}
+
+/* The segment the reader is in, moving on to the next one when the reader
+ * is at the end of a segment the writer has left; NULL when there is none. */
+static segment *reading_segment_locked(disk_buffer *db)
+{
+    for (;;) {
+        bool found;
+        size_t i = find_segment_locked(db, db->read_segment, &found);
+        if (!found) {
+            if (i == db->nsegs)
+                return NULL;
+            db->read_segment = db->segs[i].first_id;
+            db->reader.offset = 0;
+            continue;
+        }
+        segment *s = &db->segs[i];
+        bool writer_in_it = db->writer_has_segment && i == db->nsegs - 1;
+        if (db->reader.offset < s->size || writer_in_it || i + 1 == db->nsegs)
+            return s;
+        db->read_segment = db->segs[i + 1].first_id;
+        db->reader.offset = 0;
+    }
+}
+
+typedef enum take_result {
+    TAKE_DELIVER,   /* a new record, or one to read again */
+    TAKE_SKIP,      /* finished already, or a stray id */
+    TAKE_FAILED,    /* out of memory tracking it */
+} take_result;
+
+/* Decides what to do with record h read at (segment, at). */
+static take_result take_record_locked(disk_buffer *db, const bseg_header *h, uint64_t at)
+{
+    if (h->id <= db->last_read_id || h->id <= db->acked_id)
+        return TAKE_SKIP;
+    forget_vanished_records_locked(db, db->last_read_id, h->id);
+    db->last_read_id = h->id;
+    tracked_record *t = find_tracked_locked(db, h->id);
+    if (t)
+        return t->done ? TAKE_SKIP : TAKE_DELIVER;
+    if (db->ntracked > db->head && db->tracked[db->ntracked - 1].id > h->id)
+        return TAKE_SKIP;
+    tracked_record r = {h->id, db->read_segment, at, h->count, false};
+    return track_record_locked(db, &r) == 0 ? TAKE_DELIVER : TAKE_FAILED;
+}
+
+static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first,
+                       uint64_t at, uint64_t skipped)
+{
+    char path[PATH_MAX];
+    segment_path(db, segment_first, path);
+    count_error(db, "corrupt_record");
+    pthread_mutex_lock(&db->mu);
+    bool loud = db->damage_logged++ < DAMAGE_LOG_LIMIT;
+    pthread_mutex_unlock(&db->mu);
+    slog(loud ? SLOG_WARN : SLOG_DEBUG, db->id,
+         "buffer segment %s: %s at offset %" PRIu64 " (%" PRIu64 " bytes skipped)",
+         path, what, at, skipped);
+}
+
+/* A batch of record h's events, its payload decompressed into the batch's
+ * arena (the events' strings point there). NULL with *damaged when the
+ * record does not decode; the record is then finished as rejected. */
+static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged, sl_error *err)
+{
+    *damaged = h->count == 0;
+    if (*damaged) {
+        sl_fail(err, "it holds no event");
+        record_acknowledged(db, h->id, ACK_REJECTED);
+        return NULL;
+    }
+    ack_group *g = ack_group_new(record_acknowledged, db, h->id);
+    if (!g) {
+        sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
+        return NULL;
+    }
+    batch *b = batch_new(h->count > db->batch_events ? h->count : db->batch_events, g);
+    if (!b) {
+        /* The only reference: errored sends the reader back to the record. */
+        ack_group_release(g, ACK_ERRORED);
+        sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
+        return NULL;
+    }
+    ack_group_release(g, ACK_DELIVERED);
+    char *raw = h->raw_length ? arena_alloc(b->arena, h->raw_length) : NULL;
+    if (h->raw_length && !raw) {
+        batch_release(b, ACK_ERRORED);
+        sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
+        return NULL;
+    }
+    int n = raw ? LZ4_decompress_safe((const char *)db->reader.payload, raw, (int)h->length,
+                                      (int)h->raw_length)
+                : -1;
+    if (n != (int)h->raw_length) {
+        sl_fail(err, "its payload does not decompress");
+    } else {
+        int64_t events = event_codec_decode(b, (const uint8_t *)raw, h->raw_length, err);
+        if (events == (int64_t)h->count)
+            return b;
+        if (events >= 0)
+            sl_fail(err, "it holds %" PRId64 " events, not %" PRIu32, events, h->count);
+    }
+    *damaged = true;
+    batch_release(b, ACK_REJECTED);
+    return NULL;
+}
+
+typedef enum step_result {
+    STEP_BATCH,      /* *out holds a batch */
+    STEP_NEXT,       /* nothing to hand out from this step; go on */
+    STEP_FAILED,     /* out of memory: the caller backs off */
+} step_result;
+
+/* Reads the next record of the segment first_id up to limit (without the
+ * lock: only the reader touches db->reader). */
+static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit, batch **out)
+{
+    sl_error err;
+    if (db->reader_file != first_id) {
+        char path[PATH_MAX];
+        segment_path(db, first_id, path);
+        uint64_t offset = db->reader.offset;
+        if (bseg_reader_open(&db->reader, path, offset, &err) < 0) {
+            slog_error(db->id, "%s; its records are skipped", err.msg);
+            count_error(db, "read_failed");
+            db->reader.offset = limit;
+            db->reader_file = 0;
+            return STEP_NEXT;
+        }
+        db->reader_file = first_id;
+    }
+    bseg_header h;
+    uint64_t at, skipped;
+    bseg_result res = bseg_read(&db->reader, limit, &h, &at, &skipped, &err);
+    if (res == BSEG_END)
+        return STEP_NEXT;
+    if (res == BSEG_IO_ERROR) {
+        slog_error(db->id, "%s; the rest of the segment is skipped", err.msg);
+        count_error(db, "read_failed");
+        db->reader.offset = limit;
+        return STEP_NEXT;
+    }
+    if (res == BSEG_DAMAGED) {
+        log_damage(db, "damaged record", first_id, at, skipped);
+        return STEP_NEXT;
+    }
+    pthread_mutex_lock(&db->mu);
+    take_result take = take_record_locked(db, &h, at);
+    pthread_mutex_unlock(&db->mu);
+    if (take == TAKE_SKIP)
+        return STEP_NEXT;
+    bool damaged = false;
+    batch *b = take == TAKE_DELIVER ? decode_record(db, &h, &damaged, &err) : NULL;
+    if (b) {
+        metrics_add(db->sent_events, b->count);
+        *out = b;
+        return STEP_BATCH;
+    }
+    if (damaged) {
+        char what[SL_ERRMSG_MAX + 64];
+        snprintf(what, sizeof(what), "record %" PRIu64 " is unreadable (%s)", h.id, err.msg);
+        log_damage(db, what, first_id, at, BSEG_HEADER_SIZE + (uint64_t)h.length);
+        return STEP_NEXT;
+    }
+    /* Out of memory: the record is read again on the next call. */
+    slog_error(db->id, "%s", take == TAKE_FAILED ? "out of memory tracking a buffer record"
+                                                 : err.msg);
+    db->reader.offset = at;
+    pthread_mutex_lock(&db->mu);
+    db->last_read_id = h.id - 1;
+    pthread_mutex_unlock(&db->mu);
+    return STEP_FAILED;
+}
+
+queue_result disk_buffer_read(disk_buffer *db, batch **out, int timeout_ms)
+{
+    struct timespec until = deadline_after_ms(timeout_ms > 0 ? timeout_ms : 0);
+    pthread_mutex_lock(&db->mu);
+    for (;;) {
+        if (db->closed)
+            break;
+        if (db->rewind_id)
+            apply_rewind_locked(db);
+        segment *s = reading_segment_locked(db);
+        if (s && db->reader.offset < s->size) {
+            uint64_t first_id = s->first_id, limit = s->size;
+            pthread_mutex_unlock(&db->mu);
+            step_result r = read_step(db, first_id, limit, out);
+            if (r == STEP_BATCH)
+                return QUEUE_OK;
+            if (r == STEP_FAILED) {
+                wait_unless_closed(db, &db->room, 100);
+                return QUEUE_TIMEOUT;
+            }
+            pthread_mutex_lock(&db->mu);
+            continue;
+        }
+        /* At the end of the last segment: nothing more comes once the
+         * writer is done. */
+        if (db->writer_done)
+            break;
+        if (timeout_ms == 0)
+            goto timed_out;
+        if (timeout_ms < 0)
+            pthread_cond_wait(&db->readable, &db->mu);
+        else if (pthread_cond_timedwait(&db->readable, &db->mu, &until) == ETIMEDOUT)
+            goto timed_out;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return QUEUE_END;
+timed_out:
+    pthread_mutex_unlock(&db->mu);
+    return QUEUE_TIMEOUT;
+}
+
+void disk_buffer_close(disk_buffer *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->closed = true;
+    pthread_cond_broadcast(&db->readable);
+    pthread_cond_broadcast(&db->room);
+    pthread_mutex_unlock(&db->mu);
+}
+
+void disk_buffer_free(disk_buffer *db)
+{
+    if (!db)
+        return;
+    sl_error err;
+    if (db->dir_fd >= 0) {
+        pthread_mutex_lock(&db->mu);
+        db->ledger_dirty = true;
+        pthread_mutex_unlock(&db->mu);
+        if (disk_buffer_sync(db, &err) < 0) {
+            slog_error(db->id, "%s; the batches written since the last sync will be sent "
+                       "again by their sources", err.msg);
+            release_unsynced(db, ACK_ERRORED);
+        }
+    }
+    if (db->wfd >= 0)
+        close(db->wfd);
+    bseg_reader_free(&db->reader);
+    buffer_ledger_close(&db->ledger);
+    if (db->dir_fd >= 0)
+        close(db->dir_fd);
+    if (db->lock_fd >= 0)
+        close(db->lock_fd);
+    buf_free(&db->encoded);
+    free(db->compressed);
+    free(db->unsynced);
+    free(db->tracked);
+    free(db->segs);
+    pthread_cond_destroy(&db->room);
+    pthread_cond_destroy(&db->readable);
+    pthread_mutex_destroy(&db->mu);
+    free(db->dir);
+    free(db->id);
+    free(db);
+}
+
+uint64_t disk_buffer_events(disk_buffer *db)
+{
+    pthread_mutex_lock(&db->mu);
+    uint64_t n = db->unacked_events;
+    pthread_mutex_unlock(&db->mu);
+    return n;
+}
+
+uint64_t disk_buffer_bytes(disk_buffer *db)
+{
+    pthread_mutex_lock(&db->mu);
+    uint64_t n = db->total_bytes;
+    pthread_mutex_unlock(&db->mu);
+    return n;
+}

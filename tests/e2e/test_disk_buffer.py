@@ -1,0 +1,316 @@
+"""End-to-end tests of disk buffers (`buffer.type: disk`): the options as
+`validate` checks them; a file source whose checkpoint moves once events are
+durably buffered while the receiver is down; the buffer surviving a restart
+and delivering everything exactly once; max_size holding under `block`
+(back-pressure, nothing lost) and under `drop_newest` (counted); a corrupt
+record skipped, counted, and the rest delivered; and the buffer metrics."""
+import hashlib
+import pathlib
+import re
+import time
+
+from conftest import Sluice, free_port, metric_value, run_cli, wait_for
+from http_receiver import Reply, http_receiver  # noqa: F401
+
+
+def line(i, width=120):
+    """Line i, filled with hex digits that lz4 can't squeeze much, so the
+    buffer's size follows the input's."""
+    text = f"line {i:07d} "
+    fill = ""
+    while len(text) + len(fill) < width:
+        fill += hashlib.sha256(f"{i}.{len(fill)}".encode()).hexdigest()
+    return text + fill[:width - len(text)]
+
+
+def write_lines(path, start, count, width=120):
+    with open(path, "a") as f:
+        f.write("".join(line(i, width) + "\n" for i in range(start, start + count)))
+
+
+def config(tmp_path, url, api_port, buffer="", include=None, shutdown=2, acks=True):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    include = include or str(tmp_path / "in.log")
+    buffer = buffer or "      type: disk\n      max_size: 268435488\n"
+    return f"""data_dir: "{data_dir}"
+shutdown_timeout_secs: {shutdown}
+api:
+  enabled: true
+  address: "127.0.0.1:{api_port}"
+acknowledgements:
+  enabled: {"true" if acks else "false"}
+sources:
+  in:
+    type: file
+    include: ["{include}"]
+    read_from: beginning
+sinks:
+  out:
+    type: http
+    inputs: [in]
+    uri: "{url}"
+    encoding:
+      codec: ndjson
+    batch:
+      timeout_secs: 0.1
+    request:
+      retry_initial_backoff_secs: 0.05
+      retry_max_duration_secs: 0.2
+    buffer:
+{buffer}"""
+
+
+def delivered(rx):
+    out = []
+    for r in rx.accepted():
+        out.extend(e["message"] for e in r.ndjson())
+    return out
+
+
+def checkpoint_offsets(data_dir):
+    offsets = []
+    for p in pathlib.Path(data_dir).rglob("*checkpoint*"):
+        if p.is_file():
+            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
+                                                          p.read_text(errors="replace")))
+    return offsets
+
+
+def buffer_metric(port, name):
+    return metric_value(port, name, component_id="out") or 0
+
+
+def segment_files(tmp_path):
+    return sorted(p for p in (tmp_path / "data" / "buffer" / "out").iterdir()
+                  if p.is_file() and p.stat().st_size > 0 and p.suffix not in ("", ".lock")
+                  and "ledger" not in p.name and "lock" not in p.name)
+
+
+# ---- validate ----
+
+def validate(tmp_path, buffer, source="file"):
+    cfg = tmp_path / "v.yaml"
+    src = (f'    type: file\n    include: ["{tmp_path}/*.log"]\n' if source == "file"
+           else "    type: stdin\n")
+    cfg.write_text(f"""data_dir: "{tmp_path}"
+sources:
+  in:
+{src}sinks:
+  out:
+    type: blackhole
+    inputs: [in]
+    acknowledgements:
+      enabled: true
+    buffer:
+{buffer}""")
+    return run_cli("validate", "--no-environment", "-c", str(cfg))
+
+
+def test_validate_needs_max_size(tmp_path):
+    r = validate(tmp_path, "      type: disk\n")
+    assert r.returncode == 78
+    assert "needs buffer.max_size" in r.stdout + r.stderr
+
+
+def test_validate_refuses_max_events_and_tiny_sizes(tmp_path):
+    r = validate(tmp_path, "      type: disk\n      max_size: 268435488\n      max_events: 10\n")
+    assert r.returncode == 78
+    assert "max_events applies to memory buffers" in r.stdout + r.stderr
+    r = validate(tmp_path, "      type: disk\n      max_size: 1000\n")
+    assert r.returncode == 78
+    assert "must be at least" in r.stdout + r.stderr
+
+
+def test_validate_accepts_vector_disk_buffer(tmp_path):
+    r = validate(tmp_path, "      type: disk\n      max_size: 268435488\n"
+                           "      when_full: drop_newest\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_validate_warns_when_a_source_cannot_use_acknowledgements(tmp_path):
+    r = validate(tmp_path, "      type: memory\n", source="stdin")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "can't use them" in r.stdout + r.stderr
+    r = validate(tmp_path, "      type: memory\n")
+    assert "can't use them" not in r.stdout + r.stderr
+
+
+# ---- durability ----
+
+def test_checkpoint_moves_once_buffered_and_restart_delivers_everything(
+        start_sluice, http_receiver, tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    write_lines(log, 0, 2000)
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    wait_for(lambda: buffer_metric(port, "buffer_received_events_total") == 2000,
+             what="every event in the disk buffer")
+    # Durable in the buffer is delivered as far as the source is concerned,
+    # although the receiver has taken nothing.
+    wait_for(lambda: log.stat().st_size in checkpoint_offsets(tmp_path / "data"),
+             what="the checkpoint to reach the end of the file")
+    assert delivered(rx) == []
+    assert buffer_metric(port, "buffer_size_events") == 2000
+    assert buffer_metric(port, "buffer_size_bytes") > 0
+    s.terminate()
+
+    rx.default = Reply(200)
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    wait_for(lambda: len(delivered(rx)) >= 2000, what="delivery after the restart")
+    wait_for(lambda: buffer_metric(port, "buffer_size_events") == 0,
+             what="the buffer to empty")
+    got = delivered(rx)
+    assert sorted(got) == [line(i) for i in range(2000)]
+    assert buffer_metric(port, "buffer_sent_events_total") == 2000
+    assert s.terminate() == 0
+
+
+def test_block_holds_max_size_and_loses_nothing(start_sluice, http_receiver, tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    total = 40000   # about 10 MB through a 2 MiB buffer
+    write_lines(log, 0, total, width=250)
+    port = free_port()
+    buffer = "      type: disk\n      max_size: 2097152\n      when_full: block\n"
+    s = start_sluice(config(tmp_path, rx.url, port, buffer))
+    s.wait_healthy(port)
+    wait_for(lambda: buffer_metric(port, "buffer_received_events_total") > 0,
+             what="writes to the buffer")
+    time.sleep(2)
+    held = buffer_metric(port, "buffer_received_events_total")
+    assert held < total, "the buffer took more than max_size allows"
+    assert buffer_metric(port, "buffer_size_bytes") <= 2097152
+    assert all(o < log.stat().st_size for o in checkpoint_offsets(tmp_path / "data")), \
+        "the checkpoint passed events the buffer never took"
+    assert buffer_metric(port, "buffer_discarded_events_total") == 0
+    rx.default = Reply(200)
+    wait_for(lambda: len(delivered(rx)) >= total, timeout=90, what="everything delivered")
+    got = delivered(rx)
+    assert len(got) == total and len(set(got)) == total
+    assert s.terminate() == 0
+
+
+def test_drop_newest_counts_what_did_not_fit(start_sluice, http_receiver, tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    write_lines(log, 0, 40000, width=250)
+    port = free_port()
+    buffer = "      type: disk\n      max_size: 2097152\n      when_full: drop_newest\n"
+    s = start_sluice(config(tmp_path, rx.url, port, buffer))
+    s.wait_healthy(port)
+    wait_for(lambda: buffer_metric(port, "buffer_discarded_events_total") > 0,
+             what="discards")
+    wait_for(lambda: log.stat().st_size in checkpoint_offsets(tmp_path / "data"),
+             what="the source to read on past the full buffer")
+    assert buffer_metric(port, "buffer_size_bytes") <= 2097152
+    received = buffer_metric(port, "buffer_received_events_total")
+    discarded = buffer_metric(port, "buffer_discarded_events_total")
+    assert received + discarded == 40000
+    rx.default = Reply(200)
+    wait_for(lambda: len(delivered(rx)) >= received, what="the buffered part delivered")
+    assert len(set(delivered(rx))) == received
+    assert s.terminate() == 0
+
+
+def test_corrupt_record_is_skipped_and_the_rest_delivered(start_sluice, http_receiver,
+                                                          tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    chunks = 6
+    for c in range(chunks):   # one append, one batch, one record each
+        write_lines(log, c * 100, 100)
+        wait_for(lambda: buffer_metric(port, "buffer_received_events_total") == (c + 1) * 100,
+                 what=f"chunk {c} in the buffer")
+    time.sleep(1)   # past the sync interval
+    s.terminate()
+
+    segments = segment_files(tmp_path)
+    assert segments, "no segment file"
+    seg = segments[-1]
+    data = bytearray(seg.read_bytes())
+    middle = len(data) // 2
+    for k in range(8):
+        data[middle + k] ^= 0xFF
+    seg.write_bytes(bytes(data))
+
+    rx.default = Reply(200)
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    wait_for(lambda: buffer_metric(port, "buffer_errors_total") >= 1,
+             what="the corrupt record counted")
+    wait_for(lambda: len(delivered(rx)) >= 500, what="the intact records delivered")
+    time.sleep(1)
+    got = set(delivered(rx))
+    whole = [c for c in range(chunks)
+             if {line(i) for i in range(c * 100, c * 100 + 100)} <= got]
+    assert len(whole) == chunks - 1, f"chunks delivered whole: {whole}"
+    assert len(got) == (chunks - 1) * 100
+    assert "corrupt" in s.stderr().lower()
+    assert s.terminate() == 0
+
+
+def test_second_process_cannot_share_the_buffer(start_sluice, http_receiver, tmp_path):
+    rx = http_receiver
+    log = tmp_path / "in.log"
+    write_lines(log, 0, 10)
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    second = tmp_path / "second"
+    second.mkdir()
+    other = Sluice(second, config(tmp_path, rx.url, free_port()))
+    try:
+        assert other.wait(30) != 0
+        assert "another" in other.stderr()
+    finally:
+        other.kill()
+    assert s.terminate() == 0
+
+
+
+def test_errored_batch_holds_the_checkpoint(start_sluice, tmp_path):
+    """A batch a sink could not deliver for now (a write to a full disk)
+    may succeed if read again: the file checkpoint must not pass it, nor
+    the batches after it, until a restart reads them again."""
+    log = tmp_path / "in.log"
+    write_lines(log, 0, 500)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    port = free_port()
+    s = start_sluice(f"""data_dir: "{data_dir}"
+api:
+  enabled: true
+  address: "127.0.0.1:{port}"
+acknowledgements: true
+sources:
+  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+sinks:
+  out:
+    type: file
+    inputs: [in]
+    path: /dev/full
+    encoding:
+      codec: text
+""")
+    s.wait_healthy(port)
+    wait_for(lambda: "checkpoints stay where they are" in s.stderr(), what="the freeze logged")
+    write_lines(log, 500, 500)
+    time.sleep(1.5)   # past the checkpoint interval
+    assert all(o == 0 for o in checkpoint_offsets(data_dir)), checkpoint_offsets(data_dir)
+    assert s.terminate() == 0
