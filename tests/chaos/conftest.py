@@ -50,6 +50,13 @@ def loop():
     t = threading.Thread(target=lp.run_forever, daemon=True)
     t.start()
     yield lp
+
+    async def cancel_the_rest():
+        rest = [k for k in asyncio.all_tasks() if k is not asyncio.current_task()]
+        for k in rest:
+            k.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+    asyncio.run_coroutine_threadsafe(cancel_the_rest(), lp).result(10)
     lp.call_soon_threadsafe(lp.stop)
     t.join(5)
 
@@ -401,14 +408,17 @@ class Scenario:
 
 @pytest.fixture
 def chaos(tmp_path, loop, disk_buffers):
-    """chaos(name) -> Scenario; everything it started is stopped at teardown."""
+    """chaos(name, buffer=None) -> Scenario, with disk buffers when this
+    sluice has them unless buffer="memory"; everything it started is
+    stopped at teardown."""
     e2e_bin = e2e.sluice_path()
     if not os.access(e2e_bin, os.X_OK):
         pytest.fail(f"sluice binary not found at {e2e_bin} (set SLUICE_BIN)")
     made = []
 
-    def make(name):
-        sc = Scenario(name, tmp_path, loop, disk_buffers)
+    def make(name, buffer=None):
+        disk = (False, "memory buffers asked for") if buffer == "memory" else disk_buffers
+        sc = Scenario(name, tmp_path, loop, disk)
         made.append(sc)
         return sc
 
