@@ -200,9 +200,10 @@ static bool header_is_plausible(const uint8_t *hdr, uint64_t off, uint64_t limit
            h->length <= limit - off - BSEG_HEADER_SIZE;
 }
 
-/* Whether an intact record starts at off; its payload is then in r->payload. */
+/* Whether an intact record starts at off; its payload is then in r->payload
+ * (with whole, else only the header is checked). */
 static frame_check check_frame_at(bseg_reader *r, uint64_t off, uint64_t limit,
-                                  bseg_header *h, sl_error *err)
+                                  bseg_header *h, bool whole, sl_error *err)
 {
     if (off > limit || limit - off < BSEG_HEADER_SIZE)
         return FRAME_BAD;
@@ -214,6 +215,8 @@ static frame_check check_frame_at(bseg_reader *r, uint64_t off, uint64_t limit,
     }
     if ((size_t)n < sizeof(hdr) || !header_is_plausible(hdr, off, limit, h))
         return FRAME_BAD;
+    if (!whole)
+        return FRAME_OK;
     if (reserve_payload(r, h->length) < 0) {
         sl_fail(err, "out of memory reading a %" PRIu32 "-byte buffer record", h->length);
         return FRAME_IO_ERROR;
@@ -253,7 +256,7 @@ static frame_check find_next_record(bseg_reader *r, uint64_t from, uint64_t limi
             if (r->chunk[i] != record_magic[0] || memcmp(r->chunk + i, record_magic, 4) != 0)
                 continue;
             bseg_header h;
-            frame_check c = check_frame_at(r, pos + i, limit, &h, err);
+            frame_check c = check_frame_at(r, pos + i, limit, &h, true, err);
             if (c == FRAME_IO_ERROR)
                 return c;
             if (c == FRAME_OK) {
@@ -275,7 +278,7 @@ bseg_result bseg_read(bseg_reader *r, uint64_t limit, bseg_header *h, uint64_t *
     *skipped = 0;
     if (off >= limit)
         return BSEG_END;
-    frame_check c = check_frame_at(r, off, limit, h, err);
+    frame_check c = check_frame_at(r, off, limit, h, !r->headers_only, err);
     if (c == FRAME_IO_ERROR)
         return BSEG_IO_ERROR;
     if (c == FRAME_OK) {
@@ -296,7 +299,21 @@ static uint64_t file_size(int fd)
     return fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 }
 
-int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
+/* Truncates path to size, durably: once the writer has moved on to a new
+ * segment, this one is only ever read through its headers. */
+static int cut_file(const char *path, uint64_t size)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = ftruncate(fd, (off_t)size) == 0 && fsync(fd) == 0 ? 0 : -1;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int bseg_scan(const char *path, uint64_t after_id, bool last,
               bseg_scan_result *out, sl_error *err)
 {
     memset(out, 0, sizeof(*out));
@@ -304,6 +321,7 @@ int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
     bseg_reader_init(&r);
     if (bseg_reader_open(&r, path, 0, err) < 0)
         return -1;
+    r.headers_only = !last;
     uint64_t limit = file_size(r.fd);
     uint64_t intact_end = 0;
     bool resume_found = false;
@@ -319,7 +337,7 @@ int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
             break;
         }
         if (res == BSEG_DAMAGED) {
-            if (r.offset < limit || !truncate_tail)
+            if (r.offset < limit || !last)
                 out->damaged++;
             continue;
         }
@@ -343,8 +361,8 @@ int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
     if (rc < 0)
         return -1;
     out->size = limit;
-    if (truncate_tail && intact_end < limit) {
-        if (truncate(path, (off_t)intact_end) < 0)
+    if (last && intact_end < limit) {
+        if (cut_file(path, intact_end) < 0)
             return sl_fail(err, "cannot cut the torn tail off buffer segment %s: %s", path,
                            strerror(errno));
         out->truncated = limit - intact_end;

@@ -59,6 +59,8 @@ typedef struct bseg_reader {
     uint8_t *payload;   /* the last record's payload, valid until the next read */
     size_t payload_cap;
     uint8_t *chunk;     /* scratch for the resynchronising scan */
+    bool headers_only;  /* follow plausible headers without reading payloads
+                         * (bseg_scan of a segment the writer left) */
 } bseg_reader;
 
 typedef enum bseg_result {
@@ -93,14 +95,17 @@ typedef struct bseg_scan_result {
     uint64_t pending_events;  /* events of the records with id > after_id (and
                                * above every id before them) */
     uint64_t damaged;         /* damaged regions skipped (before the tail) */
-    uint64_t truncated;       /* torn-tail bytes cut off (truncate_tail only) */
+    uint64_t truncated;       /* torn-tail bytes cut off (last segment only) */
 } bseg_scan_result;
 
-/* Reads a whole segment at startup. With truncate_tail (the last segment,
- * where a crash leaves a half-written record) the bytes after the last
- * intact record are cut off the file. -1 (err) when it can't be read or
- * truncated. */
-int bseg_scan(const char *path, uint64_t after_id, bool truncate_tail,
+/* Reads a segment at startup. The last segment, where a crash leaves a
+ * half-written record, is read in full, checksums included, and the bytes
+ * after its last intact record are cut off the file. Earlier segments were
+ * fsynced before the writer left them: only their headers are followed
+ * (a damaged payload is found when the record is read), which keeps startup
+ * from reading the whole buffer; a header that does not check out is
+ * resynchronised past as usual. -1 (err) when it can't be read or cut. */
+int bseg_scan(const char *path, uint64_t after_id, bool last,
               bseg_scan_result *out, sl_error *err);
 
 #endif

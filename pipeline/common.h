@@ -34,6 +34,10 @@ int64_t sl_now_wall_ns(void);
  * set on failure (EPIPE, ENOSPC, ...). */
 int sl_write_all(int fd, const void *data, size_t n);
 
+/* mkdir -p: creates path and its missing parents (mode 0755). 0, or -1
+ * with errno set. */
+int sl_mkdir_p(const char *path);
+
 /* The machine's host name, resolved once; never NULL. */
 const char *sl_hostname(void);
 

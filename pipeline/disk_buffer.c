@@ -100,7 +100,7 @@ struct disk_buffer {
     buf encoded;
     char *compressed;
     size_t compressed_cap;
-    batch **unsynced;
+    ack_group **unsynced;      /* of the batches written since the last sync */
     size_t nunsynced, unsynced_cap;
     bool needs_fsync;
     bool dir_needs_fsync;
@@ -109,32 +109,11 @@ struct disk_buffer {
     /* The reader's. */
     bseg_reader reader;
     uint64_t read_segment;     /* first id of the segment read */
-    uint64_t reader_file;      /* first id of the segment reader has open; 0: none */
+    uint64_t reader_file;      /* first id of the segment open in reader (fd >= 0) */
     uint64_t last_read_id;
 };
 
 /* ---- small helpers ---- */
-
-static int make_dirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 static void segment_path(const disk_buffer *db, uint64_t first_id, char out[PATH_MAX])
 {
@@ -276,12 +255,22 @@ static int compare_tracked_id(const void *elem, const void *key)
     return a < b ? -1 : a > b;
 }
 
+/* The index of the tracked record with that id (*found), or of the first
+ * one above it. */
+static size_t search_tracked_locked(const disk_buffer *db, uint64_t id, bool *found)
+{
+    *found = false;
+    if (db->head == db->ntracked)
+        return db->ntracked;
+    return db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
+                                 sizeof(tracked_record), &id, compare_tracked_id, found);
+}
+
 static tracked_record *find_tracked_locked(disk_buffer *db, uint64_t id)
 {
     bool found;
-    size_t i = sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
-                          sizeof(tracked_record), &id, compare_tracked_id, &found);
-    return found ? &db->tracked[db->head + i] : NULL;
+    size_t i = search_tracked_locked(db, id, &found);
+    return found ? &db->tracked[i] : NULL;
 }
 
 static int track_record_locked(disk_buffer *db, const tracked_record *r)
@@ -328,6 +317,8 @@ static void advance_acked_locked(disk_buffer *db)
     db->ledger_dirty = true;
     delete_finished_segments_locked(db);
     publish_gauges_locked(db);
+    /* Even when no segment went, a full writer may now leave its own. */
+    pthread_cond_broadcast(&db->room);
 }
 
 /* The ack callback of every batch read: token is the record id. */
@@ -353,10 +344,8 @@ static void record_acknowledged(void *ud, uint64_t id, ack_status status)
  * find any more (damaged since): finished, as nothing can bring them back. */
 static void forget_vanished_records_locked(disk_buffer *db, uint64_t after, uint64_t before)
 {
-    uint64_t from = after + 1;
     bool found;
-    size_t i = db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
-                                     sizeof(tracked_record), &from, compare_tracked_id, &found);
+    size_t i = search_tracked_locked(db, after + 1, &found);
     bool any = false;
     for (; i < db->ntracked && db->tracked[i].id < before; i++) {
         if (db->tracked[i].done)
@@ -508,14 +497,13 @@ static int recover_segments(disk_buffer *db, sl_error *err)
     return 0;
 }
 
-static int open_ledger(disk_buffer *db, sl_error *err)
+static int open_ledger(disk_buffer *db, ledger_state *state, sl_error *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/ledger", db->dir);
-    ledger_state state;
-    if (buffer_ledger_open(&db->ledger, path, &state, err) < 0)
+    if (buffer_ledger_open(&db->ledger, path, state, err) < 0)
         return -1;
-    if (state == LEDGER_CORRUPT) {
+    if (*state == LEDGER_CORRUPT) {
         slog_warn(db->id, "the buffer ledger %s is damaged; reading resumes at the oldest "
                   "record (some may be sent again)", path);
         count_error(db, "ledger_corrupt");
@@ -547,7 +535,7 @@ static uint64_t segment_target_for(uint64_t max_size)
 
 static int open_directory(disk_buffer *db, sl_error *err)
 {
-    if (make_dirs(db->dir) < 0)
+    if (sl_mkdir_p(db->dir) < 0)
         return sl_fail(err, "cannot create the buffer directory %s: %s", db->dir,
                        strerror(errno));
     if (lock_directory(db, err) < 0)
@@ -587,10 +575,16 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     db->metrics = o->metrics;
     db->last_sync_ns = sl_now_mono_ns();
     register_metrics(db);
-    if (open_directory(db, err) < 0 || open_ledger(db, err) < 0 ||
+    ledger_state ledger;
+    if (open_directory(db, err) < 0 || open_ledger(db, &ledger, err) < 0 ||
         recover_segments(db, err) < 0) {
         disk_buffer_free(db);
         return -1;
+    }
+    if (ledger == LEDGER_MISSING && db->nsegs > 0) {
+        slog_warn(db->id, "the buffer in %s has no ledger; reading resumes at the oldest "
+                  "record (some may be sent again)", db->dir);
+        count_error(db, "ledger_missing");
     }
     publish_gauges_locked(db);
     *out = db;
@@ -705,27 +699,42 @@ static bool wait_unless_closed(disk_buffer *db, pthread_cond_t *cond, int64_t ms
     return open;
 }
 
+typedef enum room_state {
+    ROOM_CLOSED,
+    ROOM_FITS,
+    ROOM_LEAVE_SEGMENT,   /* full, but the writer's segment is all finished */
+    ROOM_FULL,
+} room_state;
+
+static room_state room_for_locked(const disk_buffer *db, uint64_t size)
+{
+    if (db->closed)
+        return ROOM_CLOSED;
+    if (db->total_bytes + size <= db->max_size)
+        return ROOM_FITS;
+    const segment *last = db->nsegs ? &db->segs[db->nsegs - 1] : NULL;
+    if (db->writer_has_segment && last->size > 0 && last->last_id <= db->acked_id)
+        return ROOM_LEAVE_SEGMENT;
+    return ROOM_FULL;
+}
+
 /* QUEUE_OK once `size` bytes fit under max_size; QUEUE_DROPPED (drop_newest)
  * or QUEUE_CLOSED instead. */
 static queue_result wait_for_room(disk_buffer *db, uint64_t size)
 {
     for (;;) {
         pthread_mutex_lock(&db->mu);
-        bool closed = db->closed;
-        bool fits = db->total_bytes + size <= db->max_size;
-        bool current_finished = db->writer_has_segment && db->segs[db->nsegs - 1].size > 0 &&
-                                db->segs[db->nsegs - 1].last_id <= db->acked_id;
+        room_state room = room_for_locked(db, size);
         pthread_mutex_unlock(&db->mu);
-        if (closed)
+        if (room == ROOM_CLOSED)
             return QUEUE_CLOSED;
-        if (fits)
+        if (room == ROOM_FITS)
             return QUEUE_OK;
         sl_error err;
-        if (current_finished) {
-            if (close_write_segment(db, &err) < 0)
-                slog_error(db->id, "%s", err.msg);
-            else
+        if (room == ROOM_LEAVE_SEGMENT) {
+            if (close_write_segment(db, &err) == 0)
                 continue;
+            slog_error(db->id, "%s", err.msg);
         }
         if (db->drop_newest)
             return QUEUE_DROPPED;
@@ -733,22 +742,28 @@ static queue_result wait_for_room(disk_buffer *db, uint64_t size)
          * release them rather than keep them hostage while blocked. */
         if (disk_buffer_sync(db, &err) < 0)
             slog_error(db->id, "%s", err.msg);
-        if (!wait_unless_closed(db, &db->room, RETRY_WAIT_MS))
-            return QUEUE_CLOSED;
+        /* Checked again under the lock, so an ack in between is not missed;
+         * a segment that could not be left is retried after the wait. */
+        struct timespec until = deadline_after_ms(RETRY_WAIT_MS);
+        pthread_mutex_lock(&db->mu);
+        room_state now = room_for_locked(db, size);
+        if (now == ROOM_FULL || (now == ROOM_LEAVE_SEGMENT && room == ROOM_LEAVE_SEGMENT))
+            pthread_cond_timedwait(&db->room, &db->mu, &until);
+        pthread_mutex_unlock(&db->mu);
     }
 }
 
-static int remember_unsynced(disk_buffer *db, batch *b)
+static int remember_unsynced(disk_buffer *db, ack_group *g)
 {
     if (db->nunsynced == db->unsynced_cap) {
         size_t cap = db->unsynced_cap ? db->unsynced_cap * 2 : 64;
-        batch **v = realloc(db->unsynced, cap * sizeof(*v));
+        ack_group **v = realloc(db->unsynced, cap * sizeof(*v));
         if (!v)
             return -1;
         db->unsynced = v;
         db->unsynced_cap = cap;
     }
-    db->unsynced[db->nunsynced++] = b;
+    db->unsynced[db->nunsynced++] = g;
     return 0;
 }
 
@@ -791,6 +806,22 @@ static void publish_record(disk_buffer *db, const bseg_header *h)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* The events are on disk now, so the batch's memory can go; only its
+ * acknowledgement waits for the fsync: a reference on its ack group keeps
+ * the source from hearing "delivered" before then. */
+static void hold_ack_until_sync(disk_buffer *db, batch *b)
+{
+    ack_group *g = b->ack;
+    if (g) {
+        ack_group_ref(g);
+        if (remember_unsynced(db, g) < 0) {
+            /* Without room to remember it, make it durable now. */
+            ack_group_release(g, fsync_fd(db->wfd) == 0 ? ACK_DELIVERED : ACK_ERRORED);
+        }
+    }
+    batch_release(b, ACK_DELIVERED);
+}
+
 queue_result disk_buffer_write(disk_buffer *db, batch *b)
 {
     if (b->count == 0) {
@@ -825,13 +856,7 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
     db->needs_fsync = true;
     publish_record(db, &h);
     metrics_add(db->received_events, b->count);
-    if (remember_unsynced(db, b) < 0) {
-        /* Without room to remember it, make it durable now and let it go. */
-        if (fsync_fd(db->wfd) == 0)
-            batch_release(b, ACK_DELIVERED);
-        else
-            batch_release(b, ACK_ERRORED);
-    }
+    hold_ack_until_sync(db, b);
     if (db->sync_interval_ms == 0 && disk_buffer_sync(db, &err) < 0)
         slog_error(db->id, "%s", err.msg);
     return QUEUE_OK;
@@ -840,7 +865,7 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
 static void release_unsynced(disk_buffer *db, ack_status status)
 {
     for (size_t i = 0; i < db->nunsynced; i++)
-        batch_release(db->unsynced[i], status);
+        ack_group_release(db->unsynced[i], status);
     db->nunsynced = 0;
 }
 
@@ -979,9 +1004,11 @@ static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first
  * record does not decode; the record is then finished as rejected. */
 static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged, sl_error *err)
 {
-    *damaged = h->count == 0;
+    /* Every event takes at least a byte: a count beyond that is damage. */
+    *damaged = h->count == 0 || h->count > h->raw_length;
     if (*damaged) {
-        sl_fail(err, "it holds no event");
+        sl_fail(err, "it claims %" PRIu32 " events in %" PRIu32 " bytes", h->count,
+                h->raw_length);
         record_acknowledged(db, h->id, ACK_REJECTED);
         return NULL;
     }
@@ -998,15 +1025,14 @@ static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged
         return NULL;
     }
     ack_group_release(g, ACK_DELIVERED);
-    char *raw = h->raw_length ? arena_alloc(b->arena, h->raw_length) : NULL;
-    if (h->raw_length && !raw) {
+    char *raw = arena_alloc(b->arena, h->raw_length);
+    if (!raw) {
         batch_release(b, ACK_ERRORED);
         sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
         return NULL;
     }
-    int n = raw ? LZ4_decompress_safe((const char *)db->reader.payload, raw, (int)h->length,
-                                      (int)h->raw_length)
-                : -1;
+    int n = LZ4_decompress_safe((const char *)db->reader.payload, raw, (int)h->length,
+                                (int)h->raw_length);
     if (n != (int)h->raw_length) {
         sl_fail(err, "its payload does not decompress");
     } else {
@@ -1032,7 +1058,7 @@ typedef enum step_result {
 static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit, batch **out)
 {
     sl_error err;
-    if (db->reader_file != first_id) {
+    if (db->reader.fd < 0 || db->reader_file != first_id) {
         char path[PATH_MAX];
         segment_path(db, first_id, path);
         uint64_t offset = db->reader.offset;
@@ -1040,7 +1066,6 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
             slog_error(db->id, "%s; its records are skipped", err.msg);
             count_error(db, "read_failed");
             db->reader.offset = limit;
-            db->reader_file = 0;
             return STEP_NEXT;
         }
         db->reader_file = first_id;

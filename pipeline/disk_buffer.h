@@ -15,8 +15,8 @@
  * Threads: one writer (the runtime's buffer thread for the sink) calls
  * write/sync/writer_done; one reader (the sink's thread) calls read; the
  * acknowledgements of batches read come from whichever thread releases them;
- * close may be called from any thread. The buffer owns its files and the
- * batches it holds until they are released.
+ * close may be called from any thread. The buffer owns its files; a batch
+ * written is freed at once, its acknowledgement held until the fsync.
  *
  * Guarantees:
  * - A written batch is released upstream (as delivered, so its source may
@@ -26,9 +26,9 @@
  *   only after the batch read from it was released by the sink as delivered
  *   or rejected. A batch released as errored (the sink gave up for now, or
  *   was stopped) is read again: the ledger never moves past it, and the
- *   reader goes back to it (records after it may be delivered twice:
- *   at-least-once). On restart reading starts at the first record the
- *   ledger does not cover.
+ *   reader goes back to it, reading again the records after it that are
+ *   not finished either (at-least-once: a sink may see a batch twice). On
+ *   restart reading starts at the first record the ledger does not cover.
  * - Opening recovers: a torn record at the end of the last segment is
  *   truncated away; a corrupt record anywhere is skipped, counted in
  *   buffer_errors_total and logged with the segment and offset, and reading
@@ -51,8 +51,8 @@
  * written and not yet acknowledged, and the bytes of segment files on disk),
  * buffer_received_events_total, buffer_sent_events_total,
  * buffer_discarded_events_total, buffer_errors_total{error_code} with codes
- * corrupt_record, torn_tail, ledger_corrupt, write_failed, read_failed,
- * sync_failed, encode_failed, delete_failed. */
+ * corrupt_record, torn_tail, ledger_corrupt, ledger_missing, write_failed,
+ * read_failed, sync_failed, encode_failed, delete_failed. */
 #ifndef SLUICE_DISK_BUFFER_H
 #define SLUICE_DISK_BUFFER_H
 

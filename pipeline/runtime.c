@@ -432,10 +432,15 @@ static void *sink_thread(void *arg)
 
 /* ----------------------------------------------------------- disk buffers */
 
-static int writer_wait_ms(disk_buffer *db)
+/* Until the next sync is due; with nothing written, a sync interval, so
+ * that acknowledgements arriving while the input is idle still reach the
+ * ledger (fewer duplicates after a crash). */
+static int writer_wait_ms(const rt_node *n)
 {
-    int64_t due = disk_buffer_sync_due_ms(db);
-    return due < 0 ? -1 : due > 60000 ? 60000 : (int)due;
+    int64_t due = disk_buffer_sync_due_ms(n->disk);
+    if (due < 0)
+        due = n->cfg->buffer_sync_interval_ms ? (int64_t)n->cfg->buffer_sync_interval_ms : 500;
+    return due > 60000 ? 60000 : (int)due;
 }
 
 static void writer_sync(rt_node *n)
@@ -456,7 +461,7 @@ static void *buffer_writer_thread(void *arg)
     rt_node *n = arg;
     for (;;) {
         batch *b = NULL;
-        queue_result r = queue_pop(n->input, &b, writer_wait_ms(n->disk));
+        queue_result r = queue_pop(n->input, &b, writer_wait_ms(n));
         if (r == QUEUE_END)
             break;
         if (r == QUEUE_OK) {
@@ -467,7 +472,7 @@ static void *buffer_writer_thread(void *arg)
             if (w == QUEUE_DROPPED)
                 metrics_add(n->metrics.discarded_intentional, count);
         }
-        if (disk_buffer_sync_due_ms(n->disk) == 0)
+        if (r == QUEUE_TIMEOUT || disk_buffer_sync_due_ms(n->disk) == 0)
             writer_sync(n);
     }
     disk_buffer_writer_done(n->disk);

@@ -121,27 +121,6 @@ static void on_file_closed(void *ud, tailer_file *f)
     ts->closed = c;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 /* <data_dir>/<id>/checkpoints.json, with the directory created. */
 static int checkpoint_path(const char *data_dir, const char *id, char *out, size_t cap,
                            sl_error *err)
@@ -153,7 +132,7 @@ static int checkpoint_path(const char *data_dir, const char *id, char *out, size
     if (n < 0 || (size_t)n >= sizeof(dir) || (size_t)n + 20 >= cap)
         return sl_fail(err, "data_dir path too long");
     snprintf(out, cap, "%s/checkpoints.json", dir);
-    if (mkdir_p(dir) < 0)
+    if (sl_mkdir_p(dir) < 0)
         return sl_fail(err, "cannot create the checkpoint directory %s: %s", dir,
                        strerror(errno));
     if (access(dir, W_OK | X_OK) < 0)

@@ -254,6 +254,9 @@ def test_kill_9_loses_nothing(start_sluice, tmp_path):
     want = {f"k {i}" for i in range(600)}
     wait_for(lambda: set(complete_messages(out)) | set(messages(out2)) >= want,
              what="every line")
+    # The first run may have written everything before the kill: wait until
+    # the second one handles signals, or SIGTERM would find it starting.
+    wait_for(lambda: "started" in s.stderr(), what="the second run to start")
     assert s.terminate() == 0, s.stderr()
 
 

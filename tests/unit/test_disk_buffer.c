@@ -296,6 +296,64 @@ static void restart_resumes_after_the_acknowledged_records(void **state)
     disk_buffer_free(db);
 }
 
+/* Writes 3 records, acknowledges the first 2, and reopens after `damage`
+ * did its work on the ledger: reading must start over at record 1. */
+static void check_ledger_loss(const fixture *f, const char *code, void (*damage)(const char *))
+{
+    disk_buffer *db = open_buffer(f, 1 << 20, 0, false);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(disk_buffer_write(db, make_batch(2, i * 2, 10, NULL)), QUEUE_OK);
+    for (int i = 0; i < 2; i++) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        batch_release(b, ACK_DELIVERED);
+    }
+    disk_buffer_free(db);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/ledger", f->dir);
+    damage(path);
+
+    component_metrics m;
+    sl_error err;
+    assert_int_equal(component_metrics_init(&m, code, "sink", "blackhole", &err), 0);
+    db = open_buffer_with(f, 1 << 20, 0, false, &m);
+    assert_int_equal(buffer_errors(&m, code), 1);
+    for (int i = 0; i < 3; i++) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        assert_int_equal(check_batch(b, 2, 10), i * 2);
+        batch_release(b, ACK_DELIVERED);
+    }
+    disk_buffer_free(db);
+}
+
+static void remove_file(const char *path)
+{
+    assert_int_equal(unlink(path), 0);
+}
+
+static void scribble_on_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    char junk[600];
+    memset(junk, 0x33, sizeof(junk));
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    close(fd);
+}
+
+static void lost_ledger_reads_from_the_oldest_record(void **state)
+{
+    fixture *f = *state;
+    check_ledger_loss(f, "ledger_missing", remove_file);
+}
+
+static void damaged_ledger_reads_from_the_oldest_record(void **state)
+{
+    fixture *f = *state;
+    check_ledger_loss(f, "ledger_corrupt", scribble_on_file);
+}
+
 static void errored_batch_is_read_again(void **state)
 {
     fixture *f = *state;
@@ -530,6 +588,68 @@ static void failed_write_is_undone_and_retried(void **state)
     free(path);
 }
 
+typedef struct paced_writer {
+    disk_buffer *db;
+    int batches;
+} paced_writer;
+
+/* Writes like the runtime's buffer thread: syncing whenever one is due. */
+static void *write_and_sync(void *arg)
+{
+    paced_writer *w = arg;
+    sl_error err;
+    for (int i = 0; i < w->batches; i++) {
+        assert_int_equal(disk_buffer_write(w->db, make_batch(4, i * 4, 300, NULL)), QUEUE_OK);
+        if (disk_buffer_sync_due_ms(w->db) == 0)
+            assert_int_equal(disk_buffer_sync(w->db, &err), 0);
+    }
+    disk_buffer_writer_done(w->db);
+    return NULL;
+}
+
+static void concurrent_reads_with_acks_in_any_order(void **state)
+{
+    fixture *f = *state;
+    enum { N = 400, HOLD = 8 };
+    /* Small segments and a tight max_size: rollover, deletion and blocking
+     * all happen while the reader acknowledges out of order. */
+    disk_buffer *db = open_buffer(f, 128 << 10, 2, false);
+    paced_writer w = {db, N};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_and_sync, &w), 0);
+    int delivered[N] = {0}, errored[N] = {0};
+    batch *held[HOLD];
+    int nheld = 0;
+    uint32_t x = 7;
+    for (;;) {
+        batch *b;
+        queue_result r = disk_buffer_read(db, &b, 100);
+        if (r == QUEUE_END && nheld == 0)
+            break;
+        if (r == QUEUE_OK) {
+            check_batch(b, 4, 300);
+            held[nheld++] = b;
+        }
+        while (nheld > 0 && (nheld == HOLD || r != QUEUE_OK)) {
+            x = x * 1103515245u + 12345u;
+            int k = (int)((x >> 16) % (uint32_t)nheld);
+            batch *out = held[k];
+            held[k] = held[--nheld];
+            int seq = (int)(event_log_get(&out->events[0], "seq")->u.i / 4);
+            bool fail = ((x >> 8) % 10) == 0 && errored[seq] < 2;
+            errored[seq] += fail;
+            delivered[seq] += !fail;
+            batch_release(out, fail ? ACK_ERRORED : ACK_DELIVERED);
+        }
+    }
+    pthread_join(t, NULL);
+    for (int i = 0; i < N; i++)
+        assert_true(delivered[i] >= 1);
+    assert_int_equal(disk_buffer_events(db), 0);
+    assert_true(count_segments(f) <= 1);
+    disk_buffer_free(db);
+}
+
 static void second_open_of_a_directory_fails(void **state)
 {
     fixture *f = *state;
@@ -595,6 +715,46 @@ static void damage_on_disk_is_skipped_and_torn_tail_cut(void **state)
     free(path);
 }
 
+static void damage_in_an_older_segment_is_found_when_read(void **state)
+{
+    fixture *f = *state;
+    /* 512 KiB: 64 KiB segments; each record ~6 KB. */
+    disk_buffer *db = open_buffer(f, 512 << 10, 0, false);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(disk_buffer_write(db, make_batch(4, i * 4, 2000, NULL)), QUEUE_OK);
+    disk_buffer_free(db);
+    assert_true(count_segments(f) >= 3);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/0000000000000001.seg", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    int fd = open(path, O_RDWR);
+    uint8_t x = 0;
+    off_t mid = st.st_size / 2;
+    assert_int_equal(pread(fd, &x, 1, mid), 1);
+    x ^= 0x01;
+    assert_int_equal(pwrite(fd, &x, 1, mid), 1);
+    close(fd);
+
+    component_metrics m;
+    sl_error err;
+    assert_int_equal(component_metrics_init(&m, "older", "sink", "blackhole", &err), 0);
+    db = open_buffer_with(f, 512 << 10, 0, false, &m);
+    assert_int_equal(buffer_errors(&m, "corrupt_record"), 0);
+    int got = 0;
+    batch *b;
+    while (disk_buffer_read(db, &b, 0) == QUEUE_OK) {
+        check_batch(b, 4, 2000);
+        batch_release(b, ACK_DELIVERED);
+        got++;
+    }
+    assert_int_equal(got, 29);
+    assert_int_equal(buffer_errors(&m, "corrupt_record"), 1);
+    /* The damaged segment went with the others once the rest was acknowledged. */
+    assert_int_equal(count_segments(f), 0);
+    disk_buffer_free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +764,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(restart_resumes_after_the_acknowledged_records, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(lost_ledger_reads_from_the_oldest_record, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(damaged_ledger_reads_from_the_oldest_record, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(errored_batch_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(full_buffer_blocks_the_writer_until_acks, setup,
                                         teardown),
@@ -611,8 +775,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(close_wakes_a_blocked_writer_and_reader, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_write_is_undone_and_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_reads_with_acks_in_any_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(second_open_of_a_directory_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(damage_on_disk_is_skipped_and_torn_tail_cut, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(damage_in_an_older_segment_is_found_when_read, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
