@@ -2,20 +2,22 @@
 #   make run    install what is missing, build, run the embedded default pipeline
 #   make test   install what is missing, build, run every test (ctest)
 # Other targets: make (build only), make asan (sanitizer suite), make fuzz
-# (short libFuzzer runs), make bench SCENARIO=stdin_blackhole, make clean.
+# (short libFuzzer runs), make chaos (failure drills, tests/chaos; CHAOS_SHORT=1
+# for the few-minute CI version), make bench SCENARIO=stdin_blackhole, make clean.
 
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 FUZZ_SECS   ?= 30
+CHAOS_SHORT ?=
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libcurl4-openssl-dev libpcre2-dev libjansson-dev \
   libmicrohttpd-dev liblz4-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev \
   libcmocka-dev libssl-dev python3 python3-pytest python3-requests prometheus pcre2-utils python3-zstandard
 
-.PHONY: all build deps run test asan fuzz bench clean
+.PHONY: all build deps run test asan fuzz chaos bench clean
 
 all: build
 
@@ -62,6 +64,13 @@ fuzz: deps
 	  $$f -max_total_time=$(FUZZ_SECS) -timeout=10 -rss_limit_mb=2048 \
 	    $(FUZZ_BUILD)/corpus/$$name $$( [ -d $$corpus ] && echo $$corpus ) || exit 1; \
 	done
+
+# The chaos suite (docs/operations.md): outages, throttling, a faulty network,
+# queue backup, kill -9, disk and CPU pressure against the release build.
+# Not part of `make test`: it runs for minutes and loads every core.
+chaos: build
+	SLUICE_BIN=$(abspath $(BUILD))/sluice CHAOS_SHORT=$(CHAOS_SHORT) \
+	  /usr/bin/python3 -m pytest tests/chaos -v
 
 bench: build
 	/usr/bin/python3 bench/run $(SCENARIO)
