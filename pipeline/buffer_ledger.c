@@ -46,18 +46,7 @@ static bool decode_slot(const uint8_t *s, uint64_t *seq, uint64_t *acked_id)
 
 static ssize_t read_slots(int fd, uint8_t *file)
 {
-    size_t got = 0;
-    while (got < SLOT_SPACING + SLOT_SIZE) {
-        ssize_t k = pread(fd, file + got, SLOT_SPACING + SLOT_SIZE - got, (off_t)got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
+    return sl_pread_all(fd, file, SLOT_SPACING + SLOT_SIZE, 0);
 }
 
 int buffer_ledger_open(buffer_ledger *l, const char *path, ledger_state *state, sl_error *err)

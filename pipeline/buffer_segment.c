@@ -148,24 +148,6 @@ void bseg_reader_free(bseg_reader *r)
     bseg_reader_init(r);
 }
 
-/* Reads up to n bytes at off; the count read (short at the end of the
- * file), or -1 with errno. */
-static ssize_t read_at(int fd, void *dst, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
-
 static int reserve_payload(bseg_reader *r, size_t n)
 {
     if (n <= r->payload_cap)
@@ -208,7 +190,7 @@ static frame_check check_frame_at(bseg_reader *r, uint64_t off, uint64_t limit,
     if (off > limit || limit - off < BSEG_HEADER_SIZE)
         return FRAME_BAD;
     uint8_t hdr[BSEG_HEADER_SIZE];
-    ssize_t n = read_at(r->fd, hdr, sizeof(hdr), off);
+    ssize_t n = sl_pread_all(r->fd, hdr, sizeof(hdr), off);
     if (n < 0) {
         sl_fail(err, "cannot read a buffer segment: %s", strerror(errno));
         return FRAME_IO_ERROR;
@@ -221,7 +203,7 @@ static frame_check check_frame_at(bseg_reader *r, uint64_t off, uint64_t limit,
         sl_fail(err, "out of memory reading a %" PRIu32 "-byte buffer record", h->length);
         return FRAME_IO_ERROR;
     }
-    n = read_at(r->fd, r->payload, h->length, off + BSEG_HEADER_SIZE);
+    n = sl_pread_all(r->fd, r->payload, h->length, off + BSEG_HEADER_SIZE);
     if (n < 0) {
         sl_fail(err, "cannot read a buffer segment: %s", strerror(errno));
         return FRAME_IO_ERROR;
@@ -243,7 +225,7 @@ static frame_check find_next_record(bseg_reader *r, uint64_t from, uint64_t limi
     uint64_t pos = from + 1;
     while (pos < limit && limit - pos >= BSEG_HEADER_SIZE) {
         size_t want = limit - pos < SCAN_CHUNK ? (size_t)(limit - pos) : SCAN_CHUNK;
-        ssize_t n = read_at(r->fd, r->chunk, want, pos);
+        ssize_t n = sl_pread_all(r->fd, r->chunk, want, pos);
         if (n < 0) {
             sl_fail(err, "cannot read a buffer segment: %s", strerror(errno));
             return FRAME_IO_ERROR;

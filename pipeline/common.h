@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define SL_ERRMSG_MAX 512
 
@@ -33,6 +34,9 @@ int64_t sl_now_wall_ns(void);
 /* Writes all n bytes to fd, retrying short writes and EINTR. -1 with errno
  * set on failure (EPIPE, ENOSPC, ...). */
 int sl_write_all(int fd, const void *data, size_t n);
+/* Reads up to n bytes at offset off, retrying short reads and EINTR: the
+ * count read (less only at the end of the file), or -1 with errno set. */
+ssize_t sl_pread_all(int fd, void *dst, size_t n, uint64_t off);
 
 /* mkdir -p: creates path and its missing parents (mode 0755). 0, or -1
  * with errno set. */

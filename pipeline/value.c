@@ -102,6 +102,17 @@ static uint32_t map_search(const value_map *m, const char *key, size_t klen, boo
     return (uint32_t)sl_bsearch(m->entries, m->len, sizeof(*m->entries), &k, entry_cmp, found);
 }
 
+value_map *value_map_copy_entries(arena *a, const value_map *m, uint32_t extra)
+{
+    value_map *c = value_map_new(a, m->len + extra);
+    if (!c)
+        return NULL;
+    if (m->len)
+        memcpy(c->entries, m->entries, (size_t)m->len * sizeof(value_entry));
+    c->len = m->len;
+    return c;
+}
+
 value *value_map_get(const value_map *m, const char *key, size_t klen)
 {
     if (!m || m->len == 0)

@@ -79,6 +79,11 @@ value_array *value_array_new(arena *a, uint32_t cap);
 value value_new_map(arena *a, uint32_t cap);
 value value_new_array(arena *a, uint32_t cap);
 
+/* A copy of m's entries (keys and values referenced, not copied) with room
+ * for `extra` more, so that inserting into it never reallocates: a view to
+ * change without touching m. NULL on allocation failure. */
+value_map *value_map_copy_entries(arena *a, const value_map *m, uint32_t extra);
+
 value *value_map_get(const value_map *m, const char *key, size_t klen);
 /* The slot for key: the existing one, or a new VALUE_NULL one inserted in
  * order. The key is referenced, not copied. NULL on allocation failure. */

@@ -52,19 +52,6 @@ static bool has_edits(const es_doc_edits *ed)
                   ed->data_stream[0] || ed->data_stream[1] || ed->data_stream[2]);
 }
 
-/* A copy of m's entries (not of what they point to) with room for `extra`
- * more, so that inserting into it never reallocates. */
-static value_map *copy_map(arena *a, const value_map *m, uint32_t extra)
-{
-    value_map *c = value_map_new(a, m->len + extra);
-    if (!c)
-        return NULL;
-    if (m->len)
-        memcpy(c->entries, m->entries, (size_t)m->len * sizeof(value_entry));
-    c->len = m->len;
-    return c;
-}
-
 /* Takes the field at segs[0..n) out of m, a map of the document's own,
  * copying the maps below it that must change. Paths are keys only (the
  * sink refuses array indices in id_key). */
@@ -77,7 +64,7 @@ static int remove_field(arena *a, value_map *m, const path_segment *segs, size_t
     value *child = value_map_get(m, segs[0].key, segs[0].klen);
     if (!child || child->kind != VALUE_MAP)
         return 0;
-    value_map *c = copy_map(a, child->u.map, 0);
+    value_map *c = value_map_copy_entries(a, child->u.map, 0);
     if (!c)
         return -1;
     child->u.map = c;
@@ -95,7 +82,7 @@ static int sync_data_stream(arena *a, value_map *root, const char *const names[3
         ds = value_map_put(a, root, "data_stream", 11);
         m = ds ? value_map_new(a, 3) : NULL;
     } else if (ds->kind == VALUE_MAP) {
-        m = copy_map(a, ds->u.map, 3);
+        m = value_map_copy_entries(a, ds->u.map, 3);
     } else {
         return 0;
     }
@@ -129,7 +116,7 @@ static int rename_timestamp(arena *a, value_map *root)
 /* In Vector's order: data stream fields, timestamp, then the id. */
 static int edit_log(const value_map *log, const es_doc_edits *ed, arena *a, value *doc)
 {
-    value_map *root = copy_map(a, log, 2);
+    value_map *root = value_map_copy_entries(a, log, 2);
     if (!root)
         return -1;
     if ((ed->data_stream[0] || ed->data_stream[1] || ed->data_stream[2]) &&

@@ -64,17 +64,6 @@ void http_fields_free(http_fields *f)
     memset(f, 0, sizeof(*f));
 }
 
-static value_map *copy_map(arena *a, const value_map *m)
-{
-    value_map *c = value_map_new(a, m->len + 1);
-    if (!c)
-        return NULL;
-    if (m->len)
-        memcpy(c->entries, m->entries, (size_t)m->len * sizeof(value_entry));
-    c->len = m->len;
-    return c;
-}
-
 static value_array *copy_array(arena *a, const value_array *arr)
 {
     value_array *c = value_array_new(a, arr->len + 1);
@@ -119,7 +108,7 @@ static int remove_path(arena *a, value_map *m, const path_segment *segs, size_t 
     if (!child)
         return 0;
     if (child->kind == VALUE_MAP) {
-        value_map *c = copy_map(a, child->u.map);
+        value_map *c = value_map_copy_entries(a, child->u.map, 1);
         if (!c)
             return -1;
         child->u.map = c;
@@ -133,7 +122,7 @@ static int remove_path(arena *a, value_map *m, const path_segment *segs, size_t 
         int64_t i = segs[1].index < 0 ? segs[1].index + (int64_t)c->len : segs[1].index;
         if (i < 0 || i >= (int64_t)c->len || c->items[i].kind != VALUE_MAP)
             return 0;
-        value_map *item = copy_map(a, c->items[i].u.map);
+        value_map *item = value_map_copy_entries(a, c->items[i].u.map, 1);
         if (!item)
             return -1;
         c->items[i].u.map = item;
@@ -185,7 +174,7 @@ static int format_timestamps(arena *a, value *v, int format)
     if (!has_timestamp(v))
         return 0;
     if (v->kind == VALUE_MAP) {
-        value_map *c = copy_map(a, v->u.map);
+        value_map *c = value_map_copy_entries(a, v->u.map, 1);
         if (!c)
             return -1;
         v->u.map = c;
@@ -227,7 +216,7 @@ const event *http_fields_apply(http_fields *f, const event *e, event *view)
         if (keep_only(a, f, &e->u.log, &root) < 0)
             return NULL;
     } else {
-        value_map *m = copy_map(a, e->u.log.u.map);
+        value_map *m = value_map_copy_entries(a, e->u.log.u.map, 1);
         if (!m)
             return NULL;
         root = e->u.log;
