@@ -332,7 +332,9 @@ def test_rate_limit_spaces_requests(start_sluice, http_receiver):
     assert sorted(delivered_messages(rx, "ndjson")) == sorted(f"line {i}" for i in range(120))
     times = sorted(r.time for r in rx.received())
     assert len(times) == 12
-    assert times[-1] - times[0] >= 1.0
+    # Three windows: the first opens when the first request starts, a hair
+    # before the receiver records it.
+    assert times[-1] - times[0] >= 0.95
     for i in range(len(times) - 4):
         assert times[i + 4] - times[i] >= 0.45, times
 
