@@ -15,6 +15,8 @@ def test_there_are_examples():
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_validates(path: pathlib.Path):
-    r = run_cli("validate", "--no-environment", "-c", str(path))
+    # Examples for Datadog read the key from the environment, as Vector does.
+    r = run_cli("validate", "--no-environment", "-c", str(path),
+                env={"DD_API_KEY": "example-key"})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Validated" in r.stdout
