@@ -218,6 +218,10 @@ struct http_sink {
      * being compressed or waiting to retry: no input is taken at
      * held_per_slot times the concurrency limit or above (http_setup.c). */
     uint64_t held_bytes, held_per_slot;
+    /* Requests in a row that failed in a way worth retrying (a retryable
+     * status, a transport error): the endpoint seems down once a whole
+     * concurrency limit's worth has. */
+    uint32_t failures_in_row;
     uint64_t rng;
     uint8_t *items;
     const event **events;    /* the judged request's events, for the codec */

@@ -508,6 +508,7 @@ static void handle_response(http_sink *h, request *r, long status)
     char why[320];
     snprintf(why, sizeof(why), "HTTP %ld%s%s", status, reason[0] ? ": " : "", reason);
     observe_for_concurrency(h, r, v == HTTP_DELIVERED || v == HTTP_PARTIAL, v == HTTP_RETRY);
+    h->failures_in_row = v == HTTP_RETRY ? h->failures_in_row + 1 : 0;
     switch (v) {
     case HTTP_DELIVERED:
         http_finish_refs(h, r->refs, r->n, false);
@@ -553,6 +554,7 @@ static void handle_done(http_sink *h, CURL *e, CURLcode result)
         snprintf(why, sizeof(why), "%s: %s", url, curl_easy_strerror(result));
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
         observe_for_concurrency(h, r, false, result == CURLE_OPERATION_TIMEDOUT);
+        h->failures_in_row++;
         r->url = (r->url + 1) % r->dest->nurls;   /* fail over */
         r->retry_after_ns = -1;
         retry_request(h, r, why);
@@ -587,10 +589,20 @@ static void drive_curl(http_sink *h, int wait_ms)
  * count as such). Requests waiting for a retry don't hold those slots, or a
  * few retries would stall a healthy endpoint; what bounds them is memory:
  * no input is taken while the events the sink holds, in flight or waiting,
- * reach held_per_slot per slot of the limit (see http_setup.c). */
+ * reach held_per_slot per slot of the limit (see http_setup.c). While the
+ * endpoint seems down, though, reading ahead only fills memory with more
+ * requests to retry: waiting retries take slots again, so the sink holds one
+ * limit's worth of requests and its buffer keeps the rest. */
+static bool endpoint_seems_down(const http_sink *h)
+{
+    return h->failures_in_row >= concurrency_limit(h);
+}
+
 static bool can_take_input(const http_sink *h)
 {
     size_t ready = h->npending - h->nretrying + h->ncompressing;
+    if (endpoint_seems_down(h))
+        ready += h->nretrying;
     size_t limit = concurrency_limit(h);
     return h->inflight + ready < limit && h->held_bytes < h->held_per_slot * limit;
 }
