@@ -621,6 +621,8 @@ static void drop_batch(disk_buffer *db, batch *b, const char *why)
 {
     slog_warn(db->id, "disk buffer dropped %" PRIu32 " events: %s", b->count, why);
     metrics_add(db->discarded_events, b->count);
+    if (db->metrics)
+        metrics_add(db->metrics->discarded_intentional, b->count);
     batch_release(b, ACK_DELIVERED);
 }
 
@@ -822,6 +824,58 @@ static void hold_ack_until_sync(disk_buffer *db, batch *b)
     batch_release(b, ACK_DELIVERED);
 }
 
+/* Copies of b holding its first half and the rest; b is released (the
+ * copies carry its acknowledgement on). -1 on allocation failure, b
+ * untouched. */
+static int split_batch(batch *b, batch **first, batch **second)
+{
+    batch *x = batch_clone(b);
+    batch *y = x ? batch_clone(b) : NULL;
+    bool *keep = calloc(b->count, sizeof(*keep));
+    if (!x || !y || !keep) {
+        batch_release(x, ACK_DELIVERED);
+        batch_release(y, ACK_DELIVERED);
+        free(keep);
+        return -1;
+    }
+    for (uint32_t i = 0; i < b->count; i++)
+        keep[i] = i < b->count / 2;
+    batch_compact(x, keep);
+    for (uint32_t i = 0; i < b->count; i++)
+        keep[i] = !keep[i];
+    batch_compact(y, keep);
+    free(keep);
+    batch_release(b, ACK_DELIVERED);
+    *first = x;
+    *second = y;
+    return 0;
+}
+
+/* A batch whose record could never fit in max_size goes in as two records
+ * of half its events each (halved again as needed), so that a small buffer
+ * under `block` loses nothing; only a single event too large is dropped. */
+static queue_result write_in_halves(disk_buffer *db, batch *b)
+{
+    batch *first, *second;
+    if (b->count < 2) {
+        drop_batch(db, b, "an event is larger than the buffer's max_size");
+        return QUEUE_DROPPED;
+    }
+    if (split_batch(b, &first, &second) < 0) {
+        drop_batch(db, b, "out of memory splitting a batch larger than max_size");
+        return QUEUE_DROPPED;
+    }
+    queue_result r1 = disk_buffer_write(db, first);
+    if (r1 == QUEUE_CLOSED) {
+        batch_release(second, ACK_ERRORED);
+        return QUEUE_CLOSED;
+    }
+    queue_result r2 = disk_buffer_write(db, second);
+    if (r2 == QUEUE_CLOSED)
+        return QUEUE_CLOSED;
+    return r1 == QUEUE_DROPPED || r2 == QUEUE_DROPPED ? QUEUE_DROPPED : QUEUE_OK;
+}
+
 queue_result disk_buffer_write(disk_buffer *db, batch *b)
 {
     if (b->count == 0) {
@@ -836,10 +890,8 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
         return QUEUE_DROPPED;
     }
     uint64_t size = BSEG_HEADER_SIZE + (uint64_t)length;
-    if (size > db->max_size) {
-        drop_batch(db, b, "the batch is larger than the buffer's max_size");
-        return QUEUE_DROPPED;
-    }
+    if (size > db->max_size)
+        return write_in_halves(db, b);
     queue_result room = wait_for_room(db, size);
     if (room == QUEUE_DROPPED) {
         drop_batch(db, b, "the buffer is full (when_full: drop_newest)");

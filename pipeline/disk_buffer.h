@@ -43,7 +43,9 @@
  *   is closed: the sink's input blocks, nothing is lost.
  * - Segments roll over at max_size / 8, at least 64 KiB and at most
  *   128 MiB; a record is at most 64 MiB compressed and 256 MiB encoded (a
- *   batch beyond that is dropped, logged). The ledger is written at each
+ *   batch beyond that is dropped, logged). A batch whose record would be
+ *   larger than max_size is written as several records of part of its
+ *   events each; only a single event that can't fit is dropped. The ledger is written at each
  *   sync when the acknowledged position moved, and at free.
  *
  * Metrics (on the sink's component labels, registered by open):
@@ -83,11 +85,12 @@ typedef struct disk_buffer_options {
  * uses it: the message says so) or read, or on allocation failure. */
 int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *err);
 
-/* Writer: appends b as one record and takes ownership of b. QUEUE_OK when
- * written (b is released after the next sync), QUEUE_DROPPED when the buffer
- * was full under drop_newest or b can never fit in max_size (released as
- * delivered, counted in buffer_discarded_events_total, logged; the caller
- * counts the component's discarded events as for a memory queue),
+/* Writer: appends b as one record (or several, see above) and takes
+ * ownership of b. QUEUE_OK when written (b is released after the next
+ * sync), QUEUE_DROPPED when the buffer was full under drop_newest or some
+ * of b's events can never fit in max_size (released as delivered, counted
+ * in buffer_discarded_events_total and the component's
+ * component_discarded_events_total{intentional="true"}, logged),
  * QUEUE_CLOSED when the buffer was closed while waiting for room (b
  * released as errored). Blocks while the buffer is full (block) or a write
  * keeps failing. With sync_interval_ms 0 it syncs before returning. */

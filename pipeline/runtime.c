@@ -454,8 +454,7 @@ static void writer_sync(rt_node *n)
 
 /* The disk buffer's writer: moves what arrives in the sink's input queue
  * into the buffer, syncing on the interval, which is when the batches are
- * acknowledged upstream. Batches the buffer drops (drop_newest) count as
- * the sink's intentional discards, as a memory buffer's do. */
+ * acknowledged upstream. (What the buffer drops it counts itself.) */
 static void *buffer_writer_thread(void *arg)
 {
     rt_node *n = arg;
@@ -464,14 +463,8 @@ static void *buffer_writer_thread(void *arg)
         queue_result r = queue_pop(n->input, &b, writer_wait_ms(n));
         if (r == QUEUE_END)
             break;
-        if (r == QUEUE_OK) {
-            uint32_t count = b->count;
-            queue_result w = disk_buffer_write(n->disk, b);
-            if (w == QUEUE_CLOSED)
-                break;
-            if (w == QUEUE_DROPPED)
-                metrics_add(n->metrics.discarded_intentional, count);
-        }
+        if (r == QUEUE_OK && disk_buffer_write(n->disk, b) == QUEUE_CLOSED)
+            break;
         if (r == QUEUE_TIMEOUT || disk_buffer_sync_due_ms(n->disk) == 0)
             writer_sync(n);
     }

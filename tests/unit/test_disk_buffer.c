@@ -428,6 +428,51 @@ static void full_buffer_blocks_the_writer_until_acks(void **state)
     assert_int_equal(atomic_load(&w.u.delivered), 30);
 }
 
+typedef struct big_write {
+    disk_buffer *db;
+    queue_result result;
+    upstream u;
+} big_write;
+
+static void *write_one_big_batch(void *arg)
+{
+    big_write *w = arg;
+    w->result = disk_buffer_write(w->db, make_batch(100, 0, 2000, &w->u));
+    return NULL;
+}
+
+/* A batch of about 200 KB into a 64 KiB buffer under `block`: written as
+ * smaller records as room comes, every event read back once, in order,
+ * and the batch acknowledged upstream once, when the last part is. */
+static void batch_larger_than_max_size_goes_in_parts(void **state)
+{
+    fixture *f = *state;
+    disk_buffer *db = open_buffer(f, 64 << 10, 0, false);
+    big_write w = {.db = db};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_one_big_batch, &w), 0);
+    int64_t next = 0;
+    int records = 0;
+    while (next < 100) {
+        batch *b;
+        assert_int_equal(disk_buffer_read(db, &b, 5000), QUEUE_OK);
+        assert_true(b->count < 100);
+        for (uint32_t i = 0; i < b->count; i++)
+            assert_int_equal(event_log_get(&b->events[i], "seq")->u.i, next++);
+        if (records == 0)   /* the rest can't be in before this is acknowledged */
+            assert_int_equal(atomic_load(&w.u.delivered), 0);
+        batch_release(b, ACK_DELIVERED);
+        records++;
+        assert_true(disk_buffer_bytes(db) <= 64 << 10);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(w.result, QUEUE_OK);
+    assert_true(records >= 4);
+    disk_buffer_free(db);
+    assert_int_equal(atomic_load(&w.u.delivered), 1);
+    assert_int_equal(atomic_load(&w.u.errored), 0);
+}
+
 static void drop_newest_drops_when_full(void **state)
 {
     fixture *f = *state;
@@ -443,7 +488,8 @@ static void drop_newest_drops_when_full(void **state)
     assert_true(ok > 0 && dropped > 0);
     assert_int_equal(atomic_load(&u.delivered), 10);
     assert_true(disk_buffer_bytes(db) <= 64 << 10);
-    /* A batch that could never fit is dropped too. */
+    /* A batch that could never fit whole goes in parts, which don't fit
+     * either while the buffer is full. */
     assert_int_equal(disk_buffer_write(db, make_batch(100, 0, 2000, &u)), QUEUE_DROPPED);
     for (int i = 0; i < ok; i++) {
         batch *b;
@@ -770,6 +816,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(errored_batch_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(full_buffer_blocks_the_writer_until_acks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(batch_larger_than_max_size_goes_in_parts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(drop_newest_drops_when_full, setup, teardown),
         cmocka_unit_test_setup_teardown(close_wakes_a_blocked_writer_and_reader, setup,
