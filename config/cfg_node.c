@@ -11,8 +11,8 @@
  * read by a small positioned reader here. libyaml could read most JSON as
  * flow YAML, but it rejects surrogate-pair escapes (emoji) and keys longer
  * than 1024 characters, both valid JSON. */
-#include "cfg_node.h"
-#include "diag.h"
+#include "config/cfg_node.h"
+#include "config/diag.h"
 
 #include <stdint.h>
 #include <stdlib.h>

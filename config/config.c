@@ -9,10 +9,10 @@
  * each component's options through its type's table plus the framework's
  * (inputs, buffer, acknowledgements, healthcheck). Both passes go on after
  * an error so one run reports every problem. */
-#include "config.h"
-#include "interp.h"
-#include "../pipeline/component.h"
-#include "../pipeline/disk_buffer.h"
+#include "config/config.h"
+#include "config/interp.h"
+#include "pipeline/component.h"
+#include "pipeline/disk_buffer.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "cfg_node.h"
-#include "diag.h"
-#include "options.h"
+#include "config/cfg_node.h"
+#include "config/diag.h"
+#include "config/options.h"
 
 struct component_desc;
 

@@ -5,7 +5,7 @@
  * seconds sluice's own metrics follow them through the same kind of sink; and
  * the API serves /health and /metrics, so a first run shows both the data
  * path and the monitoring side. */
-#include "config.h"
+#include "config/config.h"
 
 const char config_default_yaml[] =
     "# sluice's built-in pipeline, used when no -c/-C option is given and\n"

@@ -4,7 +4,7 @@
  * is where they collect. Running out of memory must not lose the fact that
  * something failed, so when a diagnostic can't be stored in full it is
  * stored as an "out of memory" error from static storage instead. */
-#include "diag.h"
+#include "config/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -7,9 +7,9 @@
 #define SLUICE_DIAG_H
 
 #include <stddef.h>
-#include "../pipeline/common.h"
-#include "../pipeline/buf.h"
-#include "cfg_node.h"
+#include "pipeline/common.h"
+#include "pipeline/buf.h"
+#include "config/cfg_node.h"
 
 typedef enum diag_level {
     DIAG_ERROR = 0,

@@ -5,7 +5,7 @@
  * `${NAME}` with an optional `:-`, `-`, `:?` or `?` clause running to the
  * first `}`. Anything else after a `$` is not a reference and stays as
  * written, as it does in Vector. */
-#include "interp.h"
+#include "config/interp.h"
 
 #include <stdlib.h>
 #include <string.h>

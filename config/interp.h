@@ -10,9 +10,9 @@
 #define SLUICE_INTERP_H
 
 #include <stddef.h>
-#include "cfg_node.h"
-#include "diag.h"
-#include "../pipeline/buf.h"
+#include "config/cfg_node.h"
+#include "config/diag.h"
+#include "pipeline/buf.h"
 
 /* Appends text with references expanded to out. Problems go to diags,
  * positioned at `where` (may be NULL). Returns 0, or -1 when an error was

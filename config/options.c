@@ -7,7 +7,7 @@
  * A null value (`key:` or `key: null`) counts as not given. Defaults are
  * config text parsed by the same code as the user's values, so a table
  * can't hold a default its own parser would refuse. */
-#include "options.h"
+#include "config/options.h"
 
 #include <errno.h>
 #include <math.h>

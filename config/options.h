@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "cfg_node.h"
-#include "diag.h"
+#include "config/cfg_node.h"
+#include "config/diag.h"
 
 typedef enum opt_type {
     OPT_BOOL = 0,

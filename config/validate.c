@@ -1,6 +1,6 @@
 /* validate.c - the checks behind `sluice validate` and the start of
  * `sluice run` (see validate.h). */
-#include "validate.h"
+#include "config/validate.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../pipeline/component.h"
-#include "../pipeline/runtime.h"
+#include "pipeline/component.h"
+#include "pipeline/runtime.h"
 
 #define MARK_OK "\xE2\x9C\x93"    /* ✓ */
 #define MARK_FAIL "\xE2\x9C\x97"  /* ✗ */

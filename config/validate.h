@@ -8,8 +8,8 @@
 #define SLUICE_VALIDATE_H
 
 #include <stdio.h>
-#include "config.h"
-#include "../pipeline/topology.h"
+#include "config/config.h"
+#include "pipeline/topology.h"
 
 #define VALIDATE_EXIT_OK 0
 #define VALIDATE_EXIT_INVALID 78   /* EX_CONFIG, as Vector */

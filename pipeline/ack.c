@@ -1,5 +1,5 @@
 /* ack.c - ack groups and the ordered-prefix tracker (see ack.h). */
-#include "ack.h"
+#include "pipeline/ack.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -6,7 +6,7 @@
  * instead of MHD's generic start failure. MHD then owns the socket (it closes
  * it on stop, and on a failed start). MHD_USE_AUTO picks epoll on Linux, so
  * the server thread sleeps in the kernel while nobody calls. */
-#include "api.h"
+#include "pipeline/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +22,10 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
-#include "buf.h"
-#include "component.h"
-#include "log.h"
-#include "metrics.h"
+#include "pipeline/buf.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "pipeline/metrics.h"
 
 #define API_LISTEN_BACKLOG 64
 #define API_CONNECTION_TIMEOUT_S 30

@@ -7,8 +7,8 @@
 #ifndef SLUICE_API_H
 #define SLUICE_API_H
 
-#include "common.h"
-#include "../config/config.h"
+#include "pipeline/common.h"
+#include "config/config.h"
 
 typedef struct api_server api_server;
 

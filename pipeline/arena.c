@@ -5,7 +5,7 @@
  * cache is shared and guarded by a mutex; it is touched once per chunk
  * (64 KiB), not per allocation. The cache is bounded so that a burst does not
  * pin memory for ever. */
-#include "arena.h"
+#include "pipeline/arena.h"
 
 #include <pthread.h>
 #include <stdint.h>

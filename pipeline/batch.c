@@ -1,7 +1,7 @@
 /* batch.c - reference-counted batches of events (see batch.h). */
-#include "batch.h"
+#include "pipeline/batch.h"
 
-#include "metrics.h"
+#include "pipeline/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,8 +11,8 @@
 #define SLUICE_BATCH_H
 
 #include <stdatomic.h>
-#include "event.h"
-#include "ack.h"
+#include "pipeline/event.h"
+#include "pipeline/ack.h"
 
 #define BATCH_DEFAULT_EVENTS 1024
 

@@ -1,5 +1,5 @@
 /* buf.c - growable byte buffer (see buf.h). */
-#include "buf.h"
+#include "pipeline/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
-#include "common.h"
+#include "pipeline/common.h"
 
 typedef struct buf {
     char *data;   /* always NUL-terminated when len > 0 or after buf_reserve */

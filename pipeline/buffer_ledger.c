@@ -1,13 +1,13 @@
 /* buffer_ledger.c - two checksummed slots holding the acknowledged record
  * id (see buffer_ledger.h). */
-#include "buffer_ledger.h"
+#include "pipeline/buffer_ledger.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "pipeline/crc32c.h"
 
 #define SLOT_SPACING 512
 #define SLOT_SIZE 24

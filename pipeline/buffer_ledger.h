@@ -9,7 +9,7 @@
 #define SLUICE_BUFFER_LEDGER_H
 
 #include <stdint.h>
-#include "common.h"
+#include "pipeline/common.h"
 
 typedef struct buffer_ledger {
     int fd;

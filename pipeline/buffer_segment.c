@@ -1,6 +1,6 @@
 /* buffer_segment.c - record frames, segment files, and reading them back
  * through damage (see buffer_segment.h). */
-#include "buffer_segment.h"
+#include "pipeline/buffer_segment.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "pipeline/crc32c.h"
 
 static const uint8_t record_magic[4] = {0xF1, 'S', 'L', 'B'};
 

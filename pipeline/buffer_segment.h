@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "common.h"
+#include "pipeline/common.h"
 
 #define BSEG_HEADER_SIZE 28
 #define BSEG_MAX_PAYLOAD (64u << 20)

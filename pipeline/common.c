@@ -1,5 +1,5 @@
 /* common.c - error formatting, clocks and the host name (see common.h). */
-#include "common.h"
+#include "pipeline/common.h"
 
 #include <errno.h>
 #include <limits.h>

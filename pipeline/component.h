@@ -16,12 +16,12 @@
 #ifndef SLUICE_COMPONENT_H
 #define SLUICE_COMPONENT_H
 
-#include "common.h"
-#include "batch.h"
-#include "queue.h"
-#include "metrics.h"
-#include "../config/config.h"
-#include "../config/options.h"
+#include "pipeline/common.h"
+#include "pipeline/batch.h"
+#include "pipeline/queue.h"
+#include "pipeline/metrics.h"
+#include "config/config.h"
+#include "config/options.h"
 
 typedef struct source_ctx source_ctx;
 typedef struct sink_ctx sink_ctx;

@@ -1,6 +1,6 @@
 /* crc32c.c - CRC-32C with SSE4.2 when the CPU has it, a table otherwise
  * (see crc32c.h). */
-#include "crc32c.h"
+#include "pipeline/crc32c.h"
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -13,7 +13,7 @@
  * Locking: one mutex guards what the writer, the reader and the ack
  * callbacks share (the segment list, the tracked records, the counters).
  * File I/O happens outside it, except the unlink of a finished segment. */
-#include "disk_buffer.h"
+#include "pipeline/disk_buffer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,12 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "buf.h"
-#include "buffer_ledger.h"
-#include "buffer_segment.h"
-#include "event_codec.h"
-#include "log.h"
+#include "pipeline/arena.h"
+#include "pipeline/buf.h"
+#include "pipeline/buffer_ledger.h"
+#include "pipeline/buffer_segment.h"
+#include "pipeline/event_codec.h"
+#include "pipeline/log.h"
 
 /* Segment size: an eighth of max_size (so that deleting finished segments
  * frees space in useful steps) within these bounds. */

@@ -60,9 +60,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "batch.h"
-#include "metrics.h"
-#include "queue.h"
+#include "pipeline/batch.h"
+#include "pipeline/metrics.h"
+#include "pipeline/queue.h"
 
 typedef struct disk_buffer disk_buffer;
 

@@ -2,11 +2,11 @@
  *
  * Metric tags are kept sorted by key and unique, like the BTreeMap Vector
  * keeps them in, so encoders print them in order without sorting. */
-#include "event.h"
+#include "pipeline/event.h"
 
 #include <string.h>
 
-#include "json.h"
+#include "pipeline/json.h"
 
 int event_init_log(arena *a, event *e, uint32_t cap)
 {

@@ -7,7 +7,7 @@
 #ifndef SLUICE_EVENT_H
 #define SLUICE_EVENT_H
 
-#include "value.h"
+#include "pipeline/value.h"
 
 typedef enum event_type {
     EVENT_LOG = 1,

@@ -21,7 +21,7 @@
  * Every form is canonical (minimal varints, no spare bits, sorted keys), so
  * what the decoder accepts re-encodes to the same bytes; the encoder refuses
  * what the decoder would, so a record written can always be read back. */
-#include "event_codec.h"
+#include "pipeline/event_codec.h"
 
 #include <string.h>
 

@@ -17,8 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "batch.h"
-#include "buf.h"
+#include "pipeline/batch.h"
+#include "pipeline/buf.h"
 
 /* Nesting deeper than this (maps and arrays) is refused by both sides. A
  * log's field map is the first level, as a JSON document's outer object is

@@ -20,8 +20,8 @@
  * instead of failing the line, and nesting is limited to 128 levels. Floats
  * are read with strtod, which assumes the C locale for LC_NUMERIC; sluice
  * never changes it. */
-#include "json.h"
-#include "utf8.h"
+#include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 #include <inttypes.h>
 #include <math.h>

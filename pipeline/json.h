@@ -9,10 +9,10 @@
 #ifndef SLUICE_JSON_H
 #define SLUICE_JSON_H
 
-#include "common.h"
-#include "buf.h"
-#include "value.h"
-#include "event.h"
+#include "pipeline/common.h"
+#include "pipeline/buf.h"
+#include "pipeline/value.h"
+#include "pipeline/event.h"
 
 /* Longest text json_format_timestamp writes, with its NUL. */
 #define JSON_TIMESTAMP_MAX 40

@@ -14,8 +14,8 @@
  * slog_flush) writes "message (repeated N times)" when any were suppressed
  * and forgets the entry. A full table evicts its oldest entry, summarising it
  * first, so no count is silently lost. */
-#include "log.h"
-#include "buf.h"
+#include "pipeline/log.h"
+#include "pipeline/buf.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -8,7 +8,7 @@
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
 
-#include "common.h"
+#include "pipeline/common.h"
 
 typedef enum slog_level {
     SLOG_TRACE = 0,

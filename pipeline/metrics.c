@@ -9,7 +9,7 @@
  * family's series sorted by their sorted label sets. Lookups are binary
  * searches, and rendering walks the arrays in order, which gives a stable
  * exposition with exactly one HELP/TYPE header per name. */
-#include "metrics.h"
+#include "pipeline/metrics.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 #include <stdatomic.h>
-#include "common.h"
-#include "buf.h"
+#include "pipeline/common.h"
+#include "pipeline/buf.h"
 
 typedef enum metrics_type {
     METRICS_COUNTER = 0,  /* monotonically increasing integer */

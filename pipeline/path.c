@@ -6,7 +6,7 @@
  * (`.items[0]`) and may be negative (counted from the end). Bare names stop at
  * a dot, a bracket, a quote or whitespace, so `kubernetes.pod_name` and
  * `app-name` parse as Vector's lookup does. */
-#include "path.h"
+#include "pipeline/path.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 #ifndef SLUICE_PATH_H
 #define SLUICE_PATH_H
 
-#include "common.h"
-#include "value.h"
+#include "pipeline/common.h"
+#include "pipeline/value.h"
 
 typedef struct path_segment {
     bool is_index;

@@ -4,7 +4,7 @@
  * queue is touched a few thousand times a second at full speed and a lock is
  * far from the bottleneck, while it keeps blocking, closing and draining easy
  * to reason about. */
-#include "queue.h"
+#include "pipeline/queue.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -14,7 +14,7 @@
 #define SLUICE_QUEUE_H
 
 #include <stddef.h>
-#include "batch.h"
+#include "pipeline/batch.h"
 
 typedef enum queue_mode {
     QUEUE_BLOCK = 0,

@@ -1,6 +1,6 @@
 /* registry.c - the one list of component types. Adding a type means adding
  * its descriptor here (and its file and tests). */
-#include "component.h"
+#include "pipeline/component.h"
 
 #include <string.h>
 

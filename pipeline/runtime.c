@@ -7,7 +7,7 @@
  * parked in a ring of slots and emitted strictly in sequence order by
  * whichever worker completes the slot at the front, so batches leave a stage
  * in the order they entered it. */
-#include "runtime.h"
+#include "pipeline/runtime.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -19,9 +19,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "component.h"
-#include "disk_buffer.h"
-#include "log.h"
+#include "pipeline/component.h"
+#include "pipeline/disk_buffer.h"
+#include "pipeline/log.h"
 
 #define UTILIZATION_WINDOW_NS (5LL * 1000000000LL)
 #define DRAIN_GRACE_MS 2000

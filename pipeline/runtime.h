@@ -13,8 +13,8 @@
 #ifndef SLUICE_RUNTIME_H
 #define SLUICE_RUNTIME_H
 
-#include "common.h"
-#include "topology.h"
+#include "pipeline/common.h"
+#include "pipeline/topology.h"
 
 typedef struct runtime runtime;
 

@@ -15,14 +15,14 @@
  * (invalid sequences become U+FFFD), numbers and booleans as text,
  * timestamps in RFC 3339, maps and arrays as JSON, null as `<null>`. A
  * metric offers `name`, `namespace` and `tags.KEY`. */
-#include "template.h"
+#include "pipeline/template.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "path.h"
+#include "pipeline/json.h"
+#include "pipeline/path.h"
 
 typedef enum part_kind {
     PART_LITERAL,

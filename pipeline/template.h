@@ -8,9 +8,9 @@
 #ifndef SLUICE_TEMPLATE_H
 #define SLUICE_TEMPLATE_H
 
-#include "common.h"
-#include "buf.h"
-#include "event.h"
+#include "pipeline/common.h"
+#include "pipeline/buf.h"
+#include "pipeline/event.h"
 
 typedef struct template template;
 

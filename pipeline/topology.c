@@ -1,14 +1,14 @@
 /* topology.c - input resolution, graph checks and stage planning
  * (see topology.h). Configs are small (tens of components), so plain arrays
  * and quadratic scans keep this simple. */
-#include "topology.h"
+#include "pipeline/topology.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "component.h"
+#include "pipeline/component.h"
 
 static const char *type_names(uint8_t types)
 {

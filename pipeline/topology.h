@@ -17,9 +17,9 @@
 #ifndef SLUICE_TOPOLOGY_H
 #define SLUICE_TOPOLOGY_H
 
-#include "../config/config.h"
-#include "../config/diag.h"
-#include "event.h"
+#include "config/config.h"
+#include "config/diag.h"
+#include "pipeline/event.h"
 
 /* One edge: the consumer (node index) reading an output. */
 typedef struct topo_output {

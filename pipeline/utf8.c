@@ -1,7 +1,7 @@
 /* utf8.c - one UTF-8 sequence at a time (see utf8.h). The byte ranges are
  * those of the Unicode standard's table of well-formed sequences, so
  * overlong forms, surrogates and values past U+10FFFF are invalid. */
-#include "utf8.h"
+#include "pipeline/utf8.h"
 
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {

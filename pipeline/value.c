@@ -5,11 +5,11 @@
  * therefore the order Vector prints fields in. Arrays and entry tables grow by
  * doubling inside the arena; when the table is the arena's latest allocation
  * it grows in place. */
-#include "value.h"
+#include "pipeline/value.h"
 
 #include <string.h>
 
-#include "json.h"
+#include "pipeline/json.h"
 
 #define VALUE_MIN_CAP 4
 

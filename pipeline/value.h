@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include "arena.h"
+#include "pipeline/arena.h"
 
 typedef enum value_kind {
     VALUE_NULL = 0,

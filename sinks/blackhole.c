@@ -6,8 +6,8 @@
  * print_interval_secs, optionally paces itself to `rate` events per second,
  * and logs the final totals when its input ends; the benchmark harness reads
  * that last line ("Total events collected. events=N raw_bytes=B"). */
-#include "../pipeline/component.h"
-#include "../pipeline/log.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

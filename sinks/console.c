@@ -6,9 +6,9 @@
  * per batch rather than per event. The batch is reported delivered once its
  * bytes are written; a closed or failing output reports it errored and the
  * sink keeps draining so the pipeline can still shut down. */
-#include "../pipeline/component.h"
-#include "../pipeline/log.h"
-#include "encoding.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "sinks/encoding.h"
 
 #include <errno.h>
 #include <stddef.h>

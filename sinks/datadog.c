@@ -7,7 +7,7 @@
  * else (a proxy, a test receiver) is used as it is. One difference: Vector
  * drops a region prefix (us3.datadoghq.com -> api.datadoghq.com), which
  * validates a us3 key against the wrong site; here the prefix is kept. */
-#include "datadog.h"
+#include "sinks/datadog.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #ifndef SLUICE_DATADOG_H
 #define SLUICE_DATADOG_H
 
-#include "../pipeline/common.h"
+#include "pipeline/common.h"
 
 #define DATADOG_DEFAULT_SITE "datadoghq.com"
 #define DATADOG_API_KEY_HEADER "DD-API-KEY"
@@ -53,8 +53,8 @@ void datadog_free_secret(char *s);
 
 /* ---- the datadog_logs encoder (datadog_logs.c), apart for its tests ---- */
 
-#include "../pipeline/buf.h"
-#include "../pipeline/event.h"
+#include "pipeline/buf.h"
+#include "pipeline/event.h"
 
 /* The intake's limit on one log, and how much of an oversized log's message
  * is kept before trying harder (Vector's max_log_bytes, max_message_bytes). */

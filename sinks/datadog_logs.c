@@ -25,10 +25,10 @@
  * further; a log that still doesn't fit, or whose message is not a string,
  * is dropped and counted. Truncated logs are counted in
  * datadog_logs_truncated_events_total. */
-#include "datadog.h"
-#include "http_sink.h"
-#include "../pipeline/json.h"
-#include "../pipeline/log.h"
+#include "sinks/datadog.h"
+#include "sinks/http/http_sink.h"
+#include "pipeline/json.h"
+#include "pipeline/log.h"
 
 #include <stddef.h>
 #include <stdio.h>

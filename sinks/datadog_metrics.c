@@ -15,9 +15,9 @@
  *
  * Defaults follow Vector's datadog_metrics sink (src/sinks/datadog/metrics/
  * config.rs): batches of up to 100,000 metrics or 2 seconds. */
-#include "datadog.h"
-#include "datadog_series.h"
-#include "http_sink.h"
+#include "sinks/datadog.h"
+#include "sinks/datadog_series.h"
+#include "sinks/http/http_sink.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -27,8 +27,8 @@
  * encode_distribution_events): one point with every sample repeated by
  * its sample rate. Aggregated histograms and summaries have no Datadog
  * type without sketches: they are refused, each counted as an error. */
-#include "datadog_series.h"
-#include "../pipeline/json.h"
+#include "sinks/datadog_series.h"
+#include "pipeline/json.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #ifndef SLUICE_DATADOG_SERIES_H
 #define SLUICE_DATADOG_SERIES_H
 
-#include "../pipeline/buf.h"
-#include "../pipeline/event.h"
+#include "pipeline/buf.h"
+#include "pipeline/event.h"
 
 /* The API's limits on one request (openapi-v2.yaml, SubmitMetrics): the
  * body as sent, and the body once decompressed. Distribution points are

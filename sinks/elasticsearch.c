@@ -15,10 +15,10 @@
  * action `bulk.action`) and `data_stream` (index `<type>-<dataset>-<namespace>`,
  * action `create`, the `data_stream.*` fields added to the documents and
  * `timestamp` renamed `@timestamp`). */
-#include "../pipeline/json.h"
-#include "../pipeline/log.h"
-#include "../pipeline/template.h"
-#include "es_bulk.h"
+#include "pipeline/json.h"
+#include "pipeline/log.h"
+#include "pipeline/template.h"
+#include "sinks/es_bulk.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -10,14 +10,14 @@
  *
  * Vector refuses logfmt for metrics at config time; here a metric given to
  * logfmt is written in its text form rather than lost. */
-#include "encoding.h"
+#include "sinks/encoding.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../pipeline/json.h"
-#include "../pipeline/utf8.h"
+#include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 const char *const encoding_codec_names[] = {"json", "text", "logfmt", NULL};
 

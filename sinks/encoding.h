@@ -9,8 +9,8 @@
 #ifndef SLUICE_ENCODING_H
 #define SLUICE_ENCODING_H
 
-#include "../pipeline/buf.h"
-#include "../pipeline/event.h"
+#include "pipeline/buf.h"
+#include "pipeline/event.h"
 
 typedef enum encoding_codec {
     ENCODING_JSON = 0,

@@ -11,12 +11,12 @@
  * reads the few fields that matter (status, _id, _index, error type and
  * reason) as slices of the body, and skips everything else. `"errors":false`
  * ends the scan at once, which is what nearly every response says. */
-#include "es_bulk.h"
+#include "sinks/es_bulk.h"
 
 #include <string.h>
 
-#include "../pipeline/json.h"
-#include "../pipeline/utf8.h"
+#include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 const char *const es_action_names[] = {"index", "create", NULL};
 

@@ -7,11 +7,11 @@
 #ifndef SLUICE_ES_BULK_H
 #define SLUICE_ES_BULK_H
 
-#include "../pipeline/arena.h"
-#include "../pipeline/buf.h"
-#include "../pipeline/event.h"
-#include "../pipeline/path.h"
-#include "http_sink.h"
+#include "pipeline/arena.h"
+#include "pipeline/buf.h"
+#include "pipeline/event.h"
+#include "pipeline/path.h"
+#include "sinks/http/http_sink.h"
 
 typedef enum es_action {
     ES_ACTION_INDEX = 0,

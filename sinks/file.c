@@ -12,10 +12,10 @@
  * As in Vector, an event whose path cannot be rendered (a missing field) is
  * dropped and counted as an error. Compressed streams are flushed at the end
  * of every batch, so what was acknowledged can be read back from the file. */
-#include "../pipeline/component.h"
-#include "../pipeline/log.h"
-#include "../pipeline/template.h"
-#include "encoding.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "pipeline/template.h"
+#include "sinks/encoding.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -21,9 +21,9 @@
  * logged and the sink goes on, as Vector's does without --require-healthy.
  * The `healthcheck` section is the framework's (config.c), which build()
  * does not see: check() reads the two keys from the sink's node. */
-#include "http_sink.h"
-#include "encoding.h"
-#include "../pipeline/log.h"
+#include "sinks/http/http_sink.h"
+#include "sinks/encoding.h"
+#include "pipeline/log.h"
 
 #include <stddef.h>
 #include <stdlib.h>

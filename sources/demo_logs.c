@@ -15,9 +15,9 @@
  * stays "vector" rather than "sluice" on purpose: configs and VRL programs
  * written against Vector's demo output filter on it, and they must run
  * unchanged. */
-#include "../pipeline/component.h"
-#include "../pipeline/json.h"
-#include "../pipeline/log.h"
+#include "pipeline/component.h"
+#include "pipeline/json.h"
+#include "pipeline/log.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -2,10 +2,10 @@
  * Vector's `file` source. The shared engine (tail_source.h) does the
  * reading, batching and checkpoints; this file holds the options and turns
  * each line into an event whose `.message` points at the bytes read. */
-#include "../pipeline/component.h"
-#include "../pipeline/log.h"
-#include "multiline.h"
-#include "tail_source.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "sources/tail/multiline.h"
+#include "sources/tail/tail_source.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  * builds and emits batches: emitting can block on a full consumer, and doing
  * that inside metrics_foreach would hold the registry lock, stalling every
  * component that registers a series (errors register on demand). */
-#include "../pipeline/component.h"
+#include "pipeline/component.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../pipeline/arena.h"
-#include "../pipeline/log.h"
+#include "pipeline/arena.h"
+#include "pipeline/log.h"
 
 #define SCRAPE_MAX_INTERVAL_SECS (365.0 * 24 * 3600)
 

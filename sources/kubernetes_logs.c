@@ -29,10 +29,10 @@
  * configs run unchanged, and `validate` warns that they have no effect yet.
  * Enrichment from the API is meant to slot in where the event is built
  * (build_event), keyed by the pod uid the path gives. */
-#include "../pipeline/component.h"
-#include "../pipeline/log.h"
-#include "k8s_format.h"
-#include "tail_source.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "sources/k8s_format.h"
+#include "sources/tail/tail_source.h"
 
 #include <inttypes.h>
 #include <stddef.h>

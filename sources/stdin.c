@@ -18,10 +18,10 @@
  * and with the json codec empty lines are skipped, an array becomes one
  * event per element, and a line that is not an object (or an array of
  * objects) is an error that skips the line. */
-#include "../pipeline/component.h"
-#include "../pipeline/json.h"
-#include "../pipeline/log.h"
-#include "../pipeline/path.h"
+#include "pipeline/component.h"
+#include "pipeline/json.h"
+#include "pipeline/log.h"
+#include "pipeline/path.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* lru.c - the bounded LRU table (see lru.h): entries in one array, linked
  * in use order (a doubly linked list through indexes) and chained per hash
  * bucket; a freed entry goes on a free list. */
-#include "lru.h"
+#include "transforms/lru.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* xf.c - conditions, program error positions and rate-limited error logs
  * shared by the transforms (see xf.h). */
-#include "xf.h"
+#include "transforms/xf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

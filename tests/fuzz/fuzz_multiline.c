@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources/multiline.h"
+#include "sources/tail/multiline.h"
 
 static void require(bool ok)
 {

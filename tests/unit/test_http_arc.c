@@ -1,4 +1,4 @@
-/* test_http_arc.c - the adaptive concurrency controller (sinks/http_arc.c)
+/* test_http_arc.c - the adaptive concurrency controller (sinks/http/http_arc.c)
  * fed with made-up times: the limit grows by one per period while requests
  * reach it with an RTT no worse than its average, never grows when they
  * don't reach it, holds while the RTT stays within rtt_deviation_scale
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "sinks/http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #define MS (NS_PER_SEC / 1000)
 

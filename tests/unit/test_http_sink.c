@@ -1,4 +1,4 @@
-/* test_http_sink.c - the HTTP sink engine's pure rules (sinks/http_retry.c):
+/* test_http_sink.c - the HTTP sink engine's pure rules (sinks/http/http_retry.c):
  * how responses are judged by default, the capped exponential backoff with
  * full jitter, Retry-After in both of its forms, and URLs shown in logs
  * without their credentials. Routing, prepare() and batching need the
@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "sinks/http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #define SEC NS_PER_SEC
 

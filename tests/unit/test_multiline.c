@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sources/multiline.h"
+#include "sources/tail/multiline.h"
 
 #define MS 1000000LL
 #define MAX_MESSAGES 256

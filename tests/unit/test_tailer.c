@@ -1,4 +1,4 @@
-/* Unit tests: the shared tailer (sources/tailer.c): glob matching with `**`,
+/* Unit tests: the shared tailer (sources/tail/tailer.c): glob matching with `**`,
  * fingerprints, reading lines, checkpoints round trip, a corrupt checkpoint
  * file, rename, truncation, deletion, oversized lines, inotify notes,
  * max_open_files (files taking turns for descriptors) and oldest_first. */
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sources/tailer.h"
+#include "sources/tail/tailer.h"
 
 typedef struct fixture {
     char dir[64];

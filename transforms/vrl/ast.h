@@ -9,8 +9,8 @@
 #ifndef SLUICE_VRL_AST_H
 #define SLUICE_VRL_AST_H
 
-#include "diag.h"
-#include "function.h"
+#include "transforms/vrl/diag.h"
+#include "transforms/vrl/function.h"
 #include "pipeline/arena.h"
 #include "pipeline/value.h"
 

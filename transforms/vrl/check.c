@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ast.h"
+#include "transforms/vrl/ast.h"
 #include "pipeline/path.h"
 
 #define NUMERIC (VRL_KIND(VALUE_INT) | VRL_KIND(VALUE_FLOAT))

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ast.h"
-#include "program.h"
+#include "transforms/vrl/ast.h"
+#include "transforms/vrl/program.h"
 
 /* A million backtracking steps: plenty for any sane pattern on a long line,
  * and a runaway backtrack stops within milliseconds. */

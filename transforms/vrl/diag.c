@@ -5,13 +5,13 @@
  * window of at most DIAG_WINDOW bytes around the span, marked with "...".
  * Tabs before the span are copied into the caret line so the carets stay
  * aligned whatever the reader's tab width. */
-#include "diag.h"
+#include "transforms/vrl/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "vrl.h"
+#include "transforms/vrl/vrl.h"
 
 #define DIAG_WINDOW 100
 #define DIAG_LEAD 40

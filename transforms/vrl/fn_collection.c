@@ -8,7 +8,7 @@
  * the last of two colliding keys winning as in VRL's BTreeMap. */
 #include <string.h>
 
-#include "fn_util.h"
+#include "transforms/vrl/fn_util.h"
 
 #define K(kind) VRL_KIND(kind)
 

@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fn_util.h"
-#include "function.h"
+#include "transforms/vrl/fn_util.h"
+#include "transforms/vrl/function.h"
 #include "pipeline/buf.h"
 #include "pipeline/json.h"
 #include "pipeline/log.h"
-#include "program.h"
-#include "rfc3339.h"
+#include "transforms/vrl/program.h"
+#include "transforms/vrl/rfc3339.h"
 
 #define K_NULL VRL_KIND(VALUE_NULL)
 #define K_BOOL VRL_KIND(VALUE_BOOL)

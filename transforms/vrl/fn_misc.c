@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "fn_util.h"
+#include "transforms/vrl/fn_util.h"
 
 #define K(kind) VRL_KIND(kind)
 

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fn_time.h"
-#include "fn_util.h"
+#include "transforms/vrl/fn_time.h"
+#include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
-#include "rfc3339.h"
+#include "transforms/vrl/rfc3339.h"
 #include "pipeline/template.h"
 
 #define K(kind) VRL_KIND(kind)

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fn_util.h"
+#include "transforms/vrl/fn_util.h"
 
 #define K(kind) VRL_KIND(kind)
 

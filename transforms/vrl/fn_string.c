@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fn_util.h"
+#include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
 
 #define K(kind) VRL_KIND(kind)

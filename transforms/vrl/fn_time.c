@@ -10,7 +10,7 @@
  * the field's width, names are matched without regard to case, and the
  * fields are resolved to a date and time at the end, with chrono's errors
  * for what is missing, out of range or contradictory. */
-#include "fn_time.h"
+#include "transforms/vrl/fn_time.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* fn_util.c - helpers the standard library's function groups share (see
  * fn_util.h). */
-#include "fn_util.h"
+#include "transforms/vrl/fn_util.h"
 #include "pipeline/utf8.h"
 
 #include <locale.h>

@@ -12,7 +12,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "function.h"
+#include "transforms/vrl/function.h"
 
 /* VRL's name for a value kind: "string", "integer", "object", ... */
 const char *vrl_kind_name(uint8_t kind);

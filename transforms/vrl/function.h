@@ -15,7 +15,7 @@
 #ifndef SLUICE_VRL_FUNCTION_H
 #define SLUICE_VRL_FUNCTION_H
 
-#include "vrl.h"
+#include "transforms/vrl/vrl.h"
 #include "pipeline/value.h"
 
 #define VRL_ARG_REGEX ((uint16_t)(1u << 8))

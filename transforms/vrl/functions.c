@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "function.h"
+#include "transforms/vrl/function.h"
 
 extern const vrl_function *const vrl_core_functions[];       /* fn_core.c */
 extern const vrl_function *const vrl_string_functions[];     /* fn_string.c */

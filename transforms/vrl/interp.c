@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fn_util.h"
-#include "program.h"
+#include "transforms/vrl/fn_util.h"
+#include "transforms/vrl/program.h"
 
 /* Variables kept on the stack; more come from the arena. */
 #define STACK_VARS 16

@@ -6,7 +6,7 @@
  * backslash-newline that swallows the following indentation. Quoted literals
  * r'', s'' and t'' end at an unescaped quote; the issue's programs also write
  * regexes as r"...", which end at an unescaped double quote. */
-#include "lexer.h"
+#include "transforms/vrl/lexer.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 #ifndef SLUICE_VRL_LEXER_H
 #define SLUICE_VRL_LEXER_H
 
-#include "diag.h"
+#include "transforms/vrl/diag.h"
 #include "pipeline/arena.h"
 
 typedef enum vrl_tok_kind {

@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "function.h"
+#include "transforms/vrl/function.h"
 
 typedef struct thread_match {
     pcre2_match_data *md;

@@ -10,8 +10,8 @@
  * not change are not copied again. */
 #include <string.h>
 
-#include "fn_util.h"
-#include "program.h"
+#include "transforms/vrl/fn_util.h"
+#include "transforms/vrl/program.h"
 
 static int put(arena *a, value_map *m, const char *key, value v)
 {

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ast.h"
-#include "lexer.h"
-#include "rfc3339.h"
+#include "transforms/vrl/ast.h"
+#include "transforms/vrl/lexer.h"
+#include "transforms/vrl/rfc3339.h"
 
 /* Deep enough for any real program, shallow enough for the C stack. */
 #define PARSE_MAX_DEPTH 200

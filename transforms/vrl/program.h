@@ -17,9 +17,9 @@
 #ifndef SLUICE_VRL_PROGRAM_H
 #define SLUICE_VRL_PROGRAM_H
 
-#include "diag.h"
-#include "function.h"
-#include "vrl.h"
+#include "transforms/vrl/diag.h"
+#include "transforms/vrl/function.h"
+#include "transforms/vrl/vrl.h"
 
 typedef enum vrl_status {
     VRL_OK = 0,

@@ -4,7 +4,7 @@
  * whole proleptic Gregorian calendar without the C library's time zone
  * state. Nanoseconds in an int64 span the years 1677 to 2262; a timestamp
  * outside is refused rather than wrapped. */
-#include "rfc3339.h"
+#include "transforms/vrl/rfc3339.h"
 
 typedef struct cursor {
     const char *s;

@@ -26,8 +26,8 @@
  * on (vrl.h). */
 #include <string.h>
 
-#include "fn_util.h"
-#include "program.h"
+#include "transforms/vrl/fn_util.h"
+#include "transforms/vrl/program.h"
 
 #define NEW_MAP_CAP 4
 /* Deeper than any JSON the codec accepts (128). */

@@ -11,8 +11,8 @@
  * while the read block is still being filled; the engine queues those
  * files and runs the source's `closed` hook once the read has returned,
  * when it is safe to emit a full batch and start another. */
-#include "tail_source.h"
-#include "../pipeline/log.h"
+#include "sources/tail/tail_source.h"
+#include "pipeline/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -6,9 +6,9 @@
  * retry, so it is never changed: the engine gets a view of it in a scratch
  * arena, where only the maps and arrays on the way to a change are copied
  * (shallowly) and everything else is the event's own. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
-#include "../pipeline/arena.h"
+#include "pipeline/arena.h"
 
 #include <stdlib.h>
 #include <string.h>

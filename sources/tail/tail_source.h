@@ -18,8 +18,8 @@
 #ifndef SLUICE_TAIL_SOURCE_H
 #define SLUICE_TAIL_SOURCE_H
 
-#include "../pipeline/component.h"
-#include "tailer.h"
+#include "pipeline/component.h"
+#include "sources/tail/tailer.h"
 
 typedef struct tail_source tail_source;
 /* The batch being built; only valid inside a hook call. */

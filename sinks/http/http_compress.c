@@ -9,7 +9,7 @@
  * than zlib because gzip was most of an Elasticsearch sink's CPU: being
  * one-shot only, it compresses the same bytes two to three times faster
  * (docs/decisions.md). */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <libdeflate.h>
 #include <stdlib.h>

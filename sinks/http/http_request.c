@@ -7,8 +7,8 @@
  * the halves of a 413, or a request cut down to the items to retry, is
  * encoded again from the events themselves with the same notes: prepare()
  * runs once per event, encode() as often as needed. */
-#include "http_internal.h"
-#include "../pipeline/arena.h"
+#include "sinks/http/http_internal.h"
+#include "pipeline/arena.h"
 
 #include <inttypes.h>
 #include <stdint.h>

@@ -7,8 +7,8 @@
  * secrets (auth.password, auth.token, auth.api_key, tls.key_pass) are never
  * echoed in a
  * diagnostic: only the key names are. */
-#include "http_sink.h"
-#include "../pipeline/path.h"
+#include "sinks/http/http_sink.h"
+#include "pipeline/path.h"
 
 #include <stddef.h>
 #include <stdlib.h>

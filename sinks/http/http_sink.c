@@ -22,7 +22,7 @@
  * in the slots), it takes no input at all, which is how an endpoint that is
  * down pushes back on the pipeline. Adaptive concurrency (http_arc.c) moves
  * the limit with the round-trip times. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

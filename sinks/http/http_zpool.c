@@ -21,7 +21,7 @@
  * Lock, unlock, wait, signal and broadcast are not checked: on a mutex and
  * condition variable that were initialised (and are default ones) POSIX
  * gives them no error that could happen. Init, create and join are. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multiline.h"
+#include "sources/tail/multiline.h"
 #include "pipeline/buf.h"
 
 /* A million backtracking steps per match, as for VRL regexes: plenty for

@@ -12,10 +12,10 @@
  * the others; each scan also names the directories to watch with inotify
  * (tail_watch.c), so the caller can wake on changes instead of polling.
  * Lookups are linear scans, fine for the hundreds of files a node holds. */
-#include "tailer.h"
-#include "tail_watch.h"
-#include "../pipeline/log.h"
-#include "../pipeline/utf8.h"
+#include "sources/tail/tailer.h"
+#include "sources/tail/tail_watch.h"
+#include "pipeline/log.h"
+#include "pipeline/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,8 +6,8 @@
  * when neither is named any more. Lookups are linear, starting at the last
  * hit, since a scan names the directory of each file and files of one
  * directory come together. */
-#include "tail_watch.h"
-#include "../pipeline/log.h"
+#include "sources/tail/tail_watch.h"
+#include "pipeline/log.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -10,7 +10,7 @@
  * a timeout) or when the mean RTT exceeds the EWMA by rtt_deviation_scale
  * standard deviations. Kept apart from curl and the clock so that it can be
  * unit tested with made-up times. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <math.h>
 

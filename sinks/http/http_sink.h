@@ -33,9 +33,9 @@
 #ifndef SLUICE_HTTP_SINK_H
 #define SLUICE_HTTP_SINK_H
 
-#include "../pipeline/buf.h"
-#include "../pipeline/component.h"
-#include "../pipeline/path.h"
+#include "pipeline/buf.h"
+#include "pipeline/component.h"
+#include "pipeline/path.h"
 
 /* ---- options, shared by every HTTP sink ---- */
 

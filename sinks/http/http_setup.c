@@ -6,7 +6,7 @@
  * Everything the setup points to is copied, so a sink may build its setup
  * on the stack. Secrets (the password, the key passphrase) are wiped when
  * freed; the others live only in curl's header lists. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -12,8 +12,8 @@
 #ifndef SLUICE_HTTP_INTERNAL_H
 #define SLUICE_HTTP_INTERNAL_H
 
-#include "http_sink.h"
-#include "../pipeline/log.h"
+#include "sinks/http/http_sink.h"
+#include "pipeline/log.h"
 
 #include <curl/curl.h>
 

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "../pipeline/common.h"
+#include "pipeline/common.h"
 
 struct tailer_file;   /* defined below; named by tailer_options.file_closed */
 

@@ -4,7 +4,7 @@
  *
  * They are pure functions (time and randomness come in as arguments) so
  * that tests/unit/test_http_sink.c can check them without a network. */
-#include "http_internal.h"
+#include "sinks/http/http_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
