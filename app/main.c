@@ -20,7 +20,7 @@
 #include "pipeline/component.h"
 #include "pipeline/log.h"
 #include "pipeline/runtime.h"
-#include "config/validate.h"
+#include "app/validate.h"
 
 #define EXIT_USAGE 2
 #define MAX_PATHS 64

@@ -1,6 +1,6 @@
 /* validate.c - the checks behind `sluice validate` and the start of
  * `sluice run` (see validate.h). */
-#include "config/validate.h"
+#include "app/validate.h"
 
 #include <errno.h>
 #include <stdlib.h>
