@@ -138,7 +138,7 @@ int validate_config(const config_sources *src, const validate_options *opts, FIL
     if (topo_out)
         *topo_out = NULL;
     diag_list diags = DIAG_LIST_INIT;
-    sl_config *cfg = config_load(src, &diags);
+    sl_config *cfg = config_load(src, &registry_catalog, &diags);
     if (!cfg) {
         fprintf(out, "%s Failed to load the configuration\n", MARK_FAIL);
         print_diags(&diags, out);

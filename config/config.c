@@ -11,8 +11,6 @@
  * an error so one run reports every problem. */
 #include "config/config.h"
 #include "config/interp.h"
-#include "pipeline/component.h"
-#include "pipeline/disk_buffer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +40,7 @@ typedef struct found_component {
 } found_component;
 
 typedef struct loader {
+    const component_catalog *types;
     sl_config *cfg;
     config_store *store;
     diag_list *diags;
@@ -527,7 +526,7 @@ static bool is_valid_id(const char *id)
 static void report_unknown_type(loader *L, component_config *cc, const cfg_node *type)
 {
     const char *names[128];
-    size_t n = registry_type_names(cc->kind, names, SL_ARRAY_LEN(names));
+    size_t n = L->types->type_names(cc->kind, names, SL_ARRAY_LEN(names));
     const char *hint = opt_did_you_mean(type->text, names, n);
     const char *kind = component_kind_name(cc->kind);
     if (hint)
@@ -538,23 +537,24 @@ static void report_unknown_type(loader *L, component_config *cc, const cfg_node 
                  type->text);
 }
 
-/* The component's type, or NULL after reporting why there is none. */
-static const component_desc *find_type(loader *L, component_config *cc)
+/* The component's type in *schema, or false after reporting why there is
+ * none. */
+static bool find_type(loader *L, component_config *cc, component_schema *schema)
 {
     const cfg_node *type = cfg_map_get(cc->node, "type");
     if (!type) {
         diag_add(L->diags, DIAG_ERROR, cc->node, cc->label, "missing required option \"type\"");
-        return NULL;
+        return false;
     }
     if (type->kind != CFG_SCALAR) {
         diag_add(L->diags, DIAG_ERROR, type, cc->label,
                  "option \"type\" must be a string, got %s", kind_phrase(type->kind));
-        return NULL;
+        return false;
     }
-    const component_desc *desc = registry_find(cc->kind, type->text);
-    if (!desc)
+    bool found = L->types->find(cc->kind, type->text, schema);
+    if (!found)
         report_unknown_type(L, cc, type);
-    return desc;
+    return found;
 }
 
 static size_t check_inputs(loader *L, component_config *cc)
@@ -583,10 +583,10 @@ static size_t check_buffer(loader *L, component_config *cc)
         diag_add(L->diags, DIAG_ERROR, buffer, cc->label,
                  "a disk buffer needs buffer.max_size (bytes its files may take)");
         errors++;
-    } else if (cc->buffer_max_size < DISK_BUFFER_MIN_SIZE) {
+    } else if (cc->buffer_max_size < BUFFER_DISK_MIN_SIZE) {
         diag_add(L->diags, DIAG_ERROR, cfg_map_get(buffer, "max_size"), cc->label,
                  "buffer.max_size must be at least %u bytes, got %" PRIu64,
-                 DISK_BUFFER_MIN_SIZE, cc->buffer_max_size);
+                 BUFFER_DISK_MIN_SIZE, cc->buffer_max_size);
         errors++;
     }
     if (opt_set(cc->node, "buffer.max_events")) {
@@ -618,10 +618,10 @@ static size_t finish_sink(loader *L, component_config *cc, bool short_acks, bool
     return errors;
 }
 
-static void apply_component_options(loader *L, component_config *cc)
+static void apply_component_options(loader *L, component_config *cc,
+                                    const component_schema *schema)
 {
-    const component_desc *desc = cc->desc;
-    cc->options = calloc(1, desc->options_size ? desc->options_size : 1);
+    cc->options = calloc(1, schema->options_size ? schema->options_size : 1);
     if (!cc->options) {
         out_of_memory(L);
         return;
@@ -631,7 +631,7 @@ static void apply_component_options(loader *L, component_config *cc)
                       acks_shorthand(cfg_map_get(cc->node, "acknowledgements"), &acks);
     const char *ignore[] = {"type", short_acks ? "acknowledgements" : NULL, NULL};
     opt_target targets[] = {
-        {desc->options, cc->options},
+        {schema->options, cc->options},
         {framework_table(cc->kind), cc},
     };
     size_t errors = opt_apply(cc->node, targets, SL_ARRAY_LEN(targets), ignore, cc->label,
@@ -640,8 +640,8 @@ static void apply_component_options(loader *L, component_config *cc)
     if (cc->kind == COMPONENT_SINK)
         errors += finish_sink(L, cc, short_acks, acks);
     /* A type's own checks may assume its options parsed cleanly. */
-    if (!errors && desc->check)
-        desc->check(cc->options, cc->label, cc->node, L->diags);
+    if (!errors && schema->check)
+        schema->check(cc->options, cc->label, cc->node, L->diags);
 }
 
 static void build_component(loader *L, const found_component *f)
@@ -666,9 +666,12 @@ static void build_component(loader *L, const found_component *f)
                  "expected a map of options, got %s", kind_phrase(f->value->kind));
         return;
     }
-    cc->desc = find_type(L, cc);
-    if (cc->desc)
-        apply_component_options(L, cc);
+    component_schema schema;
+    if (!find_type(L, cc, &schema))
+        return;
+    cc->desc = schema.desc;
+    cc->options_table = schema.options;
+    apply_component_options(L, cc, &schema);
 }
 
 static void build_components(loader *L)
@@ -690,9 +693,10 @@ static void build_components(loader *L)
 
 /* ---- loading ---- */
 
-static int loader_init(loader *L, diag_list *diags)
+static int loader_init(loader *L, const component_catalog *types, diag_list *diags)
 {
     memset(L, 0, sizeof(*L));
+    L->types = types;
     L->diags = diags;
     L->errors_before = diag_errors(diags);
     L->cfg = calloc(1, sizeof(*L->cfg));
@@ -740,19 +744,21 @@ static void load_dirs(loader *L, const char *const *dirs, size_t n)
     free(empty);
 }
 
-sl_config *config_load_text(const char *name, const char *text, size_t len, diag_list *diags)
+sl_config *config_load_text(const char *name, const char *text, size_t len,
+                            const component_catalog *types, diag_list *diags)
 {
     loader L;
-    if (loader_init(&L, diags) < 0)
+    if (loader_init(&L, types, diags) < 0)
         return NULL;
     load_document(&L, name, text, len);
     return loader_finish(&L);
 }
 
-sl_config *config_load(const config_sources *src, diag_list *diags)
+sl_config *config_load(const config_sources *src, const component_catalog *types,
+                       diag_list *diags)
 {
     loader L;
-    if (loader_init(&L, diags) < 0)
+    if (loader_init(&L, types, diags) < 0)
         return NULL;
     if (src && (src->nfiles || src->ndirs)) {
         for (size_t i = 0; i < src->nfiles; i++)
@@ -774,8 +780,8 @@ void config_free(sl_config *cfg)
         return;
     for (size_t i = 0; i < cfg->ncomponents; i++) {
         component_config *cc = &cfg->components[i];
-        if (cc->desc && cc->options)
-            opt_free(cc->desc->options, cc->options);
+        if (cc->options_table && cc->options)
+            opt_free(cc->options_table, cc->options);
         free(cc->options);
         opt_free(framework_table(cc->kind), cc);
         free(cc->id);

@@ -3,10 +3,11 @@
  * config_load reads YAML or JSON files (several -c files are merged, -C
  * directories contribute every *.yaml, *.yml and *.json in name order),
  * interpolates environment variables in parsed scalars, parses globals and
- * each component's options through its option table, and collects every
- * problem in a diag_list. Topology checks (inputs, cycles, types) are the
- * topology module's; environment checks (data_dir, healthchecks) are
- * validate's. The sl_config owns everything it points to. */
+ * each component's options through its type's option table (looked up in a
+ * component_catalog), and collects every problem in a diag_list. Topology
+ * checks (inputs, cycles, types) are the topology module's; environment
+ * checks (data_dir, healthchecks) are validate's (app/). The sl_config owns
+ * everything it points to. */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
@@ -14,24 +15,18 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "config/cfg_node.h"
+#include "config/component_schema.h"
 #include "config/diag.h"
 #include "config/options.h"
-
-struct component_desc;
-
-typedef enum component_kind {
-    COMPONENT_SOURCE = 0,
-    COMPONENT_TRANSFORM,
-    COMPONENT_SINK,
-} component_kind;
-
-/* "source" / "transform" / "sink" */
-const char *component_kind_name(component_kind kind);
 
 typedef enum buffer_type {
     BUFFER_MEMORY = 0,
     BUFFER_DISK,
 } buffer_type;
+
+/* The smallest buffer.max_size accepted for a disk buffer (Vector asks for
+ * 256 MiB; small disks and tests need less). */
+#define BUFFER_DISK_MIN_SIZE (1024u * 1024u)
 
 typedef enum buffer_when_full {
     WHEN_FULL_BLOCK = 0,
@@ -41,8 +36,9 @@ typedef enum buffer_when_full {
 typedef struct component_config {
     char *id;
     component_kind kind;
-    const struct component_desc *desc;
-    void *options;             /* desc->options_size bytes, filled by desc->options */
+    const struct component_desc *desc;   /* the catalog's; config/ never reads it */
+    const opt_spec *options_table;       /* the type's table, which filled options */
+    void *options;             /* the type's options_size bytes */
     opt_list inputs;           /* transforms and sinks */
     const cfg_node *node;      /* the component's map, for positions */
     char *label;               /* "sources.in" etc., for messages */
@@ -86,11 +82,14 @@ typedef struct config_sources {
 #define SL_DEFAULT_CONFIG_PATH "/etc/sluice/sluice.yaml"
 
 /* Returns NULL when any error was found (all of them are in diags; warnings
- * may be there either way). */
-sl_config *config_load(const config_sources *src, diag_list *diags);
+ * may be there either way). Component types are looked up in types (the
+ * program passes &registry_catalog). */
+sl_config *config_load(const config_sources *src, const component_catalog *types,
+                       diag_list *diags);
 /* Loads one in-memory document; `name` stands for the file in messages and
  * its extension (.json or not) picks the syntax. */
-sl_config *config_load_text(const char *name, const char *text, size_t len, diag_list *diags);
+sl_config *config_load_text(const char *name, const char *text, size_t len,
+                            const component_catalog *types, diag_list *diags);
 void config_free(sl_config *cfg);
 
 /* The embedded default pipeline (YAML) and whether config_load used it. */

@@ -20,7 +20,7 @@
 #include "pipeline/batch.h"
 #include "pipeline/queue.h"
 #include "pipeline/metrics.h"
-#include "config/config.h"
+#include "config/component_schema.h"
 #include "config/options.h"
 
 typedef struct source_ctx source_ctx;
@@ -93,6 +93,8 @@ typedef struct component_desc {
 
 /* registry.c */
 const component_desc *registry_find(component_kind kind, const char *type);
+/* The registry as config_load looks types up in it. */
+extern const component_catalog registry_catalog;
 const component_desc *const *registry_all(size_t *n);
 /* Every public type of a kind, for did-you-mean on a misspelled type. */
 size_t registry_type_names(component_kind kind, const char **names, size_t max);

@@ -66,10 +66,6 @@
 
 typedef struct disk_buffer disk_buffer;
 
-/* The smallest max_size the config accepts (Vector asks for 256 MiB; small
- * disks and tests need less). */
-#define DISK_BUFFER_MIN_SIZE (1024u * 1024u)
-
 typedef struct disk_buffer_options {
     const char *dir;                 /* created when missing (parents too) */
     const char *id;                  /* the sink's id, for logs */

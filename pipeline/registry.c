@@ -70,3 +70,14 @@ size_t registry_type_names(component_kind kind, const char **names, size_t max)
             names[n++] = all_types[i]->type;
     return n;
 }
+
+static bool find_schema(component_kind kind, const char *type, component_schema *out)
+{
+    const component_desc *d = registry_find(kind, type);
+    if (!d)
+        return false;
+    *out = (component_schema){d, d->options, d->options_size, d->check};
+    return true;
+}
+
+const component_catalog registry_catalog = {find_schema, registry_type_names};

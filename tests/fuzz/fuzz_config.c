@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "pipeline/component.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *name = data[0] & 1 ? "fuzz.json" : "fuzz.yaml";
     diag_list diags = DIAG_LIST_INIT;
-    sl_config *cfg = config_load_text(name, (const char *)data + 1, size - 1, &diags);
+    sl_config *cfg = config_load_text(name, (const char *)data + 1, size - 1, &registry_catalog, &diags);
     for (size_t i = 0; i < diags.n; i++) {
         buf line = BUF_INIT;
         diag_format(&diags.items[i], &line);

@@ -19,7 +19,7 @@
 
 static sl_config *load_text(const char *name, const char *text, diag_list *d)
 {
-    return config_load_text(name, text, strlen(text), d);
+    return config_load_text(name, text, strlen(text), &registry_catalog, d);
 }
 
 static void assert_message(const diag_list *d, size_t i, const char *expected)
@@ -428,12 +428,12 @@ static void test_embedded_default(void **state)
      * has a system-wide config). */
     if (access(SL_DEFAULT_CONFIG_PATH, F_OK) != 0) {
         config_sources none = {NULL, 0, NULL, 0};
-        cfg = config_load(&none, &d);
+        cfg = config_load(&none, &registry_catalog, &d);
         assert_non_null(cfg);
         assert_true(config_is_default(cfg));
         assert_string_equal(cfg->files[0], "<embedded default>");
         config_free(cfg);
-        cfg = config_load(NULL, &d);
+        cfg = config_load(NULL, &registry_catalog, &d);
         assert_non_null(cfg);
         assert_true(config_is_default(cfg));
         config_free(cfg);
@@ -498,7 +498,7 @@ static void test_files_are_merged(void **state)
     const char *files[] = {a, b};
     config_sources src = {files, 2, NULL, 0};
     diag_list d = DIAG_LIST_INIT;
-    sl_config *cfg = config_load(&src, &d);
+    sl_config *cfg = config_load(&src, &registry_catalog, &d);
     assert_non_null(cfg);
     assert_int_equal(d.n, 0);
     assert_int_equal(cfg->nfiles, 2);
@@ -519,7 +519,7 @@ static void test_duplicate_id_across_files(void **state)
     const char *files[] = {a, b};
     config_sources src = {files, 2, NULL, 0};
     diag_list d = DIAG_LIST_INIT;
-    assert_null(config_load(&src, &d));
+    assert_null(config_load(&src, &registry_catalog, &d));
     assert_int_equal(d.n, 1);
     char expected[512];
     snprintf(expected, sizeof(expected),
@@ -536,7 +536,7 @@ static void test_conflicting_globals_across_files(void **state)
     const char *files[] = {a, b};
     config_sources src = {files, 2, NULL, 0};
     diag_list d = DIAG_LIST_INIT;
-    assert_null(config_load(&src, &d));
+    assert_null(config_load(&src, &registry_catalog, &d));
     assert_int_equal(d.n, 1);
     char expected[512];
     snprintf(expected, sizeof(expected), "%s:2: conflicting values for \"api\" (also set at %s:1)",
@@ -557,7 +557,7 @@ static void test_config_dir(void **state)
     const char *dirs[] = {dir};
     config_sources src = {NULL, 0, dirs, 1};
     diag_list d = DIAG_LIST_INIT;
-    sl_config *cfg = config_load(&src, &d);
+    sl_config *cfg = config_load(&src, &registry_catalog, &d);
     assert_non_null(cfg);
     assert_int_equal(d.n, 0);
     assert_int_equal(cfg->nfiles, 2);
@@ -576,7 +576,7 @@ static void test_empty_and_missing_paths(void **state)
     config_sources src = {NULL, 0, dirs, 1};
     diag_list d = DIAG_LIST_INIT;
     char expected[512];
-    assert_null(config_load(&src, &d));
+    assert_null(config_load(&src, &registry_catalog, &d));
     assert_int_equal(d.n, 1);
     snprintf(expected, sizeof(expected),
              "%s: no configuration files (*.yaml, *.yml, *.json) in this directory", dir);
@@ -585,14 +585,14 @@ static void test_empty_and_missing_paths(void **state)
 
     const char *missing = "/nonexistent/sluice.yaml";
     config_sources src2 = {&missing, 1, NULL, 0};
-    assert_null(config_load(&src2, &d));
+    assert_null(config_load(&src2, &registry_catalog, &d));
     assert_int_equal(d.n, 1);
     assert_message(&d, 0, "/nonexistent/sluice.yaml: cannot read file: No such file or directory");
     diag_list_free(&d);
 
     const char *missing_dir = "/nonexistent/conf.d";
     config_sources src3 = {NULL, 0, &missing_dir, 1};
-    assert_null(config_load(&src3, &d));
+    assert_null(config_load(&src3, &registry_catalog, &d));
     assert_message(&d, 0, "/nonexistent/conf.d: cannot read directory: No such file or directory");
     diag_list_free(&d);
 }

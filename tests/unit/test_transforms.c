@@ -43,7 +43,7 @@ static void xf_open(xf *x, const char *type, const char *body)
              type, body);
     diag_list d = DIAG_LIST_INIT;
     metrics_reset();
-    x->cfg = config_load_text("t.yaml", text, strlen(text), &d);
+    x->cfg = config_load_text("t.yaml", text, strlen(text), &registry_catalog, &d);
     if (!x->cfg && d.n)
         fail_msg("%s", d.items[0].msg);
     diag_list_free(&d);
@@ -77,7 +77,7 @@ static void assert_refused(const char *type, const char *body, const char *expec
              "sinks:\n  out:\n    type: blackhole\n    inputs: [t]\n",
              type, body);
     diag_list d = DIAG_LIST_INIT;
-    sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &d);
+    sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &registry_catalog, &d);
     if (cfg) {
         topology *t = topo_build(cfg, &d);
         assert_null(t);
@@ -615,7 +615,7 @@ static void test_filter_literal_conditions(void **state)
 static bool topology_builds(const char *text)
 {
     diag_list d = DIAG_LIST_INIT;
-    sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &d);
+    sl_config *cfg = config_load_text("t.yaml", text, strlen(text), &registry_catalog, &d);
     topology *t = cfg ? topo_build(cfg, &d) : NULL;
     bool ok = t != NULL;
     topo_free(t);
