@@ -18,16 +18,6 @@
 
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
-/* The lossy text of a string argument. */
-static int lossy_arg(const vrl_call *c, const vrl_arg *a, const char **s, size_t *n, sl_error *err)
-{
-    if (vrl_arg_bytes(a, s, n, err) < 0)
-        return -1;
-    if (vrl_utf8_lossy(c->a, s, n) < 0)
-        return sl_fail(err, "out of memory reading a string");
-    return 0;
-}
-
 static bool is_ascii(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -110,7 +100,7 @@ static int find_substring(const vrl_call *c, const vrl_arg *args, where w, value
             change_case(c->a, sub, sn, false, &sub, &sn) < 0)
             return OOM(err, "a string comparison");
     } else if (w == ANYWHERE) {
-        if (lossy_arg(c, &args[0], &s, &n, err) < 0 || lossy_arg(c, &args[1], &sub, &sn, err) < 0)
+        if (vrl_arg_lossy(c, &args[0], &s, &n, err) < 0 || vrl_arg_lossy(c, &args[1], &sub, &sn, err) < 0)
             return -1;
     }
     *out = value_bool(found_at(s, n, sub, sn, w));
@@ -204,7 +194,7 @@ static int strip_whitespace_call(const vrl_call *c, const vrl_arg *args, value *
 {
     const char *s;
     size_t n;
-    if (lossy_arg(c, &args[0], &s, &n, err) < 0)
+    if (vrl_arg_lossy(c, &args[0], &s, &n, err) < 0)
         return -1;
     vrl_trim(&s, &n);
     *out = value_bytes(s, n);
@@ -240,7 +230,7 @@ static int matcher_init(const vrl_call *c, const vrl_arg *subject, const vrl_arg
                         matcher *m, sl_error *err)
 {
     memset(m, 0, sizeof(*m));
-    if (lossy_arg(c, subject, &m->s, &m->n, err) < 0)
+    if (vrl_arg_lossy(c, subject, &m->s, &m->n, err) < 0)
         return -1;
     if (pattern->regex) {
         m->regex = pattern->regex;
@@ -248,7 +238,7 @@ static int matcher_init(const vrl_call *c, const vrl_arg *subject, const vrl_arg
     }
     if (pattern->val.kind != VALUE_BYTES)
         return vrl_expected(err, K(VALUE_BYTES), &pattern->val);
-    return lossy_arg(c, pattern, &m->pat, &m->plen, err);
+    return vrl_arg_lossy(c, pattern, &m->pat, &m->plen, err);
 }
 
 /* 1 with start/end set, 0 when there are no more matches. */
@@ -382,7 +372,7 @@ static int replace_call(const vrl_call *c, const vrl_arg *args, value *out, sl_e
     size_t wn;
     int64_t count;
     if (matcher_init(c, &args[0], &args[1], &m, err) < 0 ||
-        lossy_arg(c, &args[2], &with, &wn, err) < 0 ||
+        vrl_arg_lossy(c, &args[2], &with, &wn, err) < 0 ||
         vrl_arg_opt_int(&args[3], -1, &count, err) < 0)
         return -1;
     if (count == 0) {
@@ -596,7 +586,7 @@ static int truncate_call(const vrl_call *c, const vrl_arg *args, value *out, sl_
     size_t n, sn;
     int64_t limit;
     bool ellipsis;
-    if (lossy_arg(c, &args[0], &s, &n, err) < 0)
+    if (vrl_arg_lossy(c, &args[0], &s, &n, err) < 0)
         return -1;
     if (args[1].val.kind != VALUE_INT)
         return vrl_expected(err, K(VALUE_INT), &args[1].val);

@@ -60,6 +60,16 @@ int vrl_arg_bytes(const vrl_arg *a, const char **s, size_t *n, sl_error *err)
     return 0;
 }
 
+int vrl_arg_lossy(const vrl_call *c, const vrl_arg *a, const char **s, size_t *n,
+                  sl_error *err)
+{
+    if (vrl_arg_bytes(a, s, n, err) < 0)
+        return -1;
+    if (vrl_utf8_lossy(c->a, s, n) < 0)
+        return sl_fail(err, "out of memory reading a string");
+    return 0;
+}
+
 int vrl_arg_opt_bytes(const vrl_arg *a, const char *dflt, const char **s, size_t *n,
                       sl_error *err)
 {
@@ -273,6 +283,13 @@ value vrl_bytes_copy(arena *a, const char *s, size_t n)
     return value_bytes(p, n);
 }
 
+int vrl_bytes_from_buf(arena *a, buf *b, value *out)
+{
+    *out = vrl_bytes_copy(a, b->data, b->len);
+    buf_free(b);
+    return out->kind == VALUE_BYTES ? 0 : -1;
+}
+
 value_entry *vrl_entry_push(arena *a, vrl_entry_list *l)
 {
     if (l->len == l->cap) {
@@ -287,6 +304,17 @@ value_entry *vrl_entry_push(arena *a, vrl_entry_list *l)
         l->cap = cap;
     }
     return &l->items[l->len++];
+}
+
+int vrl_entry_put(arena *a, vrl_entry_list *l, const char *key, value v)
+{
+    value_entry *e = vrl_entry_push(a, l);
+    if (!e)
+        return -1;
+    e->key = key;
+    e->klen = (uint32_t)strlen(key);
+    e->val = v;
+    return 0;
 }
 
 static int entry_key_cmp(const value_entry *x, const value_entry *y)

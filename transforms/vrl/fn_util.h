@@ -12,6 +12,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "pipeline/buf.h"
 #include "transforms/vrl/function.h"
 
 /* VRL's name for a value kind: "string", "integer", "object", ... */
@@ -28,6 +29,10 @@ int vrl_arg_opt_bytes(const vrl_arg *a, const char *dflt, const char **s, size_t
                       sl_error *err);
 int vrl_arg_opt_bool(const vrl_arg *a, bool dflt, bool *out, sl_error *err);
 int vrl_arg_opt_int(const vrl_arg *a, int64_t dflt, int64_t *out, sl_error *err);
+/* A string argument as from_utf8_lossy reads it: replaced by a lossy copy
+ * in the call's arena when it is not valid UTF-8. */
+int vrl_arg_lossy(const vrl_call *c, const vrl_arg *a, const char **s, size_t *n,
+                  sl_error *err);
 
 /* A constant string argument given at compile time: true and its bytes when
  * present, constant and a string. */
@@ -61,6 +66,9 @@ uint32_t vrl_to_upper(uint32_t cp);
 
 /* A copy of s in a as a string value; VALUE_NULL kind on failure. */
 value vrl_bytes_copy(arena *a, const char *s, size_t n);
+/* A buf's contents copied into a as a string value; the buf is freed
+ * either way. -1 on allocation failure. */
+int vrl_bytes_from_buf(arena *a, buf *b, value *out);
 
 /* A growing table of map entries in the arena, for results whose size is
  * not known in advance. */
@@ -71,6 +79,8 @@ typedef struct vrl_entry_list {
 
 /* The next free entry; NULL on allocation failure. */
 value_entry *vrl_entry_push(arena *a, vrl_entry_list *l);
+/* Appends key = v (key is static or lives in a). -1 on allocation failure. */
+int vrl_entry_put(arena *a, vrl_entry_list *l, const char *key, value v);
 
 /* Sorts entries by key, keeping the order of equal keys. -1 on allocation
  * failure. */

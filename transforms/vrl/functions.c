@@ -10,6 +10,10 @@ extern const vrl_function *const vrl_core_functions[];       /* fn_core.c */
 extern const vrl_function *const vrl_string_functions[];     /* fn_string.c */
 extern const vrl_function *const vrl_regex_functions[];      /* fn_regex.c */
 extern const vrl_function *const vrl_parse_functions[];      /* fn_parse.c */
+extern const vrl_function *const vrl_key_value_functions[];  /* fn_key_value.c */
+extern const vrl_function *const vrl_syslog_functions[];     /* fn_syslog.c */
+extern const vrl_function *const vrl_access_log_functions[]; /* fn_access_log.c */
+extern const vrl_function *const vrl_timestamp_functions[];  /* fn_timestamp.c */
 extern const vrl_function *const vrl_collection_functions[]; /* fn_collection.c */
 extern const vrl_function *const vrl_misc_functions[];       /* fn_misc.c */
 
@@ -18,6 +22,10 @@ static const vrl_function *const *const groups[] = {
     vrl_string_functions,
     vrl_regex_functions,
     vrl_parse_functions,
+    vrl_key_value_functions,
+    vrl_syslog_functions,
+    vrl_access_log_functions,
+    vrl_timestamp_functions,
     vrl_collection_functions,
     vrl_misc_functions,
 };
