@@ -1,4 +1,4 @@
-/* tail_watch.h - the inotify watches of a tailer (tailer.c): which
+/* tail_watch.h - the inotify watches of a tailer (tail_discovery.c): which
  * directories are watched, kept in step with each scan, and the events they
  * report.
  *

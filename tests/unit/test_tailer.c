@@ -1,4 +1,4 @@
-/* Unit tests: the shared tailer (sources/tail/tailer.c): glob matching with `**`,
+/* Unit tests: the shared tailer (sources/tail/): glob matching with `**`,
  * fingerprints, reading lines, checkpoints round trip, a corrupt checkpoint
  * file, rename, truncation, deletion, oversized lines, inotify notes,
  * max_open_files (files taking turns for descriptors) and oldest_first. */
