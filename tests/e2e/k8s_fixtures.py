@@ -2,7 +2,7 @@
 runtimes write it, with the exact events the kubernetes_logs source must make
 of it.
 
-The formats follow /work/shared/PROTOCOLS.md ("Kubernetes pod logs"): CRI
+The formats follow ../shared/PROTOCOLS.md ("Kubernetes pod logs"): CRI
 lines from containerd (trimmed fractions, no dot on whole seconds) and CRI-O
 (9 digits, numeric offsets), docker json-file lines, long lines cut into
 16 KiB partial chunks (one cut inside a UTF-8 character), stdout and stderr
