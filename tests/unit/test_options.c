@@ -26,27 +26,34 @@ typedef struct test_opts {
     char *prefix;
 } test_opts;
 
-static const char *const level_names[] = {"low", "mid", "high", NULL};
-static const char *const codec_names[] = {"json", "text", "logfmt", NULL};
+enum { LEVEL_LOW = 0, LEVEL_MID, LEVEL_HIGH };
+enum { CODEC_JSON = 0, CODEC_TEXT, CODEC_LOGFMT };
+
+static const opt_enum_value level_values[] = {
+    {"low", LEVEL_LOW}, {"mid", LEVEL_MID}, {"high", LEVEL_HIGH}, {NULL, 0},
+};
+static const opt_enum_value codec_values[] = {
+    {"json", CODEC_JSON}, {"text", CODEC_TEXT}, {"logfmt", CODEC_LOGFMT}, {NULL, 0},
+};
 
 static const opt_spec encoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(test_opts, codec), "json", false, "how events are written",
-     codec_names, NULL},
-    {"prefix", OPT_STRING, offsetof(test_opts, prefix), NULL, false, NULL, NULL, NULL},
+    OPT_ENUM_ROW("codec", test_opts, codec, codec_values, .def = "json",
+        .help = "how events are written"),
+    OPT_STRING_ROW("prefix", test_opts, prefix),
     OPT_END,
 };
 
 static const opt_spec table[] = {
-    {"flag", OPT_BOOL, offsetof(test_opts, flag), "true", false, "a switch", NULL, NULL},
-    {"delta", OPT_INT, offsetof(test_opts, delta), "-3", false, NULL, NULL, NULL},
-    {"count", OPT_UINT, offsetof(test_opts, count), "10", false, "how many", NULL, NULL},
-    {"ratio", OPT_FLOAT, offsetof(test_opts, ratio), "0.5", false, NULL, NULL, NULL},
-    {"name", OPT_STRING, offsetof(test_opts, name), "anon", false, NULL, NULL, NULL},
-    {"path", OPT_STRING, offsetof(test_opts, path), NULL, true, "where to write", NULL, NULL},
-    {"level", OPT_ENUM, offsetof(test_opts, level), "mid", false, NULL, level_names, NULL},
-    {"tags", OPT_STRING_LIST, offsetof(test_opts, tags), NULL, false, NULL, NULL, NULL},
-    {"program", OPT_NODE, offsetof(test_opts, program), NULL, false, NULL, NULL, NULL},
-    {"encoding", OPT_OBJECT, 0, NULL, false, "output encoding", NULL, encoding_fields},
+    OPT_BOOL_ROW("flag", test_opts, flag, .def = "true", .help = "a switch"),
+    OPT_INT_ROW("delta", test_opts, delta, .def = "-3"),
+    OPT_UINT_ROW("count", test_opts, count, .def = "10", .help = "how many"),
+    OPT_FLOAT_ROW("ratio", test_opts, ratio, .def = "0.5"),
+    OPT_STRING_ROW("name", test_opts, name, .def = "anon"),
+    OPT_STRING_ROW("path", test_opts, path, .required = true, .help = "where to write"),
+    OPT_ENUM_ROW("level", test_opts, level, level_values, .def = "mid"),
+    OPT_LIST_ROW("tags", test_opts, tags),
+    OPT_NODE_ROW("program", test_opts, program),
+    OPT_OBJECT_ROW("encoding", encoding_fields, .help = "output encoding"),
     OPT_END,
 };
 
@@ -167,8 +174,8 @@ static void test_no_map_means_all_defaults(void **state)
 {
     fixture *f = *state;
     static const opt_spec optional[] = {
-        {"count", OPT_UINT, offsetof(test_opts, count), "7", false, NULL, NULL, NULL},
-        {"encoding", OPT_OBJECT, 0, NULL, false, NULL, NULL, encoding_fields},
+        OPT_UINT_ROW("count", test_opts, count, .def = "7"),
+        OPT_OBJECT_ROW("encoding", encoding_fields),
         OPT_END,
     };
     opt_target target = {optional, &f->opts};
@@ -352,8 +359,8 @@ static void test_several_tables(void **state)
 {
     fixture *f = *state;
     static const opt_spec frame[] = {
-        {"inputs", OPT_STRING_LIST, offsetof(frame_opts, inputs), NULL, true, NULL, NULL, NULL},
-        {"count", OPT_UINT, offsetof(frame_opts, count), "99", false, NULL, NULL, NULL},
+        OPT_LIST_ROW("inputs", frame_opts, inputs, .required = true),
+        OPT_UINT_ROW("count", frame_opts, count, .def = "99"),
         OPT_END,
     };
     frame_opts fo = {{NULL, 0}, 0};
@@ -412,8 +419,8 @@ static void test_doc_quotes_defaults_with_whitespace(void **state)
     (void)state;
     typedef struct { char *delim; char *sep; } opts;
     static const opt_spec quoted[] = {
-        {"line_delimiter", OPT_STRING, offsetof(opts, delim), "\n", false, NULL, NULL, NULL},
-        {"separator", OPT_STRING, offsetof(opts, sep), "a \"b\"\t", false, NULL, NULL, NULL},
+        OPT_STRING_ROW("line_delimiter", opts, delim, .def = "\n"),
+        OPT_STRING_ROW("separator", opts, sep, .def = "a \"b\"\t"),
         OPT_END,
     };
     buf out = BUF_INIT;
