@@ -144,8 +144,8 @@ static const opt_spec healthcheck_fields[] = {
     OPT_END,
 };
 
-#define INPUTS_SPEC                                                    \
-    OPT_LIST_ROW("inputs", component_config, inputs, .required = true, \
+#define INPUTS_SPEC                                                                    \
+    OPT_LIST_ROW("inputs", component_config, inputs, .required = true, .nonempty = true, \
         .help = "ids of the components to read from (named outputs and wildcards allowed)")
 
 static const opt_spec source_framework[] = {OPT_END};
@@ -560,15 +560,6 @@ static const component_desc *find_type(loader *L, component_config *cc)
     return desc;
 }
 
-static size_t check_inputs(loader *L, component_config *cc)
-{
-    const cfg_node *inputs = cfg_map_get(cc->node, "inputs");
-    if (cc->kind == COMPONENT_SOURCE || !opt_set(cc->node, "inputs") || cc->inputs.n)
-        return 0;
-    diag_add(L->diags, DIAG_ERROR, inputs, cc->label, "option \"inputs\" must not be empty");
-    return 1;
-}
-
 /* A disk buffer needs max_size (as in Vector), lives in a directory named
  * after the sink, and has no use for max_events. */
 static size_t check_buffer(loader *L, component_config *cc)
@@ -639,7 +630,6 @@ static void apply_component_options(loader *L, component_config *cc)
     };
     size_t errors = opt_apply(cc->node, targets, SL_ARRAY_LEN(targets), ignore, cc->label,
                               L->diags);
-    errors += check_inputs(L, cc);
     if (cc->kind == COMPONENT_SINK)
         errors += finish_sink(L, cc, short_acks, acks);
     /* A type's own checks may assume its options parsed cleanly. */
