@@ -75,72 +75,77 @@ typedef struct global_options {
 } global_options;
 
 static const opt_spec api_fields[] = {
-    {"enabled", OPT_BOOL, offsetof(global_options, api_enabled), "true", false,
-     "serve /health, /metrics and /api/components", NULL, NULL},
-    {"address", OPT_STRING, offsetof(global_options, api_address), "127.0.0.1:8686", false,
-     "host:port the API listens on", NULL, NULL},
-    {"playground", OPT_BOOL, offsetof(global_options, api_playground), "true", false,
-     "accepted for Vector configs; sluice has no GraphQL playground", NULL, NULL},
-    {"graphql", OPT_BOOL, offsetof(global_options, api_graphql), "true", false,
-     "accepted for Vector configs; sluice has no GraphQL endpoint", NULL, NULL},
+    OPT_BOOL_ROW("enabled", global_options, api_enabled, .def = "true",
+        .help = "serve /health, /metrics and /api/components"),
+    OPT_STRING_ROW("address", global_options, api_address, .def = "127.0.0.1:8686",
+        .help = "host:port the API listens on"),
+    OPT_BOOL_ROW("playground", global_options, api_playground, .def = "true",
+        .help = "accepted for Vector configs; sluice has no GraphQL playground"),
+    OPT_BOOL_ROW("graphql", global_options, api_graphql, .def = "true",
+        .help = "accepted for Vector configs; sluice has no GraphQL endpoint"),
     OPT_END,
 };
 
 static const opt_spec global_acks_fields[] = {
-    {"enabled", OPT_BOOL, offsetof(global_options, acks_enabled), "false", false,
-     "end-to-end acknowledgements for every sink that doesn't say otherwise", NULL, NULL},
+    OPT_BOOL_ROW("enabled", global_options, acks_enabled, .def = "false",
+        .help = "end-to-end acknowledgements for every sink that doesn't say otherwise"),
     OPT_END,
 };
 
 static const opt_spec global_table[] = {
-    {"data_dir", OPT_STRING, offsetof(global_options, data_dir), "/var/lib/sluice", false,
-     "where checkpoints and disk buffers live", NULL, NULL},
-    {"api", OPT_OBJECT, 0, NULL, false, "the HTTP API", NULL, api_fields},
-    {"acknowledgements", OPT_OBJECT, 0, NULL, false, "end-to-end acknowledgements", NULL,
-     global_acks_fields},
-    {"threads", OPT_UINT, offsetof(global_options, threads), "0", false,
-     "worker threads for transforms; 0 means one per online CPU", NULL, NULL},
-    {"shutdown_timeout_secs", OPT_UINT, offsetof(global_options, shutdown_timeout_secs), "60",
-     false, "how long a graceful shutdown may take", NULL, NULL},
+    OPT_STRING_ROW("data_dir", global_options, data_dir, .def = "/var/lib/sluice",
+        .help = "where checkpoints and disk buffers live"),
+    OPT_OBJECT_ROW("api", api_fields, .help = "the HTTP API"),
+    OPT_OBJECT_ROW("acknowledgements", global_acks_fields, .help = "end-to-end acknowledgements"),
+    OPT_UINT_ROW("threads", global_options, threads, .def = "0",
+        .help = "worker threads for transforms; 0 means one per online CPU"),
+    OPT_UINT_ROW("shutdown_timeout_secs", global_options, shutdown_timeout_secs, .def = "60",
+        .help = "how long a graceful shutdown may take"),
     OPT_END,
 };
 
-static const char *const buffer_type_names[] = {"memory", "disk", NULL};
-static const char *const when_full_names[] = {"block", "drop_newest", NULL};
+static const opt_enum_value buffer_type_values[] = {
+    {"memory", BUFFER_MEMORY},
+    {"disk", BUFFER_DISK},
+    {NULL, 0},
+};
+static const opt_enum_value when_full_values[] = {
+    {"block", WHEN_FULL_BLOCK},
+    {"drop_newest", WHEN_FULL_DROP_NEWEST},
+    {NULL, 0},
+};
 
 static const opt_spec buffer_fields[] = {
-    {"type", OPT_ENUM, offsetof(component_config, buffer_type), "memory", false,
-     "where events wait for the sink", buffer_type_names, NULL},
-    {"max_events", OPT_UINT, offsetof(component_config, buffer_max_events), "500", false,
-     "memory buffers: the most events held", NULL, NULL},
-    {"max_size", OPT_UINT, offsetof(component_config, buffer_max_size), NULL, false,
-     "disk buffers: the most bytes the buffer's files may take", NULL, NULL},
-    {"sync_interval_ms", OPT_UINT, offsetof(component_config, buffer_sync_interval_ms), "500",
-     false, "disk buffers: how often writes are fsynced, and so acknowledged upstream",
-     NULL, NULL},
-    {"when_full", OPT_ENUM, offsetof(component_config, buffer_when_full), "block", false,
-     "wait for room, or drop the newest events", when_full_names, NULL},
+    OPT_ENUM_ROW("type", component_config, buffer_type, buffer_type_values, .def = "memory",
+        .help = "where events wait for the sink"),
+    OPT_UINT_ROW("max_events", component_config, buffer_max_events, .def = "500",
+        .help = "memory buffers: the most events held"),
+    OPT_UINT_ROW("max_size", component_config, buffer_max_size,
+        .help = "disk buffers: the most bytes the buffer's files may take"),
+    OPT_UINT_ROW("sync_interval_ms", component_config, buffer_sync_interval_ms, .def = "500",
+        .help = "disk buffers: how often writes are fsynced, and so acknowledged upstream"),
+    OPT_ENUM_ROW("when_full", component_config, buffer_when_full, when_full_values,
+        .def = "block", .help = "wait for room, or drop the newest events"),
     OPT_END,
 };
 
 static const opt_spec sink_acks_fields[] = {
-    {"enabled", OPT_BOOL, offsetof(component_config, acks_enabled), "false", false,
-     "report deliveries back to the sources", NULL, NULL},
+    OPT_BOOL_ROW("enabled", component_config, acks_enabled, .def = "false",
+        .help = "report deliveries back to the sources"),
     OPT_END,
 };
 
 static const opt_spec healthcheck_fields[] = {
-    {"enabled", OPT_BOOL, offsetof(component_config, healthcheck_enabled), "true", false,
-     "check the destination at startup", NULL, NULL},
-    {"uri", OPT_STRING, offsetof(component_config, healthcheck_uri), NULL, false,
-     "http sink: the URL to GET (any 2xx is healthy); without it, no check", NULL, NULL},
+    OPT_BOOL_ROW("enabled", component_config, healthcheck_enabled, .def = "true",
+        .help = "check the destination at startup"),
+    OPT_STRING_ROW("uri", component_config, healthcheck_uri,
+        .help = "http sink: the URL to GET (any 2xx is healthy); without it, no check"),
     OPT_END,
 };
 
-#define INPUTS_SPEC                                                                     \
-    {"inputs", OPT_STRING_LIST, offsetof(component_config, inputs), NULL, true,         \
-     "ids of the components to read from (named outputs and wildcards allowed)", NULL, \
-     NULL}
+#define INPUTS_SPEC                                                                    \
+    OPT_LIST_ROW("inputs", component_config, inputs, .required = true, .nonempty = true, \
+        .help = "ids of the components to read from (named outputs and wildcards allowed)")
 
 static const opt_spec source_framework[] = {OPT_END};
 
@@ -148,11 +153,9 @@ static const opt_spec transform_framework[] = {INPUTS_SPEC, OPT_END};
 
 static const opt_spec sink_framework[] = {
     INPUTS_SPEC,
-    {"buffer", OPT_OBJECT, 0, NULL, false, "the sink's input buffer", NULL, buffer_fields},
-    {"acknowledgements", OPT_OBJECT, 0, NULL, false, "end-to-end acknowledgements", NULL,
-     sink_acks_fields},
-    {"healthcheck", OPT_OBJECT, 0, NULL, false, "the startup healthcheck", NULL,
-     healthcheck_fields},
+    OPT_OBJECT_ROW("buffer", buffer_fields, .help = "the sink's input buffer"),
+    OPT_OBJECT_ROW("acknowledgements", sink_acks_fields, .help = "end-to-end acknowledgements"),
+    OPT_OBJECT_ROW("healthcheck", healthcheck_fields, .help = "the startup healthcheck"),
     OPT_END,
 };
 
@@ -557,15 +560,6 @@ static bool find_type(loader *L, component_config *cc, component_schema *schema)
     return found;
 }
 
-static size_t check_inputs(loader *L, component_config *cc)
-{
-    const cfg_node *inputs = cfg_map_get(cc->node, "inputs");
-    if (cc->kind == COMPONENT_SOURCE || !opt_set(cc->node, "inputs") || cc->inputs.n)
-        return 0;
-    diag_add(L->diags, DIAG_ERROR, inputs, cc->label, "option \"inputs\" must not be empty");
-    return 1;
-}
-
 /* A disk buffer needs max_size (as in Vector), lives in a directory named
  * after the sink, and has no use for max_events. */
 static size_t check_buffer(loader *L, component_config *cc)
@@ -636,7 +630,6 @@ static void apply_component_options(loader *L, component_config *cc,
     };
     size_t errors = opt_apply(cc->node, targets, SL_ARRAY_LEN(targets), ignore, cc->label,
                               L->diags);
-    errors += check_inputs(L, cc);
     if (cc->kind == COMPONENT_SINK)
         errors += finish_sink(L, cc, short_acks, acks);
     /* A type's own checks may assume its options parsed cleanly. */

@@ -6,7 +6,12 @@
  * rather than guessed at, while a string option takes any scalar as text.
  * A null value (`key:` or `key: null`) counts as not given. Defaults are
  * config text parsed by the same code as the user's values, so a table
- * can't hold a default its own parser would refuse. */
+ * can't hold a default its own parser would refuse, nor one outside its
+ * range.
+ *
+ * An older name (OPT_ALIAS) is parsed as the option it names, with a
+ * warning; giving both names is an error, as in Vector (serde refuses the
+ * duplicate field). Warnings don't count as errors. */
 #include "config/options.h"
 
 #include <errno.h>
@@ -29,18 +34,34 @@ typedef struct opt_ctx {
 
 /* ---- messages ---- */
 
+static void opt_report(opt_ctx *c, diag_level severity, const cfg_node *where,
+                       const char *fmt, va_list ap)
+{
+    buf msg = BUF_INIT;
+    int rc = buf_vprintf(&msg, fmt, ap);
+    diag_add(c->diags, severity, where, c->component, "%s", rc < 0 ? "out of memory" : msg.data);
+    buf_free(&msg);
+}
+
 static void opt_error(opt_ctx *c, const cfg_node *where, const char *fmt, ...) SL_PRINTF(3, 4);
 
 static void opt_error(opt_ctx *c, const cfg_node *where, const char *fmt, ...)
 {
     va_list ap;
-    buf msg = BUF_INIT;
     va_start(ap, fmt);
-    int rc = buf_vprintf(&msg, fmt, ap);
+    opt_report(c, DIAG_ERROR, where, fmt, ap);
     va_end(ap);
-    diag_add(c->diags, DIAG_ERROR, where, c->component, "%s", rc < 0 ? "out of memory" : msg.data);
-    buf_free(&msg);
     c->errors++;
+}
+
+static void opt_warning(opt_ctx *c, const cfg_node *where, const char *fmt, ...) SL_PRINTF(3, 4);
+
+static void opt_warning(opt_ctx *c, const cfg_node *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    opt_report(c, DIAG_WARNING, where, fmt, ap);
+    va_end(ap);
 }
 
 /* Quotes text for a message: escapes quotes and control characters and cuts
@@ -197,7 +218,9 @@ static const char *expected(const opt_spec *s)
     case OPT_ENUM: return "one of the listed values";
     case OPT_STRING_LIST: return "a string or a list of strings";
     case OPT_OBJECT: return "a map";
-    case OPT_NODE: break;
+    case OPT_NODE:
+    case OPT_ALIAS:
+    case OPT_NO_EFFECT: break;
     }
     return "a value";
 }
@@ -297,20 +320,22 @@ static int parse_bool(opt_ctx *c, const opt_spec *s, const char *name, const cfg
     return 0;
 }
 
-static size_t count_choices(const char *const *choices)
+static int append_choices(buf *out, const opt_enum_value *values)
 {
-    size_t n = 0;
-    while (choices && choices[n])
-        n++;
-    return n;
-}
-
-static int append_choices(buf *out, const char *const *choices)
-{
-    for (size_t i = 0; choices && choices[i]; i++)
-        if ((i && buf_append_char(out, '|') < 0) || buf_append_str(out, choices[i]) < 0)
+    for (size_t i = 0; values && values[i].name; i++)
+        if ((i && buf_append_char(out, '|') < 0) || buf_append_str(out, values[i].name) < 0)
             return -1;
     return 0;
+}
+
+/* The closest enum name to word, or NULL. */
+static const char *suggest_value(const opt_enum_value *values, const char *word)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (; values && values[n].name && n < SL_ARRAY_LEN(names); n++)
+        names[n] = values[n].name;
+    return opt_did_you_mean(word, names, n);
 }
 
 static int parse_enum(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
@@ -318,17 +343,16 @@ static int parse_enum(opt_ctx *c, const opt_spec *s, const char *name, const cfg
 {
     if (v->kind != CFG_SCALAR)
         return wrong_type(c, s, name, v);
-    size_t n = count_choices(s->choices);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v->text, s->choices[i]) == 0) {
-            *out = (int)i;
+    for (const opt_enum_value *e = s->values; e && e->name; e++) {
+        if (strcmp(v->text, e->name) == 0) {
+            *out = e->value;
             return 0;
         }
     }
     char got[SHOW_MAX];
     buf list = BUF_INIT;
-    const char *hint = opt_did_you_mean(v->text, s->choices, n);
-    const char *choices = append_choices(&list, s->choices) < 0 || !list.data ? "?" : list.data;
+    const char *hint = suggest_value(s->values, v->text);
+    const char *choices = append_choices(&list, s->values) < 0 || !list.data ? "?" : list.data;
     if (hint)
         opt_error(c, v, "option \"%s\" must be one of %s, got %s (did you mean \"%s\"?)",
                   name, choices, show(got, v->text), hint);
@@ -398,11 +422,87 @@ static int parse_list(opt_ctx *c, const opt_spec *s, const char *name, const cfg
     return 0;
 }
 
-/* Parses v into the field of s in base. */
-static int store_value(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
-                       void *base)
+/* ---- ranges ---- */
+
+static bool has_range(const opt_spec *s)
 {
-    void *field = (char *)base + s->offset;
+    return s->has_min || s->has_max;
+}
+
+/* "from 1 to 1000", "above 0 and at most 1", "at least 1"; with_unit puts
+ * the unit first when there is one: "a number of seconds above 0". */
+static int append_range(buf *out, const opt_spec *s, bool with_unit)
+{
+    char lo[40], hi[40];
+    snprintf(lo, sizeof(lo), "%.15g", s->min);
+    snprintf(hi, sizeof(hi), "%.15g", s->max);
+    const char *low = s->min_exclusive ? "above" : "at least";
+    const char *high = s->max_exclusive ? "below" : "at most";
+    if (with_unit && s->unit && buf_printf(out, "a number of %s ", s->unit) < 0)
+        return -1;
+    if (s->has_min && s->has_max) {
+        if (!s->min_exclusive && !s->max_exclusive)
+            return buf_printf(out, "from %s to %s", lo, hi);
+        return buf_printf(out, "%s %s and %s %s", low, lo, high, hi);
+    }
+    if (s->has_min)
+        return buf_printf(out, "%s %s", low, lo);
+    return buf_printf(out, "%s %s", high, hi);
+}
+
+static bool in_range(const opt_spec *s, double d)
+{
+    bool low_ok = !s->has_min || (s->min_exclusive ? d > s->min : d >= s->min);
+    bool high_ok = !s->has_max || (s->max_exclusive ? d < s->max : d <= s->max);
+    return low_ok && high_ok;
+}
+
+/* The number just stored in field, as a double for the range test. */
+static double stored_number(const opt_spec *s, const void *field)
+{
+    switch (s->type) {
+    case OPT_INT: return (double)*(const int64_t *)field;
+    case OPT_UINT: return (double)*(const uint64_t *)field;
+    case OPT_FLOAT: return *(const double *)field;
+    default: break;
+    }
+    return 0;
+}
+
+static int check_range(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
+                       const void *field)
+{
+    if (!has_range(s) || in_range(s, stored_number(s, field)))
+        return 0;
+    char got[SHOW_MAX];
+    buf range = BUF_INIT;
+    const char *text = append_range(&range, s, true) < 0 || !range.data ? "in range" : range.data;
+    opt_error(c, v, "option \"%s\" must be %s, got %s", name, text, show(got, v->text));
+    buf_free(&range);
+    return -1;
+}
+
+static bool stored_empty(const opt_spec *s, const void *field)
+{
+    if (s->type == OPT_STRING)
+        return !*(char *const *)field || !**(char *const *)field;
+    if (s->type == OPT_STRING_LIST)
+        return ((const opt_list *)field)->n == 0;
+    return false;
+}
+
+static int check_nonempty(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
+                          const void *field)
+{
+    if (!s->nonempty || !stored_empty(s, field))
+        return 0;
+    opt_error(c, v, "option \"%s\" must not be empty", name);
+    return -1;
+}
+
+static int parse_value(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
+                       void *field)
+{
     switch (s->type) {
     case OPT_BOOL: return parse_bool(c, s, name, v, field);
     case OPT_INT: return parse_int(c, s, name, v, field);
@@ -416,9 +516,21 @@ static int store_value(opt_ctx *c, const opt_spec *s, const char *name, const cf
             return wrong_type(c, s, name, v);
         *(const cfg_node **)field = v;
         return 0;
-    case OPT_OBJECT: break;
+    case OPT_OBJECT:
+    case OPT_ALIAS:
+    case OPT_NO_EFFECT: break;
     }
     return 0;
+}
+
+/* Parses v into the field of s in base, within the row's limits. */
+static int store_value(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v,
+                       void *base)
+{
+    void *field = (char *)base + s->offset;
+    if (parse_value(c, s, name, v, field) < 0 || check_range(c, s, name, v, field) < 0)
+        return -1;
+    return check_nonempty(c, s, name, v, field);
 }
 
 /* ---- maps ---- */
@@ -511,11 +623,28 @@ static void apply_default(opt_ctx *c, const opt_spec *s, void *base, const char 
     store_value(c, s, name, &def, base);
 }
 
+/* Given (non-null) deprecated and no-effect options are warned about. */
+static void warn_if_given(opt_ctx *c, const opt_spec *s, const char *name, const cfg_node *v)
+{
+    if (!v || v->kind == CFG_NULL)
+        return;
+    if (s->type == OPT_NO_EFFECT)
+        opt_warning(c, v, "option \"%s\" is accepted but %s", name, s->no_effect);
+    else if (s->deprecated)
+        opt_warning(c, v, "option \"%s\" is deprecated: %s", name, s->deprecated);
+}
+
+/* Applies v (NULL: not given) to s, naming it `key` (the name given, an
+ * older one for an alias) in messages. */
 static void apply_spec(opt_ctx *c, const opt_spec *s, void *base, const cfg_node *v,
-                       const char *prefix, bool check_required, const cfg_node *where)
+                       const char *key, const char *prefix, bool check_required,
+                       const cfg_node *where)
 {
     char name[NAME_MAX_LEN];
-    full_name(name, prefix, s->name);
+    full_name(name, prefix, key);
+    warn_if_given(c, s, name, v);
+    if (s->type == OPT_NO_EFFECT)
+        return;
     if (s->type == OPT_OBJECT) {
         apply_object(c, s, base, v, name, check_required, where);
         return;
@@ -530,6 +659,44 @@ static void apply_spec(opt_ctx *c, const opt_spec *s, void *base, const cfg_node
         apply_default(c, s, base, name);
 }
 
+/* An older name: parsed as the option it names, unless that is given too. */
+static void apply_alias(opt_ctx *c, const opt_spec *alias, const cfg_node *map,
+                        const cfg_pair *pair, const opt_target *targets, size_t n,
+                        const char *prefix, bool check_required, const cfg_node *where)
+{
+    char old[NAME_MAX_LEN], current[NAME_MAX_LEN];
+    full_name(old, prefix, alias->name);
+    full_name(current, prefix, alias->alias);
+    size_t t;
+    const opt_spec *s = find_spec(targets, n, alias->alias, &t);
+    if (!s) {
+        opt_error(c, pair->key, "option \"%s\" names no option \"%s\"", old, current);
+        return;
+    }
+    if (cfg_map_pair(map, alias->alias)) {
+        opt_error(c, pair->key, "option \"%s\" is an older name of \"%s\", which is also "
+                  "given: keep only \"%s\"", old, current, current);
+        return;
+    }
+    if (pair->value->kind != CFG_NULL)
+        opt_warning(c, pair->key, "option \"%s\" is an older name of \"%s\"", old, current);
+    apply_spec(c, s, targets[t].base, pair->value, alias->name, prefix, check_required, where);
+}
+
+/* Whether map gives s under its name or one of its older names. */
+static bool given_any_name(const cfg_node *map, const opt_target *targets, size_t n,
+                           const opt_spec *s)
+{
+    if (cfg_map_pair(map, s->name))
+        return true;
+    for (size_t t = 0; t < n; t++)
+        for (const opt_spec *a = targets[t].table; a && a->name; a++)
+            if (a->type == OPT_ALIAS && strcmp(a->alias, s->name) == 0 &&
+                cfg_map_pair(map, a->name))
+                return true;
+    return false;
+}
+
 /* Given keys first, in document order, so messages follow the file; then
  * the options not given, for defaults and missing required ones. */
 static void apply_level(opt_ctx *c, const cfg_node *map, const opt_target *targets, size_t n,
@@ -542,16 +709,19 @@ static void apply_level(opt_ctx *c, const cfg_node *map, const opt_target *targe
         if (is_ignored(ignore, pair->key->text))
             continue;
         const opt_spec *s = find_spec(targets, n, pair->key->text, &t);
-        if (s)
-            apply_spec(c, s, targets[t].base, pair->value, prefix, check_required, where);
-        else
+        if (!s)
             report_unknown_key(c, pair->key, targets, n, ignore, prefix);
+        else if (s->type == OPT_ALIAS)
+            apply_alias(c, s, map, pair, targets, n, prefix, check_required, where);
+        else
+            apply_spec(c, s, targets[t].base, pair->value, s->name, prefix, check_required,
+                       where);
     }
     for (size_t t = 0; t < n; t++)
         for (const opt_spec *s = targets[t].table; s && s->name; s++)
-            if (find_spec(targets, n, s->name, NULL) == s && !cfg_map_pair(map, s->name) &&
-                !is_ignored(ignore, s->name))
-                apply_spec(c, s, targets[t].base, NULL, prefix, check_required, where);
+            if (s->type != OPT_ALIAS && find_spec(targets, n, s->name, NULL) == s &&
+                !given_any_name(map, targets, n, s) && !is_ignored(ignore, s->name))
+                apply_spec(c, s, targets[t].base, NULL, s->name, prefix, check_required, where);
 }
 
 size_t opt_apply(const cfg_node *map, const opt_target *targets, size_t ntargets,
@@ -599,12 +769,22 @@ static int type_text(const opt_spec *s, buf *out)
     case OPT_STRING_LIST: return buf_append_str(out, "list of strings");
     case OPT_OBJECT: return buf_append_str(out, "object");
     case OPT_NODE: return buf_append_str(out, "any");
+    case OPT_ALIAS: return buf_append_str(out, "alias");
+    case OPT_NO_EFFECT: return buf_append_str(out, "no effect");
     case OPT_ENUM:
-        if (buf_append_str(out, "enum (") < 0 || append_choices(out, s->choices) < 0)
+        if (buf_append_str(out, "enum (") < 0 || append_choices(out, s->values) < 0)
             return -1;
         return buf_append_char(out, ')');
     }
     return -1;
+}
+
+/* The type, and the unit of a number: "float (seconds)". */
+static int type_column(const opt_spec *s, buf *out)
+{
+    if (type_text(s, out) < 0)
+        return -1;
+    return s->unit ? buf_printf(out, " (%s)", s->unit) : 0;
 }
 
 static int measure_table(const opt_spec *table, const char *prefix, size_t *name_w,
@@ -614,7 +794,7 @@ static int measure_table(const opt_spec *table, const char *prefix, size_t *name
         char name[NAME_MAX_LEN];
         buf type = BUF_INIT;
         full_name(name, prefix, s->name);
-        if (type_text(s, &type) < 0) {
+        if (type_column(s, &type) < 0) {
             buf_free(&type);
             return -1;
         }
@@ -650,22 +830,53 @@ static int doc_default(const char *def, buf *out)
     return rc == 0 ? buf_append_char(out, '"') : -1;
 }
 
+/* What follows the type: default, required, range, not empty,
+ * deprecation. */
+static int doc_limits(const opt_spec *s, buf *out)
+{
+    int rc = 0;
+    if (s->def)
+        rc = doc_default(s->def, out);
+    if (rc == 0 && s->required)
+        rc = buf_append_str(out, "  required");
+    if (rc == 0 && has_range(s) && (rc = buf_append_str(out, "  range: ")) == 0)
+        rc = append_range(out, s, false);
+    if (rc == 0 && s->nonempty)
+        rc = buf_append_str(out, "  not empty");
+    if (rc == 0 && s->deprecated)
+        rc = buf_printf(out, "  deprecated: %s", s->deprecated);
+    return rc;
+}
+
+/* The help: an alias names its option, a no-effect option says why. */
+static int doc_help(const opt_spec *s, buf *out)
+{
+    if (s->type == OPT_ALIAS)
+        return buf_printf(out, "  \xe2\x80\x94 older name of %s", s->alias);
+    if (s->type == OPT_NO_EFFECT)
+        return buf_printf(out, "  \xe2\x80\x94 accepted but %s", s->no_effect);
+    return s->help ? buf_printf(out, "  \xe2\x80\x94 %s", s->help) : 0;
+}
+
+static bool doc_has_more(const opt_spec *s)
+{
+    return s->def || s->required || s->help || has_range(s) || s->nonempty || s->deprecated ||
+           s->type == OPT_ALIAS || s->type == OPT_NO_EFFECT;
+}
+
 static int doc_line(const opt_spec *s, const char *name, size_t name_w, size_t type_w,
                     buf *out)
 {
     buf type = BUF_INIT;
-    bool more = s->def || s->required || s->help;
-    int rc = type_text(s, &type);
+    int rc = type_column(s, &type);
     if (rc == 0)
-        rc = buf_printf(out, "  %-*s  %-*s", (int)name_w, name, more ? (int)type_w : 0,
-                        type.data);
+        rc = buf_printf(out, "  %-*s  %-*s", (int)name_w, name,
+                        doc_has_more(s) ? (int)type_w : 0, type.data);
     buf_free(&type);
-    if (rc == 0 && s->def)
-        rc = doc_default(s->def, out);
-    if (rc == 0 && s->required)
-        rc = buf_append_str(out, "  required");
-    if (rc == 0 && s->help)
-        rc = buf_printf(out, "  \xe2\x80\x94 %s", s->help);
+    if (rc == 0)
+        rc = doc_limits(s, out);
+    if (rc == 0)
+        rc = doc_help(s, out);
     return rc == 0 ? buf_append_char(out, '\n') : -1;
 }
 

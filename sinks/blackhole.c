@@ -23,10 +23,10 @@ typedef struct blackhole_options {
 } blackhole_options;
 
 static const opt_spec blackhole_option_table[] = {
-    {"print_interval_secs", OPT_UINT, offsetof(blackhole_options, print_interval_secs), "1",
-     false, "Seconds between logs of the totals; 0 logs only the final totals.", NULL, NULL},
-    {"rate", OPT_UINT, offsetof(blackhole_options, rate), NULL, false,
-     "The most events per second to take; unlimited when not set.", NULL, NULL},
+    OPT_UINT_ROW("print_interval_secs", blackhole_options, print_interval_secs, .def = "1",
+        .help = "Seconds between logs of the totals; 0 logs only the final totals."),
+    OPT_UINT_ROW("rate", blackhole_options, rate,
+        .help = "The most events per second to take; unlimited when not set."),
     OPT_END,
 };
 

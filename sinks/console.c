@@ -23,19 +23,23 @@ typedef struct console_options {
     int target;
 } console_options;
 
-static const char *const target_names[] = {"stdout", "stderr", NULL};
+static const opt_enum_value target_values[] = {
+    {"stdout", TARGET_STDOUT},
+    {"stderr", TARGET_STDERR},
+    {NULL, 0},
+};
 
 static const opt_spec encoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(console_options, codec), NULL, true,
-     "How each event is written: json, text (the message) or logfmt.",
-     encoding_codec_names, NULL},
+    OPT_ENUM_ROW("codec", console_options, codec, encoding_codec_values, .required = true,
+        .help = "How each event is written: json, text (the message) or logfmt."),
     OPT_END,
 };
 
 static const opt_spec console_option_table[] = {
-    {"encoding", OPT_OBJECT, 0, NULL, true, "How events are encoded.", NULL, encoding_fields},
-    {"target", OPT_ENUM, offsetof(console_options, target), "stdout", false,
-     "The stream to write to.", target_names, NULL},
+    OPT_OBJECT_ROW("encoding", encoding_fields, .required = true,
+        .help = "How events are encoded."),
+    OPT_ENUM_ROW("target", console_options, target, target_values, .def = "stdout",
+        .help = "The stream to write to."),
     OPT_END,
 };
 

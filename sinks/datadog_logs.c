@@ -388,18 +388,17 @@ typedef struct dd_logs_options {
 
 static const opt_spec dd_logs_option_table[] = {
     HTTP_SINK_OPTIONS,
-    {"encoding", OPT_OBJECT, 0, NULL, false,
-     "Vector's transformer: only_fields, except_fields, timestamp_format.", NULL,
-     http_encoding_fields},
-    {"default_api_key", OPT_STRING, offsetof(dd_logs_options, default_api_key), NULL, false,
-     "Datadog API key, sent as DD-API-KEY; the DD_API_KEY environment variable when not set.",
-     NULL, NULL},
-    {"site", OPT_STRING, offsetof(dd_logs_options, site), NULL, false,
-     "Datadog site: datadoghq.com (the default, or DD_SITE), datadoghq.eu, us3.datadoghq.com, "
-     "us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com.", NULL, NULL},
-    {"endpoint", OPT_STRING, offsetof(dd_logs_options, endpoint), NULL, false,
-     "Base URL replacing https://http-intake.logs.<site> (a proxy, a test receiver); "
-     "logs go to <endpoint>/api/v2/logs.", NULL, NULL},
+    OPT_OBJECT_ROW("encoding", http_encoding_fields,
+        .help = "Vector's transformer: only_fields, except_fields, timestamp_format."),
+    OPT_STRING_ROW("default_api_key", dd_logs_options, default_api_key,
+        .help = "Datadog API key, sent as DD-API-KEY; the DD_API_KEY environment variable when "
+                "not set."),
+    OPT_STRING_ROW("site", dd_logs_options, site,
+        .help = "Datadog site: datadoghq.com (the default, or DD_SITE), datadoghq.eu, "
+                "us3.datadoghq.com, us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com."),
+    OPT_STRING_ROW("endpoint", dd_logs_options, endpoint,
+        .help = "Base URL replacing https://http-intake.logs.<site> (a proxy, a test receiver); "
+                "logs go to <endpoint>/api/v2/logs."),
     OPT_END,
 };
 

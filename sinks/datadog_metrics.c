@@ -40,18 +40,17 @@ typedef struct dd_metrics_options {
 
 static const opt_spec dd_metrics_option_table[] = {
     HTTP_SINK_OPTIONS,
-    {"default_api_key", OPT_STRING, offsetof(dd_metrics_options, default_api_key), NULL, false,
-     "Datadog API key, sent as DD-API-KEY; the DD_API_KEY environment variable when not set.",
-     NULL, NULL},
-    {"site", OPT_STRING, offsetof(dd_metrics_options, site), NULL, false,
-     "Datadog site: datadoghq.com (the default, or DD_SITE), datadoghq.eu, us3.datadoghq.com, "
-     "us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com.", NULL, NULL},
-    {"endpoint", OPT_STRING, offsetof(dd_metrics_options, endpoint), NULL, false,
-     "Base URL replacing https://api.<site> (a proxy, a test receiver); metrics go to "
-     "<endpoint>/api/v2/series and <endpoint>/api/v1/distribution_points.", NULL, NULL},
-    {"default_namespace", OPT_STRING, offsetof(dd_metrics_options, default_namespace), NULL,
-     false, "Namespace of metrics that have none, prefixed to the name with a dot.", NULL,
-     NULL},
+    OPT_STRING_ROW("default_api_key", dd_metrics_options, default_api_key,
+        .help = "Datadog API key, sent as DD-API-KEY; the DD_API_KEY environment variable when "
+                "not set."),
+    OPT_STRING_ROW("site", dd_metrics_options, site,
+        .help = "Datadog site: datadoghq.com (the default, or DD_SITE), datadoghq.eu, "
+                "us3.datadoghq.com, us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com."),
+    OPT_STRING_ROW("endpoint", dd_metrics_options, endpoint,
+        .help = "Base URL replacing https://api.<site> (a proxy, a test receiver); metrics go to "
+                "<endpoint>/api/v2/series and <endpoint>/api/v1/distribution_points."),
+    OPT_STRING_ROW("default_namespace", dd_metrics_options, default_namespace,
+        .help = "Namespace of metrics that have none, prefixed to the name with a dot."),
     OPT_END,
 };
 

@@ -39,8 +39,23 @@
 enum { MODE_BULK = 0, MODE_DATA_STREAM };
 enum { API_AUTO = 0, API_V6, API_V7, API_V8 };
 
-static const char *const mode_names[] = {"bulk", "data_stream", NULL};
-static const char *const api_version_names[] = {"auto", "v6", "v7", "v8", NULL};
+static const opt_enum_value mode_values[] = {
+    {"bulk", MODE_BULK},
+    {"data_stream", MODE_DATA_STREAM},
+    {NULL, 0},
+};
+static const opt_enum_value api_version_values[] = {
+    {"auto", API_AUTO},
+    {"v6", API_V6},
+    {"v7", API_V7},
+    {"v8", API_V8},
+    {NULL, 0},
+};
+static const opt_enum_value es_action_values[] = {
+    {"index", ES_ACTION_INDEX},
+    {"create", ES_ACTION_CREATE},
+    {NULL, 0},
+};
 
 typedef struct es_options {
     http_sink_options http;   /* first: the shared option fields fill it */
@@ -61,69 +76,61 @@ typedef struct es_options {
 } es_options;
 
 static const opt_spec bulk_fields[] = {
-    {"action", OPT_ENUM, offsetof(es_options, bulk_action), "index", false,
-     "The bulk action of every document: index or create.", es_action_names, NULL},
-    {"index", OPT_STRING, offsetof(es_options, bulk_index), "sluice-%Y.%m.%d", false,
-     "The index: a template with strftime specifiers and {{ field }} references.", NULL, NULL},
-    {"template_fallback_index", OPT_STRING, offsetof(es_options, bulk_fallback_index), NULL,
-     false, "The index of events whose bulk.index cannot be rendered (else they are dropped).",
-     NULL, NULL},
+    OPT_ENUM_ROW("action", es_options, bulk_action, es_action_values, .def = "index",
+        .help = "The bulk action of every document: index or create."),
+    OPT_STRING_ROW("index", es_options, bulk_index, .def = "sluice-%Y.%m.%d",
+        .help = "The index: a template with strftime specifiers and {{ field }} references."),
+    OPT_STRING_ROW("template_fallback_index", es_options, bulk_fallback_index,
+        .help = "The index of events whose bulk.index cannot be rendered (else they are dropped)."),
     OPT_END,
 };
 
 static const opt_spec data_stream_fields[] = {
-    {"type", OPT_STRING, offsetof(es_options, ds_type), "logs", false,
-     "The data stream's type (template).", NULL, NULL},
-    {"dataset", OPT_STRING, offsetof(es_options, ds_dataset), "generic", false,
-     "The data stream's dataset (template).", NULL, NULL},
-    {"namespace", OPT_STRING, offsetof(es_options, ds_namespace), "default", false,
-     "The data stream's namespace (template).", NULL, NULL},
-    {"auto_routing", OPT_BOOL, offsetof(es_options, ds_auto_routing), "true", false,
-     "Take type, dataset and namespace from the event's data_stream fields when it has them.",
-     NULL, NULL},
-    {"sync_fields", OPT_BOOL, offsetof(es_options, ds_sync_fields), "true", false,
-     "Add the data_stream fields the event lacks to its document.", NULL, NULL},
+    OPT_STRING_ROW("type", es_options, ds_type, .def = "logs",
+        .help = "The data stream's type (template)."),
+    OPT_STRING_ROW("dataset", es_options, ds_dataset, .def = "generic",
+        .help = "The data stream's dataset (template)."),
+    OPT_STRING_ROW("namespace", es_options, ds_namespace, .def = "default",
+        .help = "The data stream's namespace (template)."),
+    OPT_BOOL_ROW("auto_routing", es_options, ds_auto_routing, .def = "true",
+        .help = "Take type, dataset and namespace from the event's data_stream fields when it "
+                "has them."),
+    OPT_BOOL_ROW("sync_fields", es_options, ds_sync_fields, .def = "true",
+        .help = "Add the data_stream fields the event lacks to its document."),
     OPT_END,
 };
 
 static const opt_spec dead_letter_fields[] = {
-    {"path", OPT_STRING, offsetof(es_options, dead_letter_path), NULL, false,
-     "File that documents rejected for good are appended to, as JSON lines.", NULL, NULL},
+    OPT_STRING_ROW("path", es_options, dead_letter_path,
+        .help = "File that documents rejected for good are appended to, as JSON lines."),
     OPT_END,
 };
 
 static const opt_spec es_option_table[] = {
-    {"endpoints", OPT_STRING_LIST, offsetof(es_options, endpoints), NULL, false,
-     "Elasticsearch URLs (scheme, host, port, optional path); requests go round-robin.",
-     NULL, NULL},
-    {"endpoint", OPT_STRING, offsetof(es_options, endpoint), NULL, false,
-     "One Elasticsearch URL (Vector's older form of endpoints).", NULL, NULL},
-    {"mode", OPT_ENUM, offsetof(es_options, mode), "bulk", false,
-     "bulk (bulk.index and bulk.action) or data_stream (data_stream.*, action create).",
-     mode_names, NULL},
-    {"api_version", OPT_ENUM, offsetof(es_options, api_version), "auto", false,
-     "Elasticsearch's major version; auto, v7 and v8 all send typeless requests.",
-     api_version_names, NULL},
-    {"bulk", OPT_OBJECT, 0, NULL, false, "action, index, template_fallback_index.", NULL,
-     bulk_fields},
-    {"data_stream", OPT_OBJECT, 0, NULL, false,
-     "type, dataset, namespace, auto_routing, sync_fields.", NULL, data_stream_fields},
-    {"id_key", OPT_STRING, offsetof(es_options, id_key), NULL, false,
-     "Field whose value becomes the document's _id; it is left out of the document.", NULL,
-     NULL},
-    {"pipeline", OPT_STRING, offsetof(es_options, pipeline), NULL, false,
-     "Ingest pipeline to run the documents through.", NULL, NULL},
-    {"query", OPT_NODE, offsetof(es_options, query), NULL, false,
-     "Extra query string parameters of the bulk requests: a map of name to value.", NULL,
-     NULL},
-    {"request_retry_partial", OPT_BOOL, offsetof(es_options, retry_partial), "true", false,
-     "Send again the documents that got 429 or 5xx in a bulk response (else they fail).",
-     NULL, NULL},
-    {"dead_letter", OPT_OBJECT, 0, NULL, false, "path.", NULL, dead_letter_fields},
+    OPT_LIST_ROW("endpoints", es_options, endpoints,
+        .help = "Elasticsearch URLs (scheme, host, port, optional path); requests go round-robin."),
+    OPT_STRING_ROW("endpoint", es_options, endpoint,
+        .help = "One Elasticsearch URL (Vector's older form of endpoints)."),
+    OPT_ENUM_ROW("mode", es_options, mode, mode_values, .def = "bulk",
+        .help = "bulk (bulk.index and bulk.action) or data_stream (data_stream.*, action create)."),
+    OPT_ENUM_ROW("api_version", es_options, api_version, api_version_values, .def = "auto",
+        .help = "Elasticsearch's major version; auto, v7 and v8 all send typeless requests."),
+    OPT_OBJECT_ROW("bulk", bulk_fields, .help = "action, index, template_fallback_index."),
+    OPT_OBJECT_ROW("data_stream", data_stream_fields,
+        .help = "type, dataset, namespace, auto_routing, sync_fields."),
+    OPT_STRING_ROW("id_key", es_options, id_key,
+        .help = "Field whose value becomes the document's _id; it is left out of the document."),
+    OPT_STRING_ROW("pipeline", es_options, pipeline,
+        .help = "Ingest pipeline to run the documents through."),
+    OPT_NODE_ROW("query", es_options, query,
+        .help = "Extra query string parameters of the bulk requests: a map of name to value."),
+    OPT_BOOL_ROW("request_retry_partial", es_options, retry_partial, .def = "true",
+        .help = "Send again the documents that got 429 or 5xx in a bulk response (else they "
+                "fail)."),
+    OPT_OBJECT_ROW("dead_letter", dead_letter_fields, .help = "path."),
     HTTP_SINK_OPTIONS,
-    {"encoding", OPT_OBJECT, 0, NULL, false,
-     "Vector's transformer: only_fields, except_fields, timestamp_format.", NULL,
-     http_encoding_fields},
+    OPT_OBJECT_ROW("encoding", http_encoding_fields,
+        .help = "Vector's transformer: only_fields, except_fields, timestamp_format."),
     OPT_END,
 };
 

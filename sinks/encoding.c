@@ -20,6 +20,12 @@
 #include "pipeline/utf8.h"
 
 const char *const encoding_codec_names[] = {"json", "text", "logfmt", NULL};
+const opt_enum_value encoding_codec_values[] = {
+    {"json", ENCODING_JSON},
+    {"text", ENCODING_TEXT},
+    {"logfmt", ENCODING_LOGFMT},
+    {NULL, 0},
+};
 
 #define PUT_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 

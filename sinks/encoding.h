@@ -11,6 +11,7 @@
 
 #include "pipeline/buf.h"
 #include "pipeline/event.h"
+#include "config/options.h"
 
 typedef enum encoding_codec {
     ENCODING_JSON = 0,
@@ -18,8 +19,10 @@ typedef enum encoding_codec {
     ENCODING_LOGFMT,
 } encoding_codec;
 
-/* NULL-terminated, in enum order, for option tables. */
+/* NULL-terminated, in enum order. */
 extern const char *const encoding_codec_names[];
+/* The codecs' names and values, for option tables. */
+extern const opt_enum_value encoding_codec_values[];
 
 int encoding_write_event(buf *out, encoding_codec codec, const event *e);
 

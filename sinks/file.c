@@ -43,24 +43,29 @@ typedef struct file_options {
     uint64_t idle_timeout_secs;
 } file_options;
 
-static const char *const compression_names[] = {"none", "gzip", "zstd", NULL};
+static const opt_enum_value compression_values[] = {
+    {"none", COMPRESSION_NONE},
+    {"gzip", COMPRESSION_GZIP},
+    {"zstd", COMPRESSION_ZSTD},
+    {NULL, 0},
+};
 
 static const opt_spec encoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(file_options, codec), NULL, true,
-     "How each event is written: json, text (the message) or logfmt.",
-     encoding_codec_names, NULL},
+    OPT_ENUM_ROW("codec", file_options, codec, encoding_codec_values, .required = true,
+        .help = "How each event is written: json, text (the message) or logfmt."),
     OPT_END,
 };
 
 static const opt_spec file_option_table[] = {
-    {"path", OPT_STRING, offsetof(file_options, path), NULL, true,
-     "File to write to: a template with strftime specifiers and {{ field }} references.",
-     NULL, NULL},
-    {"encoding", OPT_OBJECT, 0, NULL, true, "How events are encoded.", NULL, encoding_fields},
-    {"compression", OPT_ENUM, offsetof(file_options, compression), "none", false,
-     "Compression of the written files.", compression_names, NULL},
-    {"idle_timeout_secs", OPT_UINT, offsetof(file_options, idle_timeout_secs), "30", false,
-     "Seconds without writes after which a file is closed.", NULL, NULL},
+    OPT_STRING_ROW("path", file_options, path, .required = true,
+        .help = "File to write to: a template with strftime specifiers and {{ field }} "
+                "references."),
+    OPT_OBJECT_ROW("encoding", encoding_fields, .required = true,
+        .help = "How events are encoded."),
+    OPT_ENUM_ROW("compression", file_options, compression, compression_values, .def = "none",
+        .help = "Compression of the written files."),
+    OPT_UINT_ROW("idle_timeout_secs", file_options, idle_timeout_secs, .def = "30",
+        .help = "Seconds without writes after which a file is closed."),
     OPT_END,
 };
 

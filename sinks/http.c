@@ -36,10 +36,30 @@
 enum { CODEC_JSON = 0, CODEC_NDJSON, CODEC_TEXT };
 enum { FRAMING_DEFAULT = 0, FRAMING_NEWLINE };
 
-static const char *const codec_names[] = {"json", "ndjson", "text", NULL};
-static const char *const method_names[] = {"post", "put", "patch", NULL};
-static const char *const method_verbs[] = {"POST", "PUT", "PATCH"};
-static const char *const framing_names[] = {"default", "newline_delimited", NULL};
+enum { METHOD_POST = 0, METHOD_PUT, METHOD_PATCH };
+
+static const opt_enum_value codec_values[] = {
+    {"json", CODEC_JSON},
+    {"ndjson", CODEC_NDJSON},
+    {"text", CODEC_TEXT},
+    {NULL, 0},
+};
+static const opt_enum_value method_values[] = {
+    {"post", METHOD_POST},
+    {"put", METHOD_PUT},
+    {"patch", METHOD_PATCH},
+    {NULL, 0},
+};
+static const char *const method_verbs[] = {
+    [METHOD_POST] = "POST",
+    [METHOD_PUT] = "PUT",
+    [METHOD_PATCH] = "PATCH",
+};
+static const opt_enum_value framing_values[] = {
+    {"default", FRAMING_DEFAULT},
+    {"newline_delimited", FRAMING_NEWLINE},
+    {NULL, 0},
+};
 
 typedef struct http_options {
     http_sink_options http;   /* first: the shared tables fill it */
@@ -54,33 +74,31 @@ typedef struct http_options {
 } http_options;
 
 static const opt_spec encoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(http_options, codec), NULL, true,
-     "json (a JSON array per request), ndjson, or text (each message on a line).",
-     codec_names, NULL},
+    OPT_ENUM_ROW("codec", http_options, codec, codec_values, .required = true,
+        .help = "json (a JSON array per request), ndjson, or text (each message on a line)."),
     HTTP_ENCODING_TRANSFORM_OPTIONS,
     OPT_END,
 };
 
 static const opt_spec framing_fields[] = {
-    {"method", OPT_ENUM, offsetof(http_options, framing), "default", false,
-     "newline_delimited turns the json codec's array into NDJSON.", framing_names, NULL},
+    OPT_ENUM_ROW("method", http_options, framing, framing_values, .def = "default",
+        .help = "newline_delimited turns the json codec's array into NDJSON."),
     OPT_END,
 };
 
 static const opt_spec http_option_table[] = {
-    {"uri", OPT_STRING, offsetof(http_options, uri), NULL, true,
-     "The full URL to send to (userinfo is used as basic auth).", NULL, NULL},
-    {"method", OPT_ENUM, offsetof(http_options, method), "post", false,
-     "The HTTP method: post, put or patch.", method_names, NULL},
-    {"encoding", OPT_OBJECT, 0, NULL, true, "How events are encoded.", NULL, encoding_fields},
-    {"framing", OPT_OBJECT, 0, NULL, false, "How encoded events are separated.", NULL,
-     framing_fields},
-    {"payload_prefix", OPT_STRING, offsetof(http_options, payload_prefix), NULL, false,
-     "Text before the events of each request (replaces the json codec's \"[\").", NULL, NULL},
-    {"payload_suffix", OPT_STRING, offsetof(http_options, payload_suffix), NULL, false,
-     "Text after the events of each request (replaces the json codec's \"]\").", NULL, NULL},
-    {"headers", OPT_NODE, offsetof(http_options, headers), NULL, false,
-     "Deprecated: use request.headers.", NULL, NULL},
+    OPT_STRING_ROW("uri", http_options, uri, .required = true,
+        .help = "The full URL to send to (userinfo is used as basic auth)."),
+    OPT_ENUM_ROW("method", http_options, method, method_values, .def = "post",
+        .help = "The HTTP method: post, put or patch."),
+    OPT_OBJECT_ROW("encoding", encoding_fields, .required = true,
+        .help = "How events are encoded."),
+    OPT_OBJECT_ROW("framing", framing_fields, .help = "How encoded events are separated."),
+    OPT_STRING_ROW("payload_prefix", http_options, payload_prefix,
+        .help = "Text before the events of each request (replaces the json codec's \"[\")."),
+    OPT_STRING_ROW("payload_suffix", http_options, payload_suffix,
+        .help = "Text after the events of each request (replaces the json codec's \"]\")."),
+    OPT_NODE_ROW("headers", http_options, headers, .help = "Deprecated: use request.headers."),
     HTTP_SINK_OPTIONS,
     OPT_END,
 };

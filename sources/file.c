@@ -26,6 +26,7 @@ typedef struct file_options {
     uint64_t fp_lines;
     char *data_dir;
     bool ignore_checkpoints;
+    bool start_at_beginning;
     bool oldest_first;
     uint64_t max_open_files;
     char *ml_start;
@@ -34,72 +35,93 @@ typedef struct file_options {
     uint64_t ml_timeout_ms;
 } file_options;
 
-static const char *const read_from_names[] = {"beginning", "end", NULL};
-static const char *const strategy_names[] = {"checksum", "device_and_inode", NULL};
+static const opt_enum_value read_from_values[] = {
+    {"beginning", READ_FROM_BEGINNING},
+    {"end", READ_FROM_END},
+    {NULL, 0},
+};
+static const opt_enum_value strategy_values[] = {
+    {"checksum", TAILER_FP_CHECKSUM},
+    {"device_and_inode", TAILER_FP_DEVICE_AND_INODE},
+    {NULL, 0},
+};
 enum { LINE_DISCARD = 0, LINE_TRUNCATE };
 /* Rotation leaves compressed and temporary copies beside a log; sluice
  * doesn't decompress, so they are not read unless `exclude` says otherwise. */
 static char *const default_exclude[] = {"**/*.gz", "**/*.tmp"};
-static const char *const line_action_names[] = {"discard", "truncate", NULL};
+static const opt_enum_value line_action_values[] = {
+    {"discard", LINE_DISCARD},
+    {"truncate", LINE_TRUNCATE},
+    {NULL, 0},
+};
+static const opt_enum_value ml_mode_values[] = {
+    {"continue_through", ML_CONTINUE_THROUGH},
+    {"continue_past", ML_CONTINUE_PAST},
+    {"halt_before", ML_HALT_BEFORE},
+    {"halt_with", ML_HALT_WITH},
+    {NULL, 0},
+};
 
 static const opt_spec fingerprint_fields[] = {
-    {"strategy", OPT_ENUM, offsetof(file_options, fp_strategy), "checksum", false,
-     "How a file is recognised: checksum (CRC32 of its first lines) or "
-     "device_and_inode.", strategy_names, NULL},
-    {"lines", OPT_UINT, offsetof(file_options, fp_lines), "1", false,
-     "checksum: how many first lines are hashed; a file is read once it has them.",
-     NULL, NULL},
+    OPT_ENUM_ROW("strategy", file_options, fp_strategy, strategy_values, .def = "checksum",
+        .help = "How a file is recognised: checksum (CRC32 of its first lines) or "
+                "device_and_inode."),
+    OPT_UINT_ROW("lines", file_options, fp_lines, .def = "1", OPT_RANGE(1, 1000),
+        .help = "checksum: how many first lines are hashed; a file is read once it has them."),
     OPT_END,
 };
 
 static const opt_spec multiline_fields[] = {
-    {"start_pattern", OPT_STRING, offsetof(file_options, ml_start), NULL, false,
-     "Regex of the first line of a message.", NULL, NULL},
-    {"condition_pattern", OPT_STRING, offsetof(file_options, ml_condition), NULL, false,
-     "Regex tested on the lines that follow; `mode` says what a match means.", NULL, NULL},
-    {"mode", OPT_ENUM, offsetof(file_options, ml_mode), NULL, false,
-     "continue_through, continue_past, halt_before or halt_with.", ml_mode_names, NULL},
-    {"timeout_ms", OPT_UINT, offsetof(file_options, ml_timeout_ms), NULL, false,
-     "A message is sent after this many milliseconds without a line joining it.", NULL,
-     NULL},
+    OPT_STRING_ROW("start_pattern", file_options, ml_start,
+        .help = "Regex of the first line of a message."),
+    OPT_STRING_ROW("condition_pattern", file_options, ml_condition,
+        .help = "Regex tested on the lines that follow; `mode` says what a match means."),
+    OPT_ENUM_ROW("mode", file_options, ml_mode, ml_mode_values,
+        .help = "continue_through, continue_past, halt_before or halt_with."),
+    OPT_UINT_ROW("timeout_ms", file_options, ml_timeout_ms,
+        .help = "A message is sent after this many milliseconds without a line joining it."),
     OPT_END,
 };
 
 static const opt_spec file_option_table[] = {
-    {"include", OPT_STRING_LIST, offsetof(file_options, include), NULL, true,
-     "Glob patterns of the files to read; `**` spans directories.", NULL, NULL},
-    {"exclude", OPT_STRING_LIST, offsetof(file_options, exclude), NULL, false,
-     "Glob patterns of files not to read, applied after include. Unset: **/*.gz and "
-     "**/*.tmp, the leftovers of log rotation.", NULL, NULL},
-    {"read_from", OPT_ENUM, offsetof(file_options, read_from), "beginning", false,
-     "Where files present at startup without a checkpoint start.", read_from_names, NULL},
-    {"ignore_older_secs", OPT_UINT, offsetof(file_options, ignore_older_secs), NULL, false,
-     "Files not modified for this many seconds are not read.", NULL, NULL},
-    {"max_line_bytes", OPT_UINT, offsetof(file_options, max_line_bytes), "102400", false,
-     "Lines longer than this many bytes are discarded (or truncated) and counted.", NULL,
-     NULL},
-    {"max_line_action", OPT_ENUM, offsetof(file_options, max_line_action), "discard", false,
-     "What happens to a line longer than max_line_bytes: discard, or truncate to it.",
-     line_action_names, NULL},
-    {"line_delimiter", OPT_STRING, offsetof(file_options, line_delimiter), "\n", false,
-     "The string that ends a line.", NULL, NULL},
-    {"glob_minimum_cooldown_ms", OPT_UINT, offsetof(file_options, glob_minimum_cooldown_ms),
-     "1000", false, "How often the patterns are searched for new files, in milliseconds.",
-     NULL, NULL},
-    {"fingerprint", OPT_OBJECT, 0, NULL, false, "How files are identified.", NULL,
-     fingerprint_fields},
-    {"ignore_checkpoints", OPT_BOOL, offsetof(file_options, ignore_checkpoints), "false",
-     false, "Start as if there were no checkpoints (they are still written).", NULL, NULL},
-    {"data_dir", OPT_STRING, offsetof(file_options, data_dir), NULL, false,
-     "Directory for the checkpoints, instead of the global data_dir.", NULL, NULL},
-    {"oldest_first", OPT_BOOL, offsetof(file_options, oldest_first), "false", false,
-     "Read the least recently modified file with data first, instead of in turn.", NULL,
-     NULL},
-    {"max_open_files", OPT_UINT, offsetof(file_options, max_open_files), "1024", false,
-     "Most files held open at once; the others wait their turn.", NULL, NULL},
-    {"multiline", OPT_OBJECT, 0, NULL, false,
-     "Join consecutive lines into one message (all four fields required).", NULL,
-     multiline_fields},
+    OPT_LIST_ROW("include", file_options, include, .required = true, .nonempty = true,
+        .help = "Glob patterns of the files to read; `**` spans directories."),
+    OPT_LIST_ROW("exclude", file_options, exclude,
+        .help = "Glob patterns of files not to read, applied after include. Unset: **/*.gz and "
+                "**/*.tmp, the leftovers of log rotation."),
+    OPT_ENUM_ROW("read_from", file_options, read_from, read_from_values, .def = "beginning",
+        .help = "Where files present at startup without a checkpoint start."),
+    OPT_UINT_ROW("ignore_older_secs", file_options, ignore_older_secs,
+        .help = "Files not modified for this many seconds are not read."),
+    OPT_ALIAS_ROW("ignore_older", "ignore_older_secs"),
+    OPT_UINT_ROW("max_line_bytes", file_options, max_line_bytes, .def = "102400",
+        OPT_RANGE(1, 1 << 30),
+        .help = "Lines longer than this many bytes are discarded (or truncated) and counted."),
+    OPT_ENUM_ROW("max_line_action", file_options, max_line_action, line_action_values,
+        .def = "discard",
+        .help = "What happens to a line longer than max_line_bytes: discard, or truncate to it."),
+    OPT_STRING_ROW("line_delimiter", file_options, line_delimiter, .def = "\n",
+        .nonempty = true,
+        .help = "The string that ends a line."),
+    OPT_UINT_ROW("glob_minimum_cooldown_ms", file_options, glob_minimum_cooldown_ms,
+        .def = "1000",
+        .help = "How often the patterns are searched for new files, in milliseconds."),
+    OPT_ALIAS_ROW("glob_minimum_cooldown", "glob_minimum_cooldown_ms"),
+    OPT_OBJECT_ROW("fingerprint", fingerprint_fields, .help = "How files are identified."),
+    OPT_BOOL_ROW("ignore_checkpoints", file_options, ignore_checkpoints, .def = "false",
+        .help = "Start as if there were no checkpoints (they are still written)."),
+    OPT_BOOL_ROW("start_at_beginning", file_options, start_at_beginning,
+        .deprecated = "use read_from and ignore_checkpoints instead",
+        .help = "Vector's older switch: true reads files from their beginning and ignores "
+                "checkpoints, unless read_from or ignore_checkpoints say otherwise."),
+    OPT_STRING_ROW("data_dir", file_options, data_dir,
+        .help = "Directory for the checkpoints, instead of the global data_dir."),
+    OPT_BOOL_ROW("oldest_first", file_options, oldest_first, .def = "false",
+        .help = "Read the least recently modified file with data first, instead of in turn."),
+    OPT_UINT_ROW("max_open_files", file_options, max_open_files, .def = "1024",
+        .help = "Most files held open at once; the others wait their turn."),
+    OPT_OBJECT_ROW("multiline", multiline_fields,
+        .help = "Join consecutive lines into one message (all four fields required)."),
     OPT_END,
 };
 
@@ -132,28 +154,25 @@ static size_t check_multiline(const file_options *o, const char *label, const cf
     return 0;
 }
 
+/* Vector's start_at_beginning: true: read_from beginning and
+ * ignore_checkpoints true, each unless given itself; false changes nothing
+ * (both defaults stand), as in Vector's reconcile_position_options. */
+static void apply_start_at_beginning(file_options *o, const cfg_node *node)
+{
+    if (!o->start_at_beginning)
+        return;
+    if (!opt_set(node, "ignore_checkpoints"))
+        o->ignore_checkpoints = true;
+    if (!opt_set(node, "read_from"))
+        o->read_from = READ_FROM_BEGINNING;
+}
+
 static size_t file_check(const void *options, const char *label, const cfg_node *node,
                          diag_list *diags)
 {
-    const file_options *o = options;
-    size_t errors = 0;
-    if (o->include.n == 0) {
-        diag_add(diags, DIAG_ERROR, node, label, "include must list at least one pattern");
-        errors++;
-    }
-    if (!o->line_delimiter || !o->line_delimiter[0]) {
-        diag_add(diags, DIAG_ERROR, node, label, "line_delimiter must not be empty");
-        errors++;
-    }
-    if (o->fp_lines == 0 || o->fp_lines > 1000) {
-        diag_add(diags, DIAG_ERROR, node, label, "fingerprint.lines must be between 1 and 1000");
-        errors++;
-    }
-    if (o->max_line_bytes == 0 || o->max_line_bytes > (1u << 30)) {
-        diag_add(diags, DIAG_ERROR, node, label, "max_line_bytes must be between 1 and 1 GiB");
-        errors++;
-    }
-    return errors + check_multiline(o, label, node, diags);
+    file_options *o = (file_options *)options;
+    apply_start_at_beginning(o, node);
+    return check_multiline(o, label, node, diags);
 }
 
 /* ---- state ---- */

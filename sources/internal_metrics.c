@@ -34,19 +34,20 @@ typedef struct internal_metrics_options {
 } internal_metrics_options;
 
 static const opt_spec tags_options[] = {
-    {"host_key", OPT_STRING, offsetof(internal_metrics_options, host_key), "host", false,
-     "Tag that carries the host name; empty for none.", NULL, NULL},
-    {"pid_key", OPT_STRING, offsetof(internal_metrics_options, pid_key), NULL, false,
-     "Tag that carries the process id; none unless set.", NULL, NULL},
+    OPT_STRING_ROW("host_key", internal_metrics_options, host_key, .def = "host",
+        .help = "Tag that carries the host name; empty for none."),
+    OPT_STRING_ROW("pid_key", internal_metrics_options, pid_key,
+        .help = "Tag that carries the process id; none unless set."),
     OPT_END,
 };
 
 static const opt_spec internal_metrics_table[] = {
-    {"scrape_interval_secs", OPT_FLOAT, offsetof(internal_metrics_options, scrape_interval_secs),
-     "1.0", false, "Seconds between two scrapes of the internal metrics.", NULL, NULL},
-    {"namespace", OPT_STRING, offsetof(internal_metrics_options, namespace_), "sluice", false,
-     "Namespace of the emitted metrics; empty for none.", NULL, NULL},
-    {"tags", OPT_OBJECT, 0, NULL, false, "Tags added to every metric.", NULL, tags_options},
+    OPT_FLOAT_ROW("scrape_interval_secs", internal_metrics_options, scrape_interval_secs,
+        OPT_RANGE(0.001, SCRAPE_MAX_INTERVAL_SECS), .unit = "seconds",
+        .def = "1.0", .help = "Seconds between two scrapes of the internal metrics."),
+    OPT_STRING_ROW("namespace", internal_metrics_options, namespace_, .def = "sluice",
+        .help = "Namespace of the emitted metrics; empty for none."),
+    OPT_OBJECT_ROW("tags", tags_options, .help = "Tags added to every metric."),
     OPT_END,
 };
 
@@ -73,20 +74,6 @@ typedef struct snapshot {
     size_t n, cap;
     bool failed;
 } snapshot;
-
-static size_t internal_metrics_check(const void *options, const char *label,
-                                     const cfg_node *node, diag_list *diags)
-{
-    const internal_metrics_options *o = options;
-    double secs = o->scrape_interval_secs;
-    if (isfinite(secs) && secs >= 0.001 && secs <= SCRAPE_MAX_INTERVAL_SECS)
-        return 0;
-    const cfg_node *where = cfg_map_get(node, "scrape_interval_secs");
-    diag_add(diags, DIAG_ERROR, where ? where : node, label,
-             "scrape_interval_secs must be between 0.001 and %.0f seconds",
-             SCRAPE_MAX_INTERVAL_SECS);
-    return 1;
-}
 
 static const char *nonempty(const char *s)
 {
@@ -271,7 +258,6 @@ const component_desc source_internal_metrics_desc = {
     .options = internal_metrics_table,
     .options_size = sizeof(internal_metrics_options),
     .output_types = EVENT_METRIC,
-    .check = internal_metrics_check,
     .build = internal_metrics_build,
     .destroy = internal_metrics_destroy,
     .source_run = internal_metrics_run,

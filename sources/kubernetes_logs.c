@@ -59,67 +59,75 @@ typedef struct k8s_options {
     uint64_t fingerprint_lines;
     bool oldest_first;
     uint64_t max_open_files;
-    /* Accepted for Vector configs; no effect (see no_effect_options). */
-    const cfg_node *max_read_bytes, *rotate_wait_secs, *timezone, *ingestion_timestamp_field,
-        *log_namespace, *internal_metrics, *acknowledgements, *max_merged_line_action;
-    const cfg_node *self_node_name, *extra_label_selector, *extra_field_selector,
-        *extra_namespace_label_selector, *kube_config_file, *use_apiserver_cache,
-        *pod_annotation_fields, *namespace_annotation_fields, *node_annotation_fields,
-        *insert_namespace_fields, *delay_deletion_ms;
+    const cfg_node *max_merged_line_action;   /* only `drop` is done */
 } k8s_options;
 
-static const char *const read_from_names[] = {"beginning", "end", NULL};
+static const opt_enum_value read_from_values[] = {
+    {"beginning", READ_FROM_BEGINNING},
+    {"end", READ_FROM_END},
+    {NULL, 0},
+};
 
-#define NODE_OPT(name, help) \
-    {#name, OPT_NODE, offsetof(k8s_options, name), NULL, false, help, NULL, NULL}
+/* The options that only make sense with the Kubernetes API. */
 #define API_OPT(name) \
-    NODE_OPT(name, "Kubernetes API option: accepted, no effect until API enrichment lands.")
+    OPT_NO_EFFECT_ROW(#name, "has no effect until Kubernetes API enrichment lands")
 
 static const opt_spec k8s_option_table[] = {
-    {"pod_logs_dir", OPT_STRING, offsetof(k8s_options, pod_logs_dir), "/var/log/pods", false,
-     "Where kubelet keeps the pod log files (sluice's; Vector has it fixed).", NULL, NULL},
-    {"include_paths_glob_patterns", OPT_STRING_LIST, offsetof(k8s_options, include), "**/*",
-     false, "Only pod log files whose path matches one of these are read; `*` stays within "
-     "a path segment, `**` spans segments.", NULL, NULL},
-    {"exclude_paths_glob_patterns", OPT_STRING_LIST, offsetof(k8s_options, exclude), NULL,
-     false, "Pod log files whose path matches one of these are not read. kubelet's `.gz` "
-     "and `.tmp` files (Vector's default `**/*.gz`, `**/*.tmp`) are never read.", NULL, NULL},
-    {"auto_partial_merge", OPT_BOOL, offsetof(k8s_options, auto_partial_merge), "true", false,
-     "Join the partial chunks a runtime cut a long line into.", NULL, NULL},
-    {"max_merged_line_bytes", OPT_UINT, offsetof(k8s_options, max_merged_line_bytes), NULL,
-     false, "Joined lines longer than this are discarded and counted; unset: no limit.",
-     NULL, NULL},
-    {"partial_merge_timeout_ms", OPT_UINT, offsetof(k8s_options, partial_merge_timeout_ms),
-     "30000", false, "A partial line whose last chunk has not come after this long is "
-     "emitted as it is (sluice's; Vector's fixed 30 s).", NULL, NULL},
-    {"max_line_bytes", OPT_UINT, offsetof(k8s_options, max_line_bytes), "32768", false,
-     "File lines longer than this are discarded and counted.", NULL, NULL},
-    {"glob_minimum_cooldown_ms", OPT_UINT, offsetof(k8s_options, glob_minimum_cooldown_ms),
-     "60000", false, "How often pod_logs_dir is searched for new files, in milliseconds "
-     "(inotify notices most changes at once).", NULL, NULL},
-    {"data_dir", OPT_STRING, offsetof(k8s_options, data_dir), NULL, false,
-     "Directory for the checkpoints, instead of the global data_dir.", NULL, NULL},
-    {"ignore_older_secs", OPT_UINT, offsetof(k8s_options, ignore_older_secs), NULL, false,
-     "Files not modified for this many seconds are not read.", NULL, NULL},
-    {"read_from", OPT_ENUM, offsetof(k8s_options, read_from), "beginning", false,
-     "Where files present at startup without a checkpoint start.", read_from_names, NULL},
-    {"fingerprint_lines", OPT_UINT, offsetof(k8s_options, fingerprint_lines), "1", false,
-     "How many first lines identify a file (checksum); a file is read once it has them.",
-     NULL, NULL},
-    {"oldest_first", OPT_BOOL, offsetof(k8s_options, oldest_first), "true", false,
-     "Drain the least recently modified file first (rotated files go first, releasing "
-     "their space), instead of taking files in turn.", NULL, NULL},
-    {"max_open_files", OPT_UINT, offsetof(k8s_options, max_open_files), "1024", false,
-     "Most files open at once (sluice's); beyond it files take turns. 0: no limit.",
-     NULL, NULL},
-    NODE_OPT(max_read_bytes, "Accepted for Vector configs; no effect."),
-    NODE_OPT(rotate_wait_secs, "Accepted for Vector configs; no effect."),
-    NODE_OPT(timezone, "Accepted for Vector configs; no effect."),
-    NODE_OPT(ingestion_timestamp_field, "Accepted for Vector configs; not supported yet."),
-    NODE_OPT(log_namespace, "Accepted for Vector configs; no effect."),
-    NODE_OPT(internal_metrics, "Accepted for Vector configs; no effect."),
-    NODE_OPT(acknowledgements, "Accepted for Vector configs; sinks decide."),
-    NODE_OPT(max_merged_line_action, "Accepted for Vector configs; only `drop` is done."),
+    OPT_STRING_ROW("pod_logs_dir", k8s_options, pod_logs_dir, .def = "/var/log/pods",
+        .help = "Where kubelet keeps the pod log files (sluice's; Vector has it fixed)."),
+    OPT_LIST_ROW("include_paths_glob_patterns", k8s_options, include, .def = "**/*",
+        .nonempty = true,
+        .help = "Only pod log files whose path matches one of these are read; `*` stays within a "
+                "path segment, `**` spans segments."),
+    OPT_LIST_ROW("exclude_paths_glob_patterns", k8s_options, exclude,
+        .help = "Pod log files whose path matches one of these are not read. kubelet's `.gz` and "
+                "`.tmp` files (Vector's default `**/*.gz`, `**/*.tmp`) are never read."),
+    OPT_BOOL_ROW("auto_partial_merge", k8s_options, auto_partial_merge, .def = "true",
+        .help = "Join the partial chunks a runtime cut a long line into."),
+    OPT_UINT_ROW("max_merged_line_bytes", k8s_options, max_merged_line_bytes,
+        OPT_MAX(1ull << 32),
+        .help = "Joined lines longer than this are discarded and counted; unset: no limit."),
+    OPT_UINT_ROW("partial_merge_timeout_ms", k8s_options, partial_merge_timeout_ms,
+        .def = "30000",
+        .help = "A partial line whose last chunk has not come after this long is emitted as it "
+                "is (sluice's; Vector's fixed 30 s)."),
+    OPT_UINT_ROW("max_line_bytes", k8s_options, max_line_bytes, .def = "32768",
+        OPT_RANGE(1, 1 << 30),
+        .help = "File lines longer than this are discarded and counted."),
+    OPT_UINT_ROW("glob_minimum_cooldown_ms", k8s_options, glob_minimum_cooldown_ms,
+        .def = "60000",
+        .help = "How often pod_logs_dir is searched for new files, in milliseconds (inotify "
+                "notices most changes at once)."),
+    OPT_STRING_ROW("data_dir", k8s_options, data_dir,
+        .help = "Directory for the checkpoints, instead of the global data_dir."),
+    OPT_UINT_ROW("ignore_older_secs", k8s_options, ignore_older_secs,
+        .help = "Files not modified for this many seconds are not read."),
+    OPT_ENUM_ROW("read_from", k8s_options, read_from, read_from_values, .def = "beginning",
+        .help = "Where files present at startup without a checkpoint start."),
+    OPT_UINT_ROW("fingerprint_lines", k8s_options, fingerprint_lines, .def = "1",
+        OPT_RANGE(1, 1000),
+        .help = "How many first lines identify a file (checksum); a file is read once it has "
+                "them."),
+    OPT_BOOL_ROW("oldest_first", k8s_options, oldest_first, .def = "true",
+        .help = "Drain the least recently modified file first (rotated files go first, releasing "
+                "their space), instead of taking files in turn."),
+    OPT_UINT_ROW("max_open_files", k8s_options, max_open_files, .def = "1024",
+        .help = "Most files open at once (sluice's); beyond it files take turns. 0: no limit."),
+    OPT_NO_EFFECT_ROW("max_read_bytes", "has no effect: sluice reads each file in large chunks "
+                      "and takes files in turn"),
+    OPT_NO_EFFECT_ROW("rotate_wait_secs", "has no effect: a rotated file is read to its end and "
+                      "closed once it is deleted"),
+    OPT_NO_EFFECT_ROW("timezone",
+                      "has no effect: CRI and docker timestamps always carry their zone"),
+    OPT_NO_EFFECT_ROW("ingestion_timestamp_field", "is not supported yet and has no effect"),
+    OPT_NO_EFFECT_ROW("log_namespace", "has no effect: sluice always uses Vector's legacy "
+                      "namespace (fields at the top of the event)"),
+    OPT_NO_EFFECT_ROW("internal_metrics",
+                      "has no effect: sluice's per-file metrics are not tagged by file"),
+    OPT_NO_EFFECT_ROW("acknowledgements", "has no effect on a source: acknowledgements are "
+                      "enabled by the sinks' (or the global) acknowledgements.enabled"),
+    OPT_NODE_ROW("max_merged_line_action", k8s_options, max_merged_line_action,
+        .help = "Accepted for Vector configs; only `drop` is done."),
     API_OPT(self_node_name),
     API_OPT(extra_label_selector),
     API_OPT(extra_field_selector),
@@ -134,54 +142,11 @@ static const opt_spec k8s_option_table[] = {
     OPT_END,
 };
 
-/* The options accepted but without effect, and why, for `validate`. */
-typedef struct no_effect_option {
-    const char *name;
-    size_t offset;
-    const char *why;
-} no_effect_option;
-
-#define API_WHY "has no effect until Kubernetes API enrichment lands"
-#define NO_EFFECT(name, why) {#name, offsetof(k8s_options, name), why}
-
-static const no_effect_option no_effect_options[] = {
-    NO_EFFECT(self_node_name, API_WHY),
-    NO_EFFECT(extra_label_selector, API_WHY),
-    NO_EFFECT(extra_field_selector, API_WHY),
-    NO_EFFECT(extra_namespace_label_selector, API_WHY),
-    NO_EFFECT(kube_config_file, API_WHY),
-    NO_EFFECT(use_apiserver_cache, API_WHY),
-    NO_EFFECT(pod_annotation_fields, API_WHY),
-    NO_EFFECT(namespace_annotation_fields, API_WHY),
-    NO_EFFECT(node_annotation_fields, API_WHY),
-    NO_EFFECT(insert_namespace_fields, API_WHY),
-    NO_EFFECT(delay_deletion_ms, API_WHY),
-    NO_EFFECT(max_read_bytes, "has no effect: sluice reads each file in large chunks and "
-              "takes files in turn"),
-    NO_EFFECT(rotate_wait_secs, "has no effect: a rotated file is read to its end and "
-              "closed once it is deleted"),
-    NO_EFFECT(timezone, "has no effect: CRI and docker timestamps always carry their zone"),
-    NO_EFFECT(ingestion_timestamp_field, "is not supported yet and has no effect"),
-    NO_EFFECT(log_namespace, "has no effect: sluice always uses Vector's legacy namespace "
-              "(fields at the top of the event)"),
-    NO_EFFECT(internal_metrics, "has no effect: sluice's per-file metrics are not "
-              "tagged by file"),
-    NO_EFFECT(acknowledgements, "has no effect on a source: acknowledgements are enabled "
-              "by the sinks' (or the global) acknowledgements.enabled"),
-};
-
 static size_t k8s_check(const void *options, const char *label, const cfg_node *node,
                         diag_list *diags)
 {
     const k8s_options *o = options;
     size_t errors = 0;
-    for (size_t i = 0; i < SL_ARRAY_LEN(no_effect_options); i++) {
-        const no_effect_option *n = &no_effect_options[i];
-        const cfg_node *v = *(const cfg_node *const *)((const char *)o + n->offset);
-        if (v)
-            diag_add(diags, DIAG_WARNING, v, label, "option \"%s\" is accepted but %s",
-                     n->name, n->why);
-    }
     if (o->max_merged_line_action) {
         const cfg_node *v = o->max_merged_line_action;
         if (v->kind != CFG_SCALAR || strcmp(v->text, "drop") != 0) {
@@ -193,26 +158,6 @@ static size_t k8s_check(const void *options, const char *label, const cfg_node *
     if (!o->pod_logs_dir || o->pod_logs_dir[0] != '/') {
         diag_add(diags, DIAG_ERROR, cfg_map_get(node, "pod_logs_dir"), label,
                  "pod_logs_dir must be an absolute path");
-        errors++;
-    }
-    if (o->include.n == 0) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "include_paths_glob_patterns"), label,
-                 "include_paths_glob_patterns must list at least one pattern");
-        errors++;
-    }
-    if (o->fingerprint_lines == 0 || o->fingerprint_lines > 1000) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "fingerprint_lines"), label,
-                 "fingerprint_lines must be between 1 and 1000");
-        errors++;
-    }
-    if (o->max_line_bytes == 0 || o->max_line_bytes > (1u << 30)) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "max_line_bytes"), label,
-                 "max_line_bytes must be between 1 and 1 GiB");
-        errors++;
-    }
-    if (o->max_merged_line_bytes > (1ull << 32)) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "max_merged_line_bytes"), label,
-                 "max_merged_line_bytes must be at most 4 GiB");
         errors++;
     }
     return errors;

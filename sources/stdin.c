@@ -45,22 +45,25 @@ typedef struct stdin_options {
     char *host_key;
 } stdin_options;
 
-static const char *const codec_names[] = {"bytes", "json", NULL};
+static const opt_enum_value codec_values[] = {
+    {"bytes", CODEC_BYTES},
+    {"json", CODEC_JSON},
+    {NULL, 0},
+};
 
 static const opt_spec decoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(stdin_options, codec), "bytes", false,
-     "How a line becomes an event: bytes (the line is .message) or json "
-     "(the line's object is the event).", codec_names, NULL},
+    OPT_ENUM_ROW("codec", stdin_options, codec, codec_values, .def = "bytes",
+        .help = "How a line becomes an event: bytes (the line is .message) or json (the line's "
+                "object is the event)."),
     OPT_END,
 };
 
 static const opt_spec stdin_option_table[] = {
-    {"decoding", OPT_OBJECT, 0, NULL, false, "How lines are decoded.", NULL, decoding_fields},
-    {"max_length", OPT_UINT, offsetof(stdin_options, max_length), "102400", false,
-     "Lines longer than this many bytes (without the newline) are discarded.", NULL, NULL},
-    {"host_key", OPT_STRING, offsetof(stdin_options, host_key), "host", false,
-     "Field that receives the host name when the event has none; empty for none.",
-     NULL, NULL},
+    OPT_OBJECT_ROW("decoding", decoding_fields, .help = "How lines are decoded."),
+    OPT_UINT_ROW("max_length", stdin_options, max_length, .def = "102400",
+        .help = "Lines longer than this many bytes (without the newline) are discarded."),
+    OPT_STRING_ROW("host_key", stdin_options, host_key, .def = "host",
+        .help = "Field that receives the host name when the event has none; empty for none."),
     OPT_END,
 };
 

@@ -30,23 +30,22 @@ typedef struct dedupe_options {
 } dedupe_options;
 
 static const opt_spec fields_table[] = {
-    {"match", OPT_STRING_LIST, offsetof(dedupe_options, match), NULL, false,
-     "Compare logs on these fields only (default: message, host, timestamp).", NULL, NULL},
-    {"ignore", OPT_STRING_LIST, offsetof(dedupe_options, ignore), NULL, false,
-     "Compare logs on all their fields except these.", NULL, NULL},
+    OPT_LIST_ROW("match", dedupe_options, match,
+        .help = "Compare logs on these fields only (default: message, host, timestamp)."),
+    OPT_LIST_ROW("ignore", dedupe_options, ignore,
+        .help = "Compare logs on all their fields except these."),
     OPT_END,
 };
 
 static const opt_spec cache_table[] = {
-    {"num_events", OPT_UINT, offsetof(dedupe_options, num_events), "5000", false,
-     "How many distinct logs to remember.", NULL, NULL},
+    OPT_UINT_ROW("num_events", dedupe_options, num_events, .def = "5000", OPT_RANGE(1, 1 << 30),
+        .help = "How many distinct logs to remember."),
     OPT_END,
 };
 
 static const opt_spec dedupe_table[] = {
-    {"fields", OPT_OBJECT, 0, NULL, false, "Which fields make logs equal.", NULL,
-     fields_table},
-    {"cache", OPT_OBJECT, 0, NULL, false, "The cache of logs seen.", NULL, cache_table},
+    OPT_OBJECT_ROW("fields", fields_table, .help = "Which fields make logs equal."),
+    OPT_OBJECT_ROW("cache", cache_table, .help = "The cache of logs seen."),
     OPT_END,
 };
 
@@ -69,11 +68,6 @@ static size_t dedupe_check(const void *options, const char *label, const cfg_nod
     if (opt_set(node, "fields.match") && opt_set(node, "fields.ignore")) {
         diag_add(diags, DIAG_ERROR, cfg_map_get(node, "fields"), label,
                  "give either fields.match or fields.ignore, not both");
-        errors++;
-    }
-    if (o->num_events == 0 || o->num_events > (1u << 30)) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "cache"), label,
-                 "option \"cache.num_events\" must be from 1 to %u", 1u << 30);
         errors++;
     }
     const opt_list *l = o->ignore.n ? &o->ignore : &o->match;

@@ -15,9 +15,9 @@ typedef struct filter_options {
 } filter_options;
 
 static const opt_spec filter_table[] = {
-    {"condition", OPT_NODE, offsetof(filter_options, condition), NULL, true,
-     "The condition events must match to be kept: a remap boolean expression, "
-     "or {type: vrl, source: ...}.", NULL, NULL},
+    OPT_NODE_ROW("condition", filter_options, condition, .required = true,
+        .help = "The condition events must match to be kept: a remap boolean expression, or "
+                "{type: vrl, source: ...}."),
     OPT_END,
 };
 

@@ -35,9 +35,9 @@ typedef struct l2m_options {
 } l2m_options;
 
 static const opt_spec l2m_table[] = {
-    {"metrics", OPT_NODE, offsetof(l2m_options, metrics), NULL, true,
-     "The metrics each log makes: a list of {type, field, name, namespace, "
-     "increment_by_value, kind, tags}.", NULL, NULL},
+    OPT_NODE_ROW("metrics", l2m_options, metrics, .required = true,
+        .help = "The metrics each log makes: a list of {type, field, name, namespace, "
+                "increment_by_value, kind, tags}."),
     OPT_END,
 };
 

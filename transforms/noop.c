@@ -19,12 +19,12 @@ typedef struct noop_options {
 } noop_options;
 
 static const opt_spec noop_table[] = {
-    {"mark", OPT_STRING, offsetof(noop_options, mark), NULL, false,
-     "Appended to each event's `trail` field, to show the order of a chain.", NULL, NULL},
-    {"delay_ms", OPT_UINT, offsetof(noop_options, delay_ms), "0", false,
-     "Time spent on each batch, to make work overlap on the worker pool.", NULL, NULL},
-    {"jitter", OPT_BOOL, offsetof(noop_options, jitter), "false", false,
-     "Spend a random part of delay_ms instead, so batches finish out of order.", NULL, NULL},
+    OPT_STRING_ROW("mark", noop_options, mark,
+        .help = "Appended to each event's `trail` field, to show the order of a chain."),
+    OPT_UINT_ROW("delay_ms", noop_options, delay_ms, .def = "0",
+        .help = "Time spent on each batch, to make work overlap on the worker pool."),
+    OPT_BOOL_ROW("jitter", noop_options, jitter, .def = "false",
+        .help = "Spend a random part of delay_ms instead, so batches finish out of order."),
     OPT_END,
 };
 

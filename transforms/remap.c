@@ -35,17 +35,16 @@ typedef struct remap_options {
 } remap_options;
 
 static const opt_spec remap_table[] = {
-    {"source", OPT_STRING, offsetof(remap_options, source), NULL, false,
-     "The remap program to run on each event (or give `file`).", NULL, NULL},
-    {"file", OPT_STRING, offsetof(remap_options, file), NULL, false,
-     "A file holding the remap program (relative paths from the working directory).",
-     NULL, NULL},
-    {"drop_on_error", OPT_BOOL, offsetof(remap_options, drop_on_error), "false", false,
-     "Drop events the program fails on, instead of passing them on unchanged.", NULL, NULL},
-    {"drop_on_abort", OPT_BOOL, offsetof(remap_options, drop_on_abort), "true", false,
-     "Drop events the program aborts on, instead of passing them on unchanged.", NULL, NULL},
-    {"reroute_dropped", OPT_BOOL, offsetof(remap_options, reroute_dropped), "false", false,
-     "Send dropped events to the output `dropped`, annotated with the reason.", NULL, NULL},
+    OPT_STRING_ROW("source", remap_options, source,
+        .help = "The remap program to run on each event (or give `file`)."),
+    OPT_STRING_ROW("file", remap_options, file,
+        .help = "A file holding the remap program (relative paths from the working directory)."),
+    OPT_BOOL_ROW("drop_on_error", remap_options, drop_on_error, .def = "false",
+        .help = "Drop events the program fails on, instead of passing them on unchanged."),
+    OPT_BOOL_ROW("drop_on_abort", remap_options, drop_on_abort, .def = "true",
+        .help = "Drop events the program aborts on, instead of passing them on unchanged."),
+    OPT_BOOL_ROW("reroute_dropped", remap_options, reroute_dropped, .def = "false",
+        .help = "Send dropped events to the output `dropped`, annotated with the reason."),
     OPT_END,
 };
 

@@ -25,12 +25,12 @@ typedef struct route_options {
 } route_options;
 
 static const opt_spec route_table[] = {
-    {"route", OPT_NODE, offsetof(route_options, route), NULL, true,
-     "A map from output name to the condition events must match to go there "
-     "(a remap boolean expression, or {type: vrl, source: ...}).", NULL, NULL},
-    {"reroute_unmatched", OPT_BOOL, offsetof(route_options, reroute_unmatched), "true", false,
-     "Send events that match no route to the output `_unmatched`; when false they are "
-     "dropped.", NULL, NULL},
+    OPT_NODE_ROW("route", route_options, route, .required = true,
+        .help = "A map from output name to the condition events must match to go there (a remap "
+                "boolean expression, or {type: vrl, source: ...})."),
+    OPT_BOOL_ROW("reroute_unmatched", route_options, reroute_unmatched, .def = "true",
+        .help = "Send events that match no route to the output `_unmatched`; when false they are "
+                "dropped."),
     OPT_END,
 };
 

@@ -35,19 +35,18 @@ typedef struct sample_options {
 } sample_options;
 
 static const opt_spec sample_table[] = {
-    {"rate", OPT_UINT, offsetof(sample_options, rate), NULL, false,
-     "Keep 1 event out of this many (give `rate` or `ratio`).", NULL, NULL},
-    {"ratio", OPT_FLOAT, offsetof(sample_options, ratio), NULL, false,
-     "Keep this share of the events, above 0 and at most 1 (give `rate` or `ratio`).",
-     NULL, NULL},
-    {"key_field", OPT_STRING, offsetof(sample_options, key_field), NULL, false,
-     "A field whose value decides: events with the same value are all kept or all "
-     "dropped. Events without it are sampled by count.", NULL, NULL},
-    {"exclude", OPT_NODE, offsetof(sample_options, exclude), NULL, false,
-     "A condition: matching events are never sampled out (a remap boolean expression, "
-     "or {type: vrl, source: ...}).", NULL, NULL},
-    {"sample_rate_key", OPT_STRING, offsetof(sample_options, sample_rate_key), "sample_rate",
-     false, "The field kept events get holding the rate (empty: none).", NULL, NULL},
+    OPT_UINT_ROW("rate", sample_options, rate, OPT_MIN(1),
+        .help = "Keep 1 event out of this many (give `rate` or `ratio`)."),
+    OPT_FLOAT_ROW("ratio", sample_options, ratio, OPT_ABOVE(0), OPT_MAX(1),
+        .help = "Keep this share of the events, above 0 and at most 1 (give `rate` or `ratio`)."),
+    OPT_STRING_ROW("key_field", sample_options, key_field,
+        .help = "A field whose value decides: events with the same value are all kept or all "
+                "dropped. Events without it are sampled by count."),
+    OPT_NODE_ROW("exclude", sample_options, exclude,
+        .help = "A condition: matching events are never sampled out (a remap boolean expression, "
+                "or {type: vrl, source: ...})."),
+    OPT_STRING_ROW("sample_rate_key", sample_options, sample_rate_key, .def = "sample_rate",
+        .help = "The field kept events get holding the rate (empty: none)."),
     OPT_END,
 };
 
@@ -91,14 +90,6 @@ static size_t sample_check(const void *options, const char *label, const cfg_nod
     if (has_rate == has_ratio) {
         diag_add(diags, DIAG_ERROR, node, label,
                  "exactly one value must be provided for either `rate` or `ratio`");
-        errors++;
-    } else if (has_rate && o->rate == 0) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "rate"), label,
-                 "option \"rate\" must be at least 1");
-        errors++;
-    } else if (has_ratio && !(o->ratio > 0.0 && o->ratio <= 1.0)) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "ratio"), label,
-                 "option \"ratio\" must be above 0 and at most 1");
         errors++;
     }
     errors += check_path(node, label, "key_field", o->key_field, diags);

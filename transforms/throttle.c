@@ -36,16 +36,16 @@ typedef struct throttle_options {
 } throttle_options;
 
 static const opt_spec throttle_table[] = {
-    {"threshold", OPT_UINT, offsetof(throttle_options, threshold), NULL, true,
-     "Events allowed per window for each key.", NULL, NULL},
-    {"window_secs", OPT_FLOAT, offsetof(throttle_options, window_secs), NULL, true,
-     "The window, in seconds.", NULL, NULL},
-    {"key_field", OPT_STRING, offsetof(throttle_options, key_field), NULL, false,
-     "A template whose rendering names the bucket an event counts against "
-     "(e.g. \"{{ service }}\"); one bucket for all when not given.", NULL, NULL},
-    {"exclude", OPT_NODE, offsetof(throttle_options, exclude), NULL, false,
-     "A condition: matching events are never throttled (a remap boolean expression, "
-     "or {type: vrl, source: ...}).", NULL, NULL},
+    OPT_UINT_ROW("threshold", throttle_options, threshold, .required = true,
+        OPT_RANGE(1, UINT32_MAX), .help = "Events allowed per window for each key."),
+    OPT_FLOAT_ROW("window_secs", throttle_options, window_secs, .required = true,
+        OPT_ABOVE(0), OPT_MAX(1e9), .unit = "seconds", .help = "The window, in seconds."),
+    OPT_STRING_ROW("key_field", throttle_options, key_field,
+        .help = "A template whose rendering names the bucket an event counts against "
+                "(e.g. \"{{ service }}\"); one bucket for all when not given."),
+    OPT_NODE_ROW("exclude", throttle_options, exclude,
+        .help = "A condition: matching events are never throttled (a remap boolean expression, "
+                "or {type: vrl, source: ...})."),
     OPT_END,
 };
 
@@ -63,16 +63,6 @@ static size_t throttle_check(const void *options, const char *label, const cfg_n
 {
     const throttle_options *o = options;
     size_t errors = 0;
-    if (o->threshold == 0 || o->threshold > UINT32_MAX) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "threshold"), label,
-                 "option \"threshold\" must be from 1 to %u", UINT32_MAX);
-        errors++;
-    }
-    if (!(o->window_secs > 0.0) || !isfinite(o->window_secs) || o->window_secs > 1e9) {
-        diag_add(diags, DIAG_ERROR, cfg_map_get(node, "window_secs"), label,
-                 "option \"window_secs\" must be a number of seconds above 0");
-        errors++;
-    }
     template *t = NULL;
     sl_error err = {{0}};
     if (o->key_field && template_parse(o->key_field, &t, &err) < 0) {
@@ -109,8 +99,6 @@ static int throttle_build(const void *options, const component_info *info, void 
                           sl_error *err)
 {
     const throttle_options *o = options;
-    if (o->threshold == 0 || !(o->window_secs > 0.0))
-        return sl_fail(err, "`threshold`, and `window_secs` must be non-zero");
     throttle_state *s = calloc(1, sizeof(*s));
     if (!s)
         return sl_fail(err, "out of memory");

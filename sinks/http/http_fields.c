@@ -13,10 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const http_timestamp_format_names[] = {"rfc3339", "unix",     "unix_ms", "unix_us",
-                                                   "unix_ns", "unix_float", NULL};
-
 enum { TS_RFC3339 = 0, TS_UNIX, TS_UNIX_MS, TS_UNIX_US, TS_UNIX_NS, TS_UNIX_FLOAT };
+
+const opt_enum_value http_timestamp_format_values[] = {
+    {"rfc3339", TS_RFC3339},
+    {"unix", TS_UNIX},
+    {"unix_ms", TS_UNIX_MS},
+    {"unix_us", TS_UNIX_US},
+    {"unix_ns", TS_UNIX_NS},
+    {"unix_float", TS_UNIX_FLOAT},
+    {NULL, 0},
+};
 
 /* Events encoded in one scratch arena before it is replaced: it has no
  * reset, and a view is garbage once its event is encoded. */

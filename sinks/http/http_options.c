@@ -17,58 +17,60 @@
 
 const char *const http_compression_names[] = {"none", "gzip", "zstd", "deflate", NULL};
 const char *const http_auth_strategy_names[] = {"basic", "bearer", "api_key", NULL};
+static const opt_enum_value http_auth_strategy_values[] = {
+    {"basic", HTTP_AUTH_BASIC},
+    {"bearer", HTTP_AUTH_BEARER},
+    {"api_key", HTTP_AUTH_API_KEY},
+    {NULL, 0},
+};
 
 const opt_spec http_batch_fields[] = {
-    {"max_events", OPT_UINT, offsetof(http_sink_options, batch_max_events), NULL, false,
-     "The most events in one request; the sink's default when not set.", NULL, NULL},
-    {"max_bytes", OPT_UINT, offsetof(http_sink_options, batch_max_bytes), NULL, false,
-     "The most bytes of encoded (uncompressed) events in one request.", NULL, NULL},
-    {"timeout_secs", OPT_FLOAT, offsetof(http_sink_options, batch_timeout_secs), NULL, false,
-     "Seconds a partial request waits for more events before it is sent.", NULL, NULL},
+    OPT_UINT_ROW("max_events", http_sink_options, batch_max_events,
+        .help = "The most events in one request; the sink's default when not set."),
+    OPT_UINT_ROW("max_bytes", http_sink_options, batch_max_bytes,
+        .help = "The most bytes of encoded (uncompressed) events in one request."),
+    OPT_FLOAT_ROW("timeout_secs", http_sink_options, batch_timeout_secs, OPT_MIN(0),
+        .help = "Seconds a partial request waits for more events before it is sent."),
     OPT_END,
 };
 
 /* Vector's AdaptiveConcurrencySettings, with its defaults. */
 static const opt_spec http_adaptive_fields[] = {
-    {"initial_concurrency", OPT_UINT, offsetof(http_sink_options, arc_initial), "1", false,
-     "The limit adaptive concurrency starts from.", NULL, NULL},
-    {"max_concurrency_limit", OPT_UINT, offsetof(http_sink_options, arc_max), "200", false,
-     "The highest limit adaptive concurrency may reach.", NULL, NULL},
-    {"decrease_ratio", OPT_FLOAT, offsetof(http_sink_options, arc_decrease_ratio), "0.9",
-     false, "The fraction of the limit kept when it decreases (rounded down).", NULL, NULL},
-    {"ewma_alpha", OPT_FLOAT, offsetof(http_sink_options, arc_ewma_alpha), "0.4", false,
-     "The weight of a new RTT measurement in the moving average.", NULL, NULL},
-    {"rtt_deviation_scale", OPT_FLOAT, offsetof(http_sink_options, arc_rtt_deviation_scale),
-     "2.5", false, "Standard deviations the RTT may rise before the limit decreases.", NULL,
-     NULL},
+    OPT_UINT_ROW("initial_concurrency", http_sink_options, arc_initial, .def = "1",
+        .help = "The limit adaptive concurrency starts from."),
+    OPT_UINT_ROW("max_concurrency_limit", http_sink_options, arc_max, .def = "200",
+        .help = "The highest limit adaptive concurrency may reach."),
+    OPT_FLOAT_ROW("decrease_ratio", http_sink_options, arc_decrease_ratio, .def = "0.9",
+        .help = "The fraction of the limit kept when it decreases (rounded down)."),
+    OPT_FLOAT_ROW("ewma_alpha", http_sink_options, arc_ewma_alpha, .def = "0.4",
+        .help = "The weight of a new RTT measurement in the moving average."),
+    OPT_FLOAT_ROW("rtt_deviation_scale", http_sink_options, arc_rtt_deviation_scale,
+        .def = "2.5", OPT_MIN(0),
+        .help = "Standard deviations the RTT may rise before the limit decreases."),
     OPT_END,
 };
 
 const opt_spec http_request_fields[] = {
-    {"concurrency", OPT_NODE, offsetof(http_sink_options, concurrency_node), NULL, false,
-     "Requests in flight at once: a number (default 8), `none` (1) or `adaptive` "
-     "(a limit found from the round-trip times; see adaptive_concurrency).", NULL, NULL},
-    {"adaptive_concurrency", OPT_OBJECT, 0, NULL, false,
-     "initial_concurrency, max_concurrency_limit, decrease_ratio, ewma_alpha, "
-     "rtt_deviation_scale.", NULL, http_adaptive_fields},
-    {"timeout_secs", OPT_UINT, offsetof(http_sink_options, timeout_secs), "60", false,
-     "Seconds one request may take before it is abandoned and retried.", NULL, NULL},
-    {"retry_initial_backoff_secs", OPT_FLOAT,
-     offsetof(http_sink_options, retry_initial_backoff_secs), "1", false,
-     "The first retry's backoff; it doubles with each attempt.", NULL, NULL},
-    {"retry_max_duration_secs", OPT_FLOAT,
-     offsetof(http_sink_options, retry_max_duration_secs), "30", false,
-     "The longest backoff between two attempts.", NULL, NULL},
-    {"retry_attempts", OPT_UINT, offsetof(http_sink_options, retry_attempts), NULL, false,
-     "Retries before a request fails for good; unlimited when not set.", NULL, NULL},
-    {"headers", OPT_NODE, offsetof(http_sink_options, request_headers), NULL, false,
-     "Extra headers of every request: a map of name to value.", NULL, NULL},
-    {"rate_limit_num", OPT_UINT, offsetof(http_sink_options, rate_limit_num), NULL, false,
-     "Most requests started per rate_limit_duration_secs; unlimited when not set.", NULL,
-     NULL},
-    {"rate_limit_duration_secs", OPT_FLOAT,
-     offsetof(http_sink_options, rate_limit_duration_secs), "1", false,
-     "The window of rate_limit_num, in seconds.", NULL, NULL},
+    OPT_NODE_ROW("concurrency", http_sink_options, concurrency_node,
+        .help = "Requests in flight at once: a number (default 8), `none` (1) or `adaptive` (a "
+                "limit found from the round-trip times; see adaptive_concurrency)."),
+    OPT_OBJECT_ROW("adaptive_concurrency", http_adaptive_fields,
+        .help = "initial_concurrency, max_concurrency_limit, decrease_ratio, ewma_alpha, "
+                "rtt_deviation_scale."),
+    OPT_UINT_ROW("timeout_secs", http_sink_options, timeout_secs, .def = "60", OPT_MIN(1),
+        .help = "Seconds one request may take before it is abandoned and retried."),
+    OPT_FLOAT_ROW("retry_initial_backoff_secs", http_sink_options, retry_initial_backoff_secs,
+        .def = "1", OPT_MIN(0), .help = "The first retry's backoff; it doubles with each attempt."),
+    OPT_FLOAT_ROW("retry_max_duration_secs", http_sink_options, retry_max_duration_secs,
+        .def = "30", OPT_MIN(0), .help = "The longest backoff between two attempts."),
+    OPT_UINT_ROW("retry_attempts", http_sink_options, retry_attempts,
+        .help = "Retries before a request fails for good; unlimited when not set."),
+    OPT_NODE_ROW("headers", http_sink_options, request_headers,
+        .help = "Extra headers of every request: a map of name to value."),
+    OPT_UINT_ROW("rate_limit_num", http_sink_options, rate_limit_num,
+        .help = "Most requests started per rate_limit_duration_secs; unlimited when not set."),
+    OPT_FLOAT_ROW("rate_limit_duration_secs", http_sink_options, rate_limit_duration_secs,
+        .def = "1", .help = "The window of rate_limit_num, in seconds."),
     OPT_END,
 };
 
@@ -78,34 +80,30 @@ const opt_spec http_encoding_fields[] = {
 };
 
 const opt_spec http_tls_fields[] = {
-    {"ca_file", OPT_STRING, offsetof(http_sink_options, tls_ca_file), NULL, false,
-     "PEM file of the certificate authorities to trust.", NULL, NULL},
-    {"crt_file", OPT_STRING, offsetof(http_sink_options, tls_crt_file), NULL, false,
-     "PEM client certificate.", NULL, NULL},
-    {"key_file", OPT_STRING, offsetof(http_sink_options, tls_key_file), NULL, false,
-     "PEM private key of the client certificate.", NULL, NULL},
-    {"key_pass", OPT_STRING, offsetof(http_sink_options, tls_key_pass), NULL, false,
-     "Passphrase of key_file.", NULL, NULL},
-    {"verify_certificate", OPT_BOOL, offsetof(http_sink_options, tls_verify_certificate),
-     "true", false, "Check the server's certificate chain.", NULL, NULL},
-    {"verify_hostname", OPT_BOOL, offsetof(http_sink_options, tls_verify_hostname), "true",
-     false, "Check that the certificate names the host.", NULL, NULL},
+    OPT_STRING_ROW("ca_file", http_sink_options, tls_ca_file,
+        .help = "PEM file of the certificate authorities to trust."),
+    OPT_STRING_ROW("crt_file", http_sink_options, tls_crt_file, .help = "PEM client certificate."),
+    OPT_STRING_ROW("key_file", http_sink_options, tls_key_file,
+        .help = "PEM private key of the client certificate."),
+    OPT_STRING_ROW("key_pass", http_sink_options, tls_key_pass, .help = "Passphrase of key_file."),
+    OPT_BOOL_ROW("verify_certificate", http_sink_options, tls_verify_certificate, .def = "true",
+        .help = "Check the server's certificate chain."),
+    OPT_BOOL_ROW("verify_hostname", http_sink_options, tls_verify_hostname, .def = "true",
+        .help = "Check that the certificate names the host."),
     OPT_END,
 };
 
 const opt_spec http_auth_fields[] = {
-    {"strategy", OPT_ENUM, offsetof(http_sink_options, auth_strategy), NULL, false,
-     "basic (user, password), bearer (token) or api_key (api_key).", http_auth_strategy_names,
-     NULL},
-    {"user", OPT_STRING, offsetof(http_sink_options, auth_user), NULL, false,
-     "User name of basic auth.", NULL, NULL},
-    {"password", OPT_STRING, offsetof(http_sink_options, auth_password), NULL, false,
-     "Password of basic auth.", NULL, NULL},
-    {"token", OPT_STRING, offsetof(http_sink_options, auth_token), NULL, false,
-     "Token of bearer auth, sent as `Authorization: Bearer <token>`.", NULL, NULL},
-    {"api_key", OPT_STRING, offsetof(http_sink_options, auth_api_key), NULL, false,
-     "Key of api_key auth (Elasticsearch's base64 `id:key`), sent as "
-     "`Authorization: ApiKey <key>`.", NULL, NULL},
+    OPT_ENUM_ROW("strategy", http_sink_options, auth_strategy, http_auth_strategy_values,
+        .help = "basic (user, password), bearer (token) or api_key (api_key)."),
+    OPT_STRING_ROW("user", http_sink_options, auth_user, .help = "User name of basic auth."),
+    OPT_STRING_ROW("password", http_sink_options, auth_password,
+        .help = "Password of basic auth."),
+    OPT_STRING_ROW("token", http_sink_options, auth_token,
+        .help = "Token of bearer auth, sent as `Authorization: Bearer <token>`."),
+    OPT_STRING_ROW("api_key", http_sink_options, auth_api_key,
+        .help = "Key of api_key auth (Elasticsearch's base64 `id:key`), sent as `Authorization: "
+                "ApiKey <key>`."),
     OPT_END,
 };
 
@@ -297,8 +295,6 @@ static size_t check_adaptive(const http_sink_options *o, const char *label, cons
         problem = "decrease_ratio must be between 0 and 1";
     else if (!(o->arc_ewma_alpha > 0 && o->arc_ewma_alpha < 1))
         problem = "ewma_alpha must be between 0 and 1";
-    else if (!(o->arc_rtt_deviation_scale >= 0))
-        problem = "rtt_deviation_scale may not be negative";
     if (!problem)
         return 0;
     diag_add(diags, DIAG_ERROR, node_at(node, "request", "adaptive_concurrency"), label,
@@ -322,17 +318,6 @@ static size_t check_numbers(const http_sink_options *o, const char *label, const
     }
     errors += read_concurrency((http_sink_options *)o, label, diags);
     errors += check_adaptive(o, label, node, diags);
-    if (opt_set(node, "request.timeout_secs") && o->timeout_secs == 0) {
-        diag_add(diags, DIAG_ERROR, node_at(node, "request", "timeout_secs"), label,
-                 "request.timeout_secs: must be at least 1");
-        errors++;
-    }
-    if (o->batch_timeout_secs < 0 || o->retry_initial_backoff_secs < 0 ||
-        o->retry_max_duration_secs < 0) {
-        diag_add(diags, DIAG_ERROR, node, label,
-                 "batch.timeout_secs and request.retry_*_secs may not be negative");
-        errors++;
-    }
     return errors;
 }
 

@@ -90,12 +90,12 @@ typedef struct http_sink_options {
     char *auth_api_key;               /* sent as `Authorization: ApiKey <key>` */
     /* encoding: Vector's transformer, applied to logs before the codec */
     opt_list encoding_only_fields, encoding_except_fields;
-    int encoding_timestamp_format;    /* index into http_timestamp_format_names */
+    int encoding_timestamp_format;    /* a http_timestamp_format_values value */
 } http_sink_options;
 
 /* Table fragments to put in a sink's option table (each is an OPT_OBJECT
  * entry's `fields`), e.g.
- *   {"batch", OPT_OBJECT, 0, NULL, false, "...", NULL, http_batch_fields},
+ *   OPT_OBJECT_ROW("batch", http_batch_fields, .help = "..."),
  * and HTTP_SINK_OPTIONS below lists all of them at once. */
 extern const opt_spec http_batch_fields[];
 extern const opt_spec http_request_fields[];
@@ -107,41 +107,33 @@ extern const opt_spec http_auth_fields[];
  * as its `encoding` object's fields. */
 extern const opt_spec http_encoding_fields[];
 /* "rfc3339" (the default), "unix", "unix_ms", "unix_us", "unix_ns",
- * "unix_float" */
-extern const char *const http_timestamp_format_names[];
+ * "unix_float", with http_fields.c's values for them. */
+extern const opt_enum_value http_timestamp_format_values[];
 
-#define HTTP_ENCODING_TRANSFORM_OPTIONS                                          \
-    {"only_fields", OPT_STRING_LIST,                                             \
-     offsetof(http_sink_options, encoding_only_fields), NULL, false,             \
-     "Paths of the only log fields to send.", NULL, NULL},                       \
-    {"except_fields", OPT_STRING_LIST,                                           \
-     offsetof(http_sink_options, encoding_except_fields), NULL, false,           \
-     "Paths of log fields not to send.", NULL, NULL},                            \
-    {"timestamp_format", OPT_ENUM,                                               \
-     offsetof(http_sink_options, encoding_timestamp_format), "rfc3339", false,   \
-     "How timestamps are written: rfc3339, unix, unix_ms, unix_us, unix_ns or "  \
-     "unix_float.", http_timestamp_format_names, NULL}
+#define HTTP_ENCODING_TRANSFORM_OPTIONS                                                  \
+    OPT_LIST_ROW("only_fields", http_sink_options, encoding_only_fields,                 \
+        .help = "Paths of the only log fields to send."),                                \
+    OPT_LIST_ROW("except_fields", http_sink_options, encoding_except_fields,             \
+        .help = "Paths of log fields not to send."),                                     \
+    OPT_ENUM_ROW("timestamp_format", http_sink_options, encoding_timestamp_format,       \
+        http_timestamp_format_values, .def = "rfc3339",                                  \
+        .help = "How timestamps are written: rfc3339, unix, unix_ms, unix_us, unix_ns or " \
+                "unix_float.")
 
-#define HTTP_SINK_OPTIONS                                                        \
-    {"batch", OPT_OBJECT, 0, NULL, false,                                        \
-     "When a request is sent: max_events, max_bytes, timeout_secs.", NULL,       \
-     http_batch_fields},                                                         \
-    {"compression", OPT_NODE, offsetof(http_sink_options, compression_node),     \
-     NULL, false, "none, gzip, zstd or deflate; or {algorithm, level}.", NULL,   \
-     NULL},                                                                      \
-    {"compression_level", OPT_UINT,                                              \
-     offsetof(http_sink_options, compression_level), NULL, false,                \
-     "gzip/deflate 1-9, zstd 1-19; the codec's default when not set.", NULL,     \
-     NULL},                                                                      \
-    {"request", OPT_OBJECT, 0, NULL, false,                                      \
-     "concurrency, adaptive_concurrency, timeout_secs, retry_*, headers.", NULL,       \
-     http_request_fields}, \
-    {"tls", OPT_OBJECT, 0, NULL, false,                                          \
-     "ca_file, crt_file, key_file, key_pass, verify_certificate, "               \
-     "verify_hostname.", NULL, http_tls_fields},                                 \
-    {"auth", OPT_OBJECT, 0, NULL, false,                                         \
-     "strategy (basic, bearer or api_key), user, password, token, api_key.",    \
-     NULL, http_auth_fields}
+#define HTTP_SINK_OPTIONS                                                                \
+    OPT_OBJECT_ROW("batch", http_batch_fields,                                           \
+        .help = "When a request is sent: max_events, max_bytes, timeout_secs."),          \
+    OPT_NODE_ROW("compression", http_sink_options, compression_node,                     \
+        .help = "none, gzip, zstd or deflate; or {algorithm, level}."),                   \
+    OPT_UINT_ROW("compression_level", http_sink_options, compression_level,              \
+        .help = "gzip/deflate 1-9, zstd 1-19; the codec's default when not set."),        \
+    OPT_OBJECT_ROW("request", http_request_fields,                                       \
+        .help = "concurrency, adaptive_concurrency, timeout_secs, retry_*, headers."),    \
+    OPT_OBJECT_ROW("tls", http_tls_fields,                                               \
+        .help = "ca_file, crt_file, key_file, key_pass, verify_certificate, "             \
+                "verify_hostname."),                                                     \
+    OPT_OBJECT_ROW("auth", http_auth_fields,                                             \
+        .help = "strategy (basic, bearer or api_key), user, password, token, api_key.")
 
 /* Problems of the shared options (an auth strategy without its fields,
  * unreadable TLS files, ...): adds them to diags, returns their count.

@@ -1,7 +1,8 @@
 """End-to-end tests of the file source: exact lines into a file sink,
 read_from end, appends while running, rename rotation, copy-truncate,
 deletion, restart from the checkpoint after SIGTERM, a corrupt checkpoint
-file set aside, and a 1,000,000-line file arriving complete."""
+file set aside, a 1,000,000-line file arriving complete, and Vector's older
+option names (ignore_older, glob_minimum_cooldown, start_at_beginning)."""
 import json
 import os
 import time
@@ -415,3 +416,90 @@ def test_rotation_leftovers_not_read_by_default(start_sluice, tmp_path):
     time.sleep(0.3)
     assert s.terminate() == 0, s.stderr()
     assert sorted(messages(out)) == ["live", "rotated"]
+
+
+def vector_style_config(tmp_path, include, out, extra=""):
+    """A file source written with Vector's older option names."""
+    return f"""
+api:
+  enabled: false
+data_dir: "{tmp_path / 'data'}"
+sources:
+  in:
+    type: file
+    include: ["{include}"]
+    ignore_older: 86400
+    glob_minimum_cooldown: 100
+    start_at_beginning: true
+{extra}
+sinks:
+  out:
+    type: file
+    inputs: [in]
+    path: "{out}"
+    encoding:
+      codec: json
+"""
+
+
+def test_vector_older_option_names(start_sluice, tmp_path):
+    """ignore_older and glob_minimum_cooldown are ignore_older_secs and
+    glob_minimum_cooldown_ms; start_at_beginning: true reads existing files
+    from their start and ignores checkpoints (Vector's mapping), so a
+    restart reads them again. Each older name gets a validate warning
+    naming the option to use."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    append(logs / "a.log", ["a 1", "a 2"])
+    old = logs / "old.log"
+    append(old, ["too old"])
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    out = tmp_path / "out.json"
+    cfg = vector_style_config(tmp_path, logs / "*.log", out)
+    path = tmp_path / "vector.yaml"
+    path.write_text(cfg)
+    r = run_cli("validate", "--no-environment", "-c", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = r.stdout + r.stderr
+    assert 'option "ignore_older" is an older name of "ignore_older_secs"' in text
+    assert 'option "glob_minimum_cooldown" is an older name of "glob_minimum_cooldown_ms"' in text
+    assert 'option "start_at_beginning" is deprecated: use read_from and ignore_checkpoints' in text
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 2, what="the existing lines")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["a 1", "a 2"]
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 4, what="the lines read again")
+    time.sleep(0.3)
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["a 1", "a 2", "a 1", "a 2"]
+
+
+def test_start_at_beginning_yields_to_the_newer_options(start_sluice, tmp_path):
+    """Given ignore_checkpoints itself, start_at_beginning no longer
+    decides it: a restart continues from the checkpoint."""
+    append(tmp_path / "a.log", ["only"])
+    out = tmp_path / "out.json"
+    cfg = vector_style_config(tmp_path, tmp_path / "*.log", out,
+                              "    ignore_checkpoints: false\n")
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 1, what="first run")
+    assert s.terminate() == 0, s.stderr()
+    append(tmp_path / "a.log", ["more"])
+    s = start_sluice(cfg)
+    wait_for(lambda: len(read_events(out)) >= 2, what="second run")
+    time.sleep(0.5)
+    assert s.terminate() == 0, s.stderr()
+    assert messages(out) == ["only", "more"]
+
+
+def test_older_and_newer_name_together_refused(tmp_path):
+    path = tmp_path / "both.yaml"
+    path.write_text(vector_style_config(tmp_path, tmp_path / "*.log", tmp_path / "out.json",
+                                        "    ignore_older_secs: 60\n"))
+    r = run_cli("validate", "--no-environment", "-c", str(path))
+    assert r.returncode == 78
+    assert ('option "ignore_older" is an older name of "ignore_older_secs", which is also '
+            'given: keep only "ignore_older_secs"') in r.stdout + r.stderr

@@ -1,6 +1,7 @@
 /* test_options.c - option tables: every type, defaults, the exact messages
  * for unknown keys, wrong types, missing and enum values, nested objects,
- * several tables at once, `sluice doc` output and did-you-mean. */
+ * several tables at once, `sluice doc` output and did-you-mean; ranges,
+ * enum values, older names, no-effect and deprecated options. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,27 +27,34 @@ typedef struct test_opts {
     char *prefix;
 } test_opts;
 
-static const char *const level_names[] = {"low", "mid", "high", NULL};
-static const char *const codec_names[] = {"json", "text", "logfmt", NULL};
+enum { LEVEL_LOW = 0, LEVEL_MID, LEVEL_HIGH };
+enum { CODEC_JSON = 0, CODEC_TEXT, CODEC_LOGFMT };
+
+static const opt_enum_value level_values[] = {
+    {"low", LEVEL_LOW}, {"mid", LEVEL_MID}, {"high", LEVEL_HIGH}, {NULL, 0},
+};
+static const opt_enum_value codec_values[] = {
+    {"json", CODEC_JSON}, {"text", CODEC_TEXT}, {"logfmt", CODEC_LOGFMT}, {NULL, 0},
+};
 
 static const opt_spec encoding_fields[] = {
-    {"codec", OPT_ENUM, offsetof(test_opts, codec), "json", false, "how events are written",
-     codec_names, NULL},
-    {"prefix", OPT_STRING, offsetof(test_opts, prefix), NULL, false, NULL, NULL, NULL},
+    OPT_ENUM_ROW("codec", test_opts, codec, codec_values, .def = "json",
+        .help = "how events are written"),
+    OPT_STRING_ROW("prefix", test_opts, prefix),
     OPT_END,
 };
 
 static const opt_spec table[] = {
-    {"flag", OPT_BOOL, offsetof(test_opts, flag), "true", false, "a switch", NULL, NULL},
-    {"delta", OPT_INT, offsetof(test_opts, delta), "-3", false, NULL, NULL, NULL},
-    {"count", OPT_UINT, offsetof(test_opts, count), "10", false, "how many", NULL, NULL},
-    {"ratio", OPT_FLOAT, offsetof(test_opts, ratio), "0.5", false, NULL, NULL, NULL},
-    {"name", OPT_STRING, offsetof(test_opts, name), "anon", false, NULL, NULL, NULL},
-    {"path", OPT_STRING, offsetof(test_opts, path), NULL, true, "where to write", NULL, NULL},
-    {"level", OPT_ENUM, offsetof(test_opts, level), "mid", false, NULL, level_names, NULL},
-    {"tags", OPT_STRING_LIST, offsetof(test_opts, tags), NULL, false, NULL, NULL, NULL},
-    {"program", OPT_NODE, offsetof(test_opts, program), NULL, false, NULL, NULL, NULL},
-    {"encoding", OPT_OBJECT, 0, NULL, false, "output encoding", NULL, encoding_fields},
+    OPT_BOOL_ROW("flag", test_opts, flag, .def = "true", .help = "a switch"),
+    OPT_INT_ROW("delta", test_opts, delta, .def = "-3"),
+    OPT_UINT_ROW("count", test_opts, count, .def = "10", .help = "how many"),
+    OPT_FLOAT_ROW("ratio", test_opts, ratio, .def = "0.5"),
+    OPT_STRING_ROW("name", test_opts, name, .def = "anon"),
+    OPT_STRING_ROW("path", test_opts, path, .required = true, .help = "where to write"),
+    OPT_ENUM_ROW("level", test_opts, level, level_values, .def = "mid"),
+    OPT_LIST_ROW("tags", test_opts, tags),
+    OPT_NODE_ROW("program", test_opts, program),
+    OPT_OBJECT_ROW("encoding", encoding_fields, .help = "output encoding"),
     OPT_END,
 };
 
@@ -167,8 +175,8 @@ static void test_no_map_means_all_defaults(void **state)
 {
     fixture *f = *state;
     static const opt_spec optional[] = {
-        {"count", OPT_UINT, offsetof(test_opts, count), "7", false, NULL, NULL, NULL},
-        {"encoding", OPT_OBJECT, 0, NULL, false, NULL, NULL, encoding_fields},
+        OPT_UINT_ROW("count", test_opts, count, .def = "7"),
+        OPT_OBJECT_ROW("encoding", encoding_fields),
         OPT_END,
     };
     opt_target target = {optional, &f->opts};
@@ -352,8 +360,8 @@ static void test_several_tables(void **state)
 {
     fixture *f = *state;
     static const opt_spec frame[] = {
-        {"inputs", OPT_STRING_LIST, offsetof(frame_opts, inputs), NULL, true, NULL, NULL, NULL},
-        {"count", OPT_UINT, offsetof(frame_opts, count), "99", false, NULL, NULL, NULL},
+        OPT_LIST_ROW("inputs", frame_opts, inputs, .required = true),
+        OPT_UINT_ROW("count", frame_opts, count, .def = "99"),
         OPT_END,
     };
     frame_opts fo = {{NULL, 0}, 0};
@@ -412,8 +420,8 @@ static void test_doc_quotes_defaults_with_whitespace(void **state)
     (void)state;
     typedef struct { char *delim; char *sep; } opts;
     static const opt_spec quoted[] = {
-        {"line_delimiter", OPT_STRING, offsetof(opts, delim), "\n", false, NULL, NULL, NULL},
-        {"separator", OPT_STRING, offsetof(opts, sep), "a \"b\"\t", false, NULL, NULL, NULL},
+        OPT_STRING_ROW("line_delimiter", opts, delim, .def = "\n"),
+        OPT_STRING_ROW("separator", opts, sep, .def = "a \"b\"\t"),
         OPT_END,
     };
     buf out = BUF_INIT;
@@ -440,7 +448,249 @@ static void test_did_you_mean(void **state)
     assert_null(opt_did_you_mean("encoding", names, 0));
 }
 
+/* ---- ranges, enum values, aliases, no-effect and deprecated rows ---- */
+
+enum { MODE_FAST = 7, MODE_SAFE = -2 };
+
+typedef struct v2_opts {
+    uint64_t lines;
+    int64_t offset;
+    double ratio;
+    double wait;
+    uint64_t cooldown_ms;
+    uint64_t older_secs;
+    int mode;
+    char *delimiter;
+    opt_list include;
+    bool start;
+} v2_opts;
+
+static const opt_enum_value mode_values[] = {
+    {"fast", MODE_FAST}, {"safe", MODE_SAFE}, {NULL, 0},
+};
+
+static const opt_spec v2_table[] = {
+    OPT_UINT_ROW("lines", v2_opts, lines, .def = "1", OPT_RANGE(1, 1000), .help = "lines"),
+    OPT_INT_ROW("offset", v2_opts, offset, OPT_MIN(-5), OPT_BELOW(5)),
+    OPT_FLOAT_ROW("ratio", v2_opts, ratio, OPT_ABOVE(0), OPT_MAX(1)),
+    OPT_FLOAT_ROW("wait", v2_opts, wait, OPT_ABOVE(0), .unit = "seconds"),
+    OPT_UINT_ROW("cooldown_ms", v2_opts, cooldown_ms, .def = "1000"),
+    OPT_ALIAS_ROW("cooldown", "cooldown_ms"),
+    OPT_UINT_ROW("older_secs", v2_opts, older_secs, .required = true),
+    OPT_ALIAS_ROW("older", "older_secs"),
+    OPT_ENUM_ROW("mode", v2_opts, mode, mode_values, .def = "safe"),
+    OPT_STRING_ROW("delimiter", v2_opts, delimiter, .def = ",", .nonempty = true),
+    OPT_LIST_ROW("include", v2_opts, include, .nonempty = true),
+    OPT_BOOL_ROW("start", v2_opts, start, .deprecated = "use mode instead"),
+    OPT_NO_EFFECT_ROW("timezone", "has no effect: timestamps carry their zone"),
+    OPT_END,
+};
+
+typedef struct v2_fixture {
+    diag_list diags;
+    cfg_doc *doc;
+    v2_opts opts;
+} v2_fixture;
+
+static int v2_setup(void **state)
+{
+    v2_fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    *state = f;
+    return 0;
+}
+
+static int v2_teardown(void **state)
+{
+    v2_fixture *f = *state;
+    opt_free(v2_table, &f->opts);
+    cfg_doc_free(f->doc);
+    diag_list_free(&f->diags);
+    free(f);
+    return 0;
+}
+
+static size_t v2_apply(v2_fixture *f, const char *yaml)
+{
+    f->doc = cfg_doc_parse("t.yaml", yaml, strlen(yaml), false, &f->diags);
+    assert_non_null(f->doc);
+    opt_target target = {v2_table, &f->opts};
+    return opt_apply(cfg_doc_root(f->doc), &target, 1, NULL, "sources.in", &f->diags);
+}
+
+static void v2_assert_message(const v2_fixture *f, size_t i, diag_level level,
+                              const char *expected)
+{
+    assert_true(i < f->diags.n);
+    assert_int_equal(f->diags.items[i].level, level);
+    buf out = BUF_INIT;
+    assert_int_equal(diag_format(&f->diags.items[i], &out), 0);
+    assert_string_equal(out.data, expected);
+    buf_free(&out);
+}
+
+static void test_values_within_ranges(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 0\nlines: 1000\noffset: -5\nratio: 1\n"
+                                 "wait: 0.001\n"),
+                     0);
+    assert_int_equal(f->diags.n, 0);
+    assert_int_equal(f->opts.lines, 1000);
+    assert_int_equal(f->opts.offset, -5);
+    assert_true(f->opts.ratio == 1.0);
+}
+
+static void test_range_errors_name_the_range_at_the_value(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\nlines: 0\noffset: 5\nratio: 0\nwait: 0\n"), 4);
+    v2_assert_message(f, 0, DIAG_ERROR,
+                      "t.yaml:2: sources.in: option \"lines\" must be from 1 to 1000, got \"0\"");
+    v2_assert_message(f, 1, DIAG_ERROR,
+                      "t.yaml:3: sources.in: option \"offset\" must be at least -5 and below 5, "
+                      "got \"5\"");
+    v2_assert_message(f, 2, DIAG_ERROR,
+                      "t.yaml:4: sources.in: option \"ratio\" must be above 0 and at most 1, "
+                      "got \"0\"");
+    v2_assert_message(f, 3, DIAG_ERROR,
+                      "t.yaml:5: sources.in: option \"wait\" must be a number of seconds above 0, "
+                      "got \"0\"");
+}
+
+static void test_range_upper_bound(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\nlines: 1001\n"), 1);
+    v2_assert_message(f, 0, DIAG_ERROR,
+                      "t.yaml:2: sources.in: option \"lines\" must be from 1 to 1000, "
+                      "got \"1001\"");
+}
+
+static void test_enum_values_are_the_components_own(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\nmode: fast\n"), 0);
+    assert_int_equal(f->opts.mode, MODE_FAST);
+}
+
+static void test_enum_default_is_its_value(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\n"), 0);
+    assert_int_equal(f->opts.mode, MODE_SAFE);
+    assert_int_equal(f->opts.lines, 1);
+    assert_string_equal(f->opts.delimiter, ",");
+}
+
+static void test_enum_error_lists_the_names(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\nmode: saf\n"), 1);
+    v2_assert_message(f, 0, DIAG_ERROR,
+                      "t.yaml:2: sources.in: option \"mode\" must be one of fast|safe, got "
+                      "\"saf\" (did you mean \"safe\"?)");
+}
+
+static void test_empty_string_and_list_refused(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\ndelimiter: \"\"\ninclude: []\n"), 2);
+    v2_assert_message(f, 0, DIAG_ERROR,
+                      "t.yaml:2: sources.in: option \"delimiter\" must not be empty");
+    v2_assert_message(f, 1, DIAG_ERROR,
+                      "t.yaml:3: sources.in: option \"include\" must not be empty");
+}
+
+static void test_alias_sets_the_option_with_a_warning(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older: 600\ncooldown: 250\n"), 0);
+    assert_int_equal(f->opts.older_secs, 600);
+    assert_int_equal(f->opts.cooldown_ms, 250);
+    assert_int_equal(f->diags.n, 2);
+    v2_assert_message(f, 0, DIAG_WARNING,
+                      "t.yaml:1: sources.in: option \"older\" is an older name of "
+                      "\"older_secs\"");
+    v2_assert_message(f, 1, DIAG_WARNING,
+                      "t.yaml:2: sources.in: option \"cooldown\" is an older name of "
+                      "\"cooldown_ms\"");
+}
+
+static void test_alias_value_errors_name_the_alias(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older: soon\n"), 1);
+    v2_assert_message(f, 1, DIAG_ERROR,
+                      "t.yaml:1: sources.in: option \"older\" must be an unsigned integer, got "
+                      "\"soon\"");
+}
+
+static void test_alias_and_new_name_together_refused(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 5\nolder: 600\n"), 1);
+    assert_int_equal(f->diags.n, 1);
+    v2_assert_message(f, 0, DIAG_ERROR,
+                      "t.yaml:2: sources.in: option \"older\" is an older name of "
+                      "\"older_secs\", which is also given: keep only \"older_secs\"");
+    assert_int_equal(f->opts.older_secs, 5);
+}
+
+static void test_null_alias_leaves_the_default(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\ncooldown:\n"), 0);
+    assert_int_equal(f->diags.n, 0);
+    assert_int_equal(f->opts.cooldown_ms, 1000);
+}
+
+static void test_no_effect_and_deprecated_warn(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\ntimezone: {any: [thing]}\nstart: true\n"), 0);
+    assert_int_equal(f->diags.n, 2);
+    v2_assert_message(f, 0, DIAG_WARNING,
+                      "t.yaml:2: sources.in: option \"timezone\" is accepted but has no effect: "
+                      "timestamps carry their zone");
+    v2_assert_message(f, 1, DIAG_WARNING,
+                      "t.yaml:3: sources.in: option \"start\" is deprecated: use mode instead");
+    assert_true(f->opts.start);
+}
+
+static void test_null_no_effect_is_silent(void **state)
+{
+    v2_fixture *f = *state;
+    assert_int_equal(v2_apply(f, "older_secs: 1\ntimezone:\n"), 0);
+    assert_int_equal(f->diags.n, 0);
+}
+
+static void test_doc_v2(void **state)
+{
+    (void)state;
+    buf out = BUF_INIT;
+    assert_int_equal(opt_doc(v2_table, &out), 0);
+    const char *expected =
+        "  lines        uint              default: 1  range: from 1 to 1000  \xe2\x80\x94 lines\n"
+        "  offset       int               range: at least -5 and below 5\n"
+        "  ratio        float             range: above 0 and at most 1\n"
+        "  wait         float (seconds)   range: above 0\n"
+        "  cooldown_ms  uint              default: 1000\n"
+        "  cooldown     alias             \xe2\x80\x94 older name of cooldown_ms\n"
+        "  older_secs   uint              required\n"
+        "  older        alias             \xe2\x80\x94 older name of older_secs\n"
+        "  mode         enum (fast|safe)  default: safe\n"
+        "  delimiter    string            default: ,  not empty\n"
+        "  include      list of strings   not empty\n"
+        "  start        bool              deprecated: use mode instead\n"
+        "  timezone     no effect         \xe2\x80\x94 accepted but has no effect: timestamps "
+        "carry their zone\n";
+    assert_string_equal(out.data, expected);
+    buf_free(&out);
+}
+
 #define FIXTURE_TEST(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+#define V2_TEST(fn) cmocka_unit_test_setup_teardown(fn, v2_setup, v2_teardown)
 
 int main(void)
 {
@@ -468,6 +718,20 @@ int main(void)
         FIXTURE_TEST(test_several_tables),
         FIXTURE_TEST(test_opt_set),
         cmocka_unit_test(test_doc),
+        V2_TEST(test_values_within_ranges),
+        V2_TEST(test_range_errors_name_the_range_at_the_value),
+        V2_TEST(test_range_upper_bound),
+        V2_TEST(test_enum_values_are_the_components_own),
+        V2_TEST(test_enum_default_is_its_value),
+        V2_TEST(test_enum_error_lists_the_names),
+        V2_TEST(test_empty_string_and_list_refused),
+        V2_TEST(test_alias_sets_the_option_with_a_warning),
+        V2_TEST(test_alias_value_errors_name_the_alias),
+        V2_TEST(test_alias_and_new_name_together_refused),
+        V2_TEST(test_null_alias_leaves_the_default),
+        V2_TEST(test_no_effect_and_deprecated_warn),
+        V2_TEST(test_null_no_effect_is_silent),
+        cmocka_unit_test(test_doc_v2),
         cmocka_unit_test(test_doc_quotes_defaults_with_whitespace),
         cmocka_unit_test(test_did_you_mean),
     };
