@@ -100,10 +100,10 @@ static bool has_header(const struct curl_slist *l, const char *name)
 }
 
 static int append_formatted(struct curl_slist **list, buf *line, const char *name,
-                            const char *value)
+                            const char *val)
 {
     buf_reset(line);
-    if (buf_printf(line, "%s: %s", name, value) < 0)
+    if (buf_printf(line, "%s: %s", name, val) < 0)
         return -1;
     return append_header(list, line->data);
 }
