@@ -4,6 +4,7 @@
 # Other targets: make (build only), make asan (sanitizer suite), make fuzz
 # (short libFuzzer runs), make chaos (failure drills, tests/chaos; CHAOS_SHORT=1
 # for the few-minute CI version), make bench SCENARIO=stdin_blackhole, make clean.
+# CMAKE_FLAGS goes to every cmake configure (CI: -DSLUICE_WERROR=ON).
 
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
@@ -11,6 +12,7 @@ FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 FUZZ_SECS   ?= 30
 CHAOS_SHORT ?=
+CMAKE_FLAGS ?=
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libcurl4-openssl-dev libpcre2-dev libjansson-dev \
@@ -37,9 +39,10 @@ deps:
 	fi
 
 $(BUILD)/Makefile:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/Makefile
+	$(if $(CMAKE_FLAGS),cmake -S . -B $(BUILD) $(CMAKE_FLAGS))
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
@@ -49,13 +52,14 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure
 
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF \
+	  $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	@for f in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
 	  name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \

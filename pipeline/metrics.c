@@ -459,23 +459,6 @@ void metrics_observe(metrics_series *s, double v)
         ;
 }
 
-uint64_t metrics_histogram_count(const metrics_series *s)
-{
-    if (!s || !s->histo)
-        return 0;
-    uint64_t n = 0;
-    for (size_t i = 0; i <= s->histo->nbounds; i++)
-        n += atomic_load_explicit(&s->histo->buckets[i], memory_order_relaxed);
-    return n;
-}
-
-double metrics_histogram_sum(const metrics_series *s)
-{
-    if (!s || !s->histo)
-        return 0;
-    return bits_double(atomic_load_explicit(&s->histo->sum, memory_order_relaxed));
-}
-
 void metrics_reset(void)
 {
     pthread_mutex_lock(&registry.lock);

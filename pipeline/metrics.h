@@ -49,9 +49,6 @@ void metrics_gauge_add(metrics_series *s, double d);  /* gauge */
 uint64_t metrics_counter_value(const metrics_series *s);
 double metrics_gauge_value(const metrics_series *s);
 void metrics_observe(metrics_series *s, double v);    /* histogram */
-/* A histogram's observation count and sum (tests). */
-uint64_t metrics_histogram_count(const metrics_series *s);
-double metrics_histogram_sum(const metrics_series *s);
 
 /* Prometheus text format 0.0.4 of every series, names prefixed `sluice_`. */
 int metrics_render_prometheus(buf *out);

@@ -215,8 +215,3 @@ uint64_t queue_bytes(queue *q)
     pthread_mutex_unlock(&q->lock);
     return n;
 }
-
-size_t queue_capacity(const queue *q)
-{
-    return q->max_events;
-}

@@ -53,6 +53,5 @@ size_t queue_events(queue *q);
 size_t queue_batches(queue *q);
 /* Estimated JSON bytes queued (each batch's json_bytes as pushed). */
 uint64_t queue_bytes(queue *q);
-size_t queue_capacity(const queue *q);
 
 #endif

@@ -162,7 +162,7 @@ static series_slot *series_slot_of(dd_normalizer *n, const metric *m, bool *fres
     return slot;
 }
 
-static int absolute_counter_delta(dd_normalizer *n, const metric *m, double *value,
+static int absolute_counter_delta(dd_normalizer *n, const metric *m, double *val,
                                   sl_error *err)
 {
     bool fresh;
@@ -173,11 +173,11 @@ static int absolute_counter_delta(dd_normalizer *n, const metric *m, double *val
     slot->value = m->v.counter;
     if (fresh || m->v.counter < last)
         return 1;
-    *value = m->v.counter - last;
+    *val = m->v.counter - last;
     return 0;
 }
 
-static int incremental_gauge_total(dd_normalizer *n, const metric *m, double *value,
+static int incremental_gauge_total(dd_normalizer *n, const metric *m, double *val,
                                    sl_error *err)
 {
     bool fresh;
@@ -185,7 +185,7 @@ static int incremental_gauge_total(dd_normalizer *n, const metric *m, double *va
     if (!slot)
         return sl_fail(err, "out of memory");
     slot->value += m->v.gauge;
-    *value = slot->value;
+    *val = slot->value;
     return 0;
 }
 
@@ -195,11 +195,11 @@ static int compare_strings(const void *a, const void *b)
 }
 
 /* A set's values may repeat (a set event is a list): count each once. */
-static int distinct_values(const metric *m, double *value, sl_error *err)
+static int distinct_values(const metric *m, double *val, sl_error *err)
 {
     uint32_t n = m->v.set.n;
     if (n < 2) {
-        *value = n;
+        *val = n;
         return 0;
     }
     const char **sorted = malloc(n * sizeof(*sorted));
@@ -211,7 +211,7 @@ static int distinct_values(const metric *m, double *value, sl_error *err)
     for (uint32_t i = 1; i < n; i++)
         distinct += strcmp(sorted[i - 1], sorted[i]) != 0;
     free(sorted);
-    *value = distinct;
+    *val = distinct;
     return 0;
 }
 
@@ -234,28 +234,28 @@ static int check_distribution(const metric *m, sl_error *err)
     return values == 0;
 }
 
-int dd_normalize(dd_normalizer *n, const metric *m, double *value, sl_error *err)
+int dd_normalize(dd_normalizer *n, const metric *m, double *val, sl_error *err)
 {
-    *value = 0;
+    *val = 0;
     switch (m->type) {
     case METRIC_COUNTER:
         if (!isfinite(m->v.counter))
             return sl_fail(err, "Dropped the counter \"%s\": its value is not a finite number.",
                            m->name);
         if (m->kind == METRIC_ABSOLUTE)
-            return absolute_counter_delta(n, m, value, err);
-        *value = m->v.counter;
+            return absolute_counter_delta(n, m, val, err);
+        *val = m->v.counter;
         return 0;
     case METRIC_GAUGE:
         if (!isfinite(m->v.gauge))
             return sl_fail(err, "Dropped the gauge \"%s\": its value is not a finite number.",
                            m->name);
         if (m->kind == METRIC_INCREMENTAL)
-            return incremental_gauge_total(n, m, value, err);
-        *value = m->v.gauge;
+            return incremental_gauge_total(n, m, val, err);
+        *val = m->v.gauge;
         return 0;
     case METRIC_SET:
-        return distinct_values(m, value, err);
+        return distinct_values(m, val, err);
     case METRIC_DISTRIBUTION:
         return check_distribution(m, err);
     default:
@@ -424,12 +424,12 @@ static int write_host_resource(const metric *m, buf *out)
     return buf_append_str(out, ",\"type\":\"host\"}]");
 }
 
-int dd_series_encode(dd_metrics_encoder *enc, const metric *m, double value, int64_t now_s,
+int dd_series_encode(dd_metrics_encoder *enc, const metric *m, double val, int64_t now_s,
                      buf *out, sl_error *err)
 {
     if (m->type != METRIC_COUNTER && m->type != METRIC_GAUGE && m->type != METRIC_SET)
         return sl_fail(err, "a %s is not a series", metric_type_name(m->type));
-    if (!isfinite(value))
+    if (!isfinite(val))
         return sl_fail(err, "Dropped the metric \"%s\": its value is not a finite number.",
                        m->name);
     bool count = m->type == METRIC_COUNTER;
@@ -442,7 +442,7 @@ int dd_series_encode(dd_metrics_encoder *enc, const metric *m, double value, int
         (interval && buf_printf(out, ",\"interval\":%u", interval) < 0) ||
         buf_printf(out, ",\"points\":[{\"timestamp\":%lld,\"value\":",
                    (long long)timestamp_secs(m, now_s)) < 0 ||
-        write_float(out, value) < 0 || buf_append_str(out, "}]") < 0 ||
+        write_float(out, val) < 0 || buf_append_str(out, "}]") < 0 ||
         write_tags(enc, m, out) < 0 || write_host_resource(m, out) < 0 ||
         buf_append_char(out, '}') < 0) {
         out->len = start;

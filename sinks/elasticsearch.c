@@ -637,10 +637,10 @@ static void es_destroy(void *state)
     free(s);
 }
 
-static int append_query_param(buf *q, const char *name, const char *value)
+static int append_query_param(buf *q, const char *name, const char *val)
 {
     char *n = curl_easy_escape(NULL, name, 0);
-    char *v = curl_easy_escape(NULL, value, 0);
+    char *v = curl_easy_escape(NULL, val, 0);
     int rc = n && v ? buf_printf(q, "%c%s=%s", q->len ? '&' : '?', n, v) : -1;
     curl_free(n);
     curl_free(v);
@@ -695,12 +695,12 @@ static char **bulk_urls(const es_options *o, size_t *n, sl_error *err)
 static char *healthcheck_path(const char *endpoint)
 {
     const char *host = strstr(endpoint, "://");
-    const char *path = host ? host + 3 + strcspn(host + 3, "/?#") : endpoint;
-    size_t len = strcspn(path, "?#");
-    while (len > 0 && path[len - 1] == '/')
+    const char *rest = host ? host + 3 + strcspn(host + 3, "/?#") : endpoint;
+    size_t len = strcspn(rest, "?#");
+    while (len > 0 && rest[len - 1] == '/')
         len--;
     buf p = BUF_INIT;
-    if (buf_printf(&p, "%.*s/", (int)len, path) < 0)
+    if (buf_printf(&p, "%.*s/", (int)len, rest) < 0)
         return NULL;
     return buf_detach(&p);
 }

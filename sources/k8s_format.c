@@ -496,23 +496,10 @@ static bool k8s_name_rotated(const char *name, size_t n)
            k8s_all_digits(t + 14, 6);
 }
 
-bool k8s_is_rotated_plain(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
-    return k8s_name_rotated(name, strlen(name));
-}
-
 static bool k8s_ends_with(const char *s, size_t n, const char *suffix)
 {
     size_t k = strlen(suffix);
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
-
-bool k8s_excluded_by_default(const char *path)
-{
-    size_t n = strlen(path);
-    return k8s_ends_with(path, n, ".gz") || k8s_ends_with(path, n, ".tmp");
 }
 
 /* `<namespace>_<pod>_<uid>`: exactly two `_` and three non-empty parts. */

@@ -143,11 +143,4 @@ typedef struct k8s_pod_path {
  * Either may carry kubelet's rotation suffix. -1 for any other layout. */
 int k8s_parse_pod_path(const char *path, k8s_pod_path *out);
 
-/* True for kubelet's renamed plain file `<name>.log.<YYYYMMDD-hhmmss>`. */
-bool k8s_is_rotated_plain(const char *path);
-
-/* True for `.gz` and `.tmp` files, which kubelet's rotation makes from old
- * logs and which must never be read as new ones. */
-bool k8s_excluded_by_default(const char *path);
-
 #endif

@@ -1,7 +1,8 @@
 /* http_internal.h - what the files of the HTTP sink engine share; sinks use
  * http_sink.h instead.
  *
- *   http_sink.c      the loop on the sink's thread, curl, responses, acks
+ *   http_sink.c      the loop on the sink's thread, responses, acks
+ *   http_curl.c      the transport: libcurl multi (tests bring a fake)
  *   http_request.c   events into requests: routing, encoding, batching,
  *                    splitting, the pending list
  *   http_setup.c     http_sink_new / free, headers, limits, healthcheck
@@ -40,10 +41,11 @@ const char *http_content_encoding(http_compression algo);
 typedef struct http_zpool http_zpool;
 struct request;
 
-/* Starts the compression threads of a sink; a finished request wakes
- * wake's curl_multi_poll. 0, or -1 with err. */
-int http_zpool_new(http_compression algo, int level, CURLM *wake, http_zpool **out,
-                   sl_error *err);
+/* Starts the compression threads of a sink; a finished request calls
+ * wake(wake_ud), from a compression thread, to end the sink thread's wait.
+ * 0, or -1 with err. */
+int http_zpool_new(http_compression algo, int level, void (*wake)(void *), void *wake_ud,
+                   http_zpool **out, sl_error *err);
 /* Hands r (its body complete) to the pool; it is the pool's until taken. */
 void http_zpool_submit(http_zpool *p, struct request *r);
 /* The requests at the head of the pool that are done, in the order they
@@ -90,6 +92,51 @@ void http_arc_started(http_arc *a, size_t inflight);
  * when it did not: no RTT sample), back_pressure when it answered with a
  * retryable status or timed out. true when the limit changed. */
 bool http_arc_done(http_arc *a, int64_t now, double rtt_secs, bool back_pressure);
+
+/* ---- the transport (http_curl.c; unit tests bring a fake) ---- */
+
+typedef struct http_transport http_transport;
+
+/* How requests travel, chosen at setup (http_sink_setup.transport): the
+ * engine's state machine - retries, splits, partial failures, the
+ * down-endpoint rule - never names curl, so a fake that answers with
+ * scripted statuses can drive it without a network. Every call is on the
+ * sink's thread except wake. */
+struct http_transport {
+    /* The transport's state for h (it may read h's options: timeout, TLS,
+     * auth, method); ud is http_sink_setup.transport_ud. 0, or -1 with err. */
+    int (*open)(void *ud, http_sink *h, void **state, sl_error *err);
+    /* Frees the state; the requests in flight were cancelled before. */
+    void (*close)(void *state);
+    /* Sends r with body to r->dest->urls[r->url] with r->dest->headers.
+     * While it is out, the transport fills r->response and r->retry_after_ns
+     * (from a Retry-After header) and may keep a handle in r->handle. 0, or
+     * -1 when it cannot start (out of memory). */
+    int (*start)(void *state, struct request *r, const buf *body);
+    /* Waits up to wait_ms (0: not at all) for answers or a wake, and hands
+     * each request that finished to http_request_finished. */
+    void (*poll)(void *state, int wait_ms);
+    /* Ends a poll's wait early; safe from any thread. */
+    void (*wake)(void *state);
+    /* Drops r, still in flight, at teardown. */
+    void (*cancel)(void *state, struct request *r);
+};
+
+/* libcurl multi: the default when a setup names no transport. */
+extern const http_transport http_curl_transport;
+
+/* An easy handle with the sink's options (timeout, TLS, auth), whose
+ * callbacks fill the `request` given as CURLOPT_WRITEDATA/HEADERDATA; the
+ * healthcheck's. NULL out of memory. */
+CURL *http_curl_easy_new(const http_sink *h);
+
+/* How a request ended, as its transport tells the engine. */
+typedef struct http_outcome {
+    long status;          /* the response's; 0 when none came */
+    const char *error;    /* non-NULL: the request failed in transport (it
+                             is retried whatever status says) */
+    bool timed_out;       /* that failure was the request timeout */
+} http_outcome;
 
 /* ---- the engine's state ---- */
 
@@ -156,7 +203,7 @@ typedef struct request {
     int64_t started_ns;
     int64_t retry_after_ns;  /* from the last response; -1 when none */
     size_t url;           /* index into dest->urls */
-    CURL *easy;           /* while in flight */
+    void *handle;         /* the transport's, while in flight */
     size_t slot;          /* its index in http_sink.flying */
     arena *copies;        /* the events it carries as copies; NULL: none */
     struct request *next;
@@ -205,9 +252,8 @@ struct http_sink {
 
     /* run time */
     sink_ctx *ctx;
-    CURLM *multi;
-    CURL **idle;
-    size_t nidle, idle_cap;
+    const http_transport *transport;
+    void *transport_state;
     request *pending;        /* singly linked, in order of arrival */
     request **flying;        /* in flight: inflight of them */
     size_t npending, inflight;
@@ -251,8 +297,10 @@ void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, co
 void http_detach_ref(const ev_ref *ref);
 /* Releases a batch whose events are all finished or copies: see in_batch. */
 void http_release_input(http_sink *h, in_batch *t, ack_status status);
-/* A handle with the sink's options set (from the idle ones when it can). */
-CURL *http_take_easy(http_sink *h);
+/* r, in flight, has finished: its slot is freed and its answer judged
+ * (retried, split, rejected, delivered in full or in part). Called by the
+ * transport's poll. */
+void http_request_finished(http_sink *h, request *r, const http_outcome *o);
 
 /* ---- http_request.c ---- */
 

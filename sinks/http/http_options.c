@@ -220,13 +220,13 @@ static size_t check_auth(const http_sink_options *o, const char *label, const cf
     return 0;
 }
 
-static size_t check_tls_file(const char *path, const char *key, const char *label,
+static size_t check_tls_file(const char *file, const char *key, const char *label,
                              const cfg_node *node, diag_list *diags)
 {
-    if (!path || access(path, R_OK) == 0)
+    if (!file || access(file, R_OK) == 0)
         return 0;
     diag_add(diags, DIAG_ERROR, node_at(node, "tls", key), label,
-             "tls.%s: cannot read \"%s\"", key, path);
+             "tls.%s: cannot read \"%s\"", key, file);
     return 1;
 }
 

@@ -84,9 +84,9 @@ void http_url_for_log(const char *url, char *out, size_t cap)
 {
     const char *scheme_end = strstr(url, "://");
     const char *host = scheme_end ? scheme_end + 3 : url;
-    const char *path = host + strcspn(host, "/?#");
+    const char *rest = host + strcspn(host, "/?#");
     const char *at = NULL;
-    for (const char *p = host; p < path; p++)
+    for (const char *p = host; p < rest; p++)
         if (*p == '@')
             at = p;
     if (!at) {

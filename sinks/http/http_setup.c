@@ -100,10 +100,10 @@ static bool has_header(const struct curl_slist *l, const char *name)
 }
 
 static int append_formatted(struct curl_slist **list, buf *line, const char *name,
-                            const char *value)
+                            const char *val)
 {
     buf_reset(line);
-    if (buf_printf(line, "%s: %s", name, value) < 0)
+    if (buf_printf(line, "%s: %s", name, val) < 0)
         return -1;
     return append_header(list, line->data);
 }
@@ -382,15 +382,20 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         http_sink_free(h);
         return -1;
     }
-    h->multi = curl_multi_init();
     h->flying = calloc(h->concurrency, sizeof(*h->flying));
-    if (!h->multi || !h->flying) {
+    if (!h->flying) {
         http_sink_free(h);
-        return sl_fail(err, "cannot create a libcurl multi handle");
+        return sl_fail(err, "out of memory");
     }
+    const http_transport *t = setup->transport ? setup->transport : &http_curl_transport;
+    if (t->open(setup->transport_ud, h, &h->transport_state, err) < 0) {
+        http_sink_free(h);
+        return -1;
+    }
+    h->transport = t;
     if (h->compression != HTTP_COMPRESSION_NONE &&
-        http_zpool_new(h->compression, (int)setup->options->compression_level, h->multi,
-                       &h->zpool, err) < 0) {
+        http_zpool_new(h->compression, (int)setup->options->compression_level, t->wake,
+                       h->transport_state, &h->zpool, err) < 0) {
         http_sink_free(h);
         return -1;
     }
@@ -420,18 +425,17 @@ void http_sink_free(http_sink *h)
 {
     if (!h)
         return;
-    /* The pool's threads first: they wake the multi handle. */
+    /* The pool's threads first: they wake the transport. */
     free_request_list(h, http_zpool_free(h->zpool));
     for (size_t i = 0; i < h->inflight; i++) {
         request *r = h->flying[i];
-        curl_multi_remove_handle(h->multi, r->easy);
-        curl_easy_cleanup(r->easy);
+        h->transport->cancel(h->transport_state, r);
         r->next = NULL;
         free_request_list(h, r);
     }
     free(h->flying);
-    if (h->multi)
-        curl_multi_cleanup(h->multi);
+    if (h->transport)
+        h->transport->close(h->transport_state);
     free_request_list(h, h->pending);
     for (size_t i = 0; h->dests && i < h->ndests; i++) {
         free_request_list(h, h->dests[i].open);
@@ -441,9 +445,6 @@ void http_sink_free(http_sink *h)
     free(h->dests);
     http_fields_free(&h->fields);
     curl_slist_free_all(h->probe_headers);
-    for (size_t i = 0; i < h->nidle; i++)
-        curl_easy_cleanup(h->idle[i]);
-    free(h->idle);
     free(h->items);
     free(h->events);
     free(h->id);
@@ -496,7 +497,7 @@ int http_sink_healthcheck(http_sink *h, sl_error *err)
         return sl_fail(err, "cannot build the healthcheck URL from the sink's URL");
     char shown[512];
     http_url_for_log(url, shown, sizeof(shown));
-    CURL *e = http_take_easy(h);
+    CURL *e = http_curl_easy_new(h);
     if (!e) {
         free(url);
         return sl_fail(err, "cannot create a libcurl handle");

@@ -1,20 +1,21 @@
 /* http_sink.c - the engine the HTTP sinks share (see http_sink.h): the loop
- * on the sink's thread, curl, responses and acknowledgements.
+ * on the sink's thread, responses and acknowledgements; requests travel
+ * through the sink's transport (libcurl's: http_curl.c).
  *
  * Events are encoded into their destination's "open" request as batches
  * arrive (http_request.c); it is queued when it reaches the batch limits or
  * its timeout (compressed first by the sink's compression threads,
  * http_zpool.c, when the sink compresses). A queued request waits on the
  * pending list, with the time it may go, until one of the
- * request.concurrency slots is free; a sent one sits in the curl multi
- * handle. Concurrency is shared by all destinations.
+ * request.concurrency slots is free; a sent one is the transport's until
+ * it finishes. Concurrency is shared by all destinations.
  *
  * An input batch counts its events not yet finished; the last one to finish
  * acknowledges it with the worst status.
  *
  * The loop never spins: while requests are in flight (or being
- * compressed, whose return wakes curl_multi_poll) it alternates a
- * non-blocking look at the input with curl_multi_poll for a few
+ * compressed, whose return wakes the transport's poll) it alternates a
+ * non-blocking look at the input with the transport's poll for a few
  * milliseconds; when nothing is in flight it blocks in sink_next until an
  * open request's timeout or the next retry is due; while the in-flight and
  * pending requests reach the concurrency limit, or the events it holds
@@ -29,11 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define POLL_SLICE_MS 5          /* curl's wait while input may be arriving */
+#define POLL_SLICE_MS 5          /* the transport's wait while input may be arriving */
 #define IDLE_WAIT_MS 1000        /* the longest wait between two looks around */
-#define MAX_RESPONSE_BYTES (64u << 20)
 #define LOG_INTERVAL_NS (5 * NS_PER_SEC)
 
 /* ---- small helpers ---- */
@@ -186,93 +185,7 @@ void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, co
     http_finish_event(h, ref->t, ref->copied, true);
 }
 
-/* ---- curl ---- */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    request *r = ud;
-    size_t n = size * nmemb;
-    if (r->response.len + n > MAX_RESPONSE_BYTES || buf_append(&r->response, data, n) < 0)
-        return 0;   /* curl turns this into a transport error: retried */
-    return n;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-    request *r = ud;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
-        r->retry_after_ns = http_parse_retry_after(data + sizeof(name) - 1, n - (sizeof(name) - 1),
-                                                   sl_now_wall_ns());
-    return n;
-}
-
-/* Options every handle of the sink shares; set once per handle, which is
- * then reused for request after request (and keeps its connection). */
-static CURLcode configure_easy(http_sink *h, CURL *e)
-{
-    CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                  \
-    do {                                               \
-        if (rc == CURLE_OK)                            \
-            rc = curl_easy_setopt(e, opt, val);        \
-    } while (0)
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_USERAGENT, "sluice/" SLUICE_VERSION);
-    SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_SSL_VERIFYPEER, h->verify_peer ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, h->verify_host ? 2L : 0L);
-    if (h->ca_file)
-        SET(CURLOPT_CAINFO, h->ca_file);
-    if (h->crt_file)
-        SET(CURLOPT_SSLCERT, h->crt_file);
-    if (h->key_file)
-        SET(CURLOPT_SSLKEY, h->key_file);
-    if (h->key_pass)
-        SET(CURLOPT_KEYPASSWD, h->key_pass);
-    if (h->user) {
-        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        SET(CURLOPT_USERNAME, h->user);
-        SET(CURLOPT_PASSWORD, h->password ? h->password : "");
-    }
-    /* No CURLOPT_PROXY: curl then reads http_proxy, https_proxy and
-     * no_proxy from the environment by itself. */
-#undef SET
-    return rc;
-}
-
-CURL *http_take_easy(http_sink *h)
-{
-    if (h->nidle > 0)
-        return h->idle[--h->nidle];
-    CURL *e = curl_easy_init();
-    if (!e)
-        return NULL;
-    if (configure_easy(h, e) != CURLE_OK) {
-        curl_easy_cleanup(e);
-        return NULL;
-    }
-    return e;
-}
-
-static void return_easy(http_sink *h, CURL *e)
-{
-    if (h->nidle == h->idle_cap) {
-        size_t cap = h->idle_cap ? h->idle_cap * 2 : 8;
-        CURL **idle = realloc(h->idle, cap * sizeof(*idle));
-        if (!idle) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        h->idle = idle;
-        h->idle_cap = cap;
-    }
-    h->idle[h->nidle++] = e;
-}
+/* ---- sending ---- */
 
 /* The requests that may be in flight now. */
 static size_t concurrency_limit(const http_sink *h)
@@ -282,27 +195,12 @@ static size_t concurrency_limit(const http_sink *h)
 
 static int start_request(http_sink *h, request *r)
 {
-    CURL *e = http_take_easy(h);
-    if (!e)
-        return -1;
     const buf *body = h->zpool ? &r->zbody : &r->body;
     buf_reset(&r->response);
     r->retry_after_ns = -1;
-    curl_easy_setopt(e, CURLOPT_URL, r->dest->urls[r->url]);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->dest->headers);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body->data ? body->data : "");
-    if (strcmp(h->method, "POST") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, h->method);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-        return_easy(h, e);
+    if (h->transport->start(h->transport_state, r, body) < 0)
         return -1;
-    }
     r->started_ns = sl_now_mono_ns();
-    r->easy = e;
     r->slot = h->inflight;
     h->flying[h->inflight++] = r;
     if (h->adaptive)
@@ -533,53 +431,32 @@ static void handle_response(http_sink *h, request *r, long status)
     }
 }
 
-static void handle_done(http_sink *h, CURL *e, CURLcode result)
+void http_request_finished(http_sink *h, request *r, const http_outcome *o)
 {
-    request *r = NULL;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
-    curl_multi_remove_handle(h->multi, e);
-    long status = 0;
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    return_easy(h, e);
-    if (!r)
-        return;
     request *last = h->flying[--h->inflight];
     h->flying[r->slot] = last;
     last->slot = r->slot;
-    r->easy = NULL;
     metrics_observe(h->m_rtt, (double)(sl_now_mono_ns() - r->started_ns) / NS_PER_SEC);
-    if (result != CURLE_OK) {
+    if (o->error) {
         char url[512], why[768];
         http_url_for_log(r->dest->urls[r->url], url, sizeof(url));
-        snprintf(why, sizeof(why), "%s: %s", url, curl_easy_strerror(result));
+        snprintf(why, sizeof(why), "%s: %s", url, o->error);
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
-        observe_for_concurrency(h, r, false, result == CURLE_OPERATION_TIMEDOUT);
+        observe_for_concurrency(h, r, false, o->timed_out);
         h->failures_in_row++;
         r->url = (r->url + 1) % r->dest->nurls;   /* fail over */
         r->retry_after_ns = -1;
         retry_request(h, r, why);
         return;
     }
-    handle_response(h, r, status);
+    handle_response(h, r, o->status);
 }
 
-static void read_done(http_sink *h)
+/* Lets the transport move requests along, waiting up to wait_ms. */
+static void drive_transport(http_sink *h, int wait_ms)
 {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(h->multi, &left)))
-        if (msg->msg == CURLMSG_DONE)
-            handle_done(h, msg->easy_handle, msg->data.result);
+    h->transport->poll(h->transport_state, wait_ms);
     update_gauges(h);
-}
-
-static void drive_curl(http_sink *h, int wait_ms)
-{
-    if (wait_ms > 0)
-        curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
-    int running;
-    curl_multi_perform(h->multi, &running);
-    read_done(h);
 }
 
 /* ---- the loop ---- */
@@ -640,8 +517,9 @@ int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err)
         if (ended && !h->pending && !h->inflight && !h->ncompressing &&
             http_next_open_deadline(h) == INT64_MAX)
             break;
-        /* A request coming back from the pool wakes curl_multi_poll, never
-         * sink_next: while one is out, the loop polls curl as if in flight. */
+        /* A request coming back from the pool wakes the transport's poll,
+         * never sink_next: while one is out, the loop polls the transport as
+         * if in flight. */
         bool busy = h->inflight || h->ncompressing;
         bool took = false, waited = false;
         if (!ended && can_take_input(h)) {
@@ -660,18 +538,18 @@ int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err)
         }
         if (took) {
             if (h->inflight)
-                drive_curl(h, 0);
+                drive_transport(h, 0);
             continue;
         }
         if (busy) {
             int wait = !ended && can_take_input(h) ? POLL_SLICE_MS
                                                    : ms_until_due(h, sl_now_mono_ns());
-            drive_curl(h, wait > 0 ? wait : 1);
+            drive_transport(h, wait > 0 ? wait : 1);
         } else if (!waited) {
             /* Nothing in flight and no input to take: sleep until due. */
             int wait = ms_until_due(h, sl_now_mono_ns());
             if (wait > 0)
-                curl_multi_poll(h->multi, NULL, 0, wait, NULL);
+                drive_transport(h, wait);
         }
     }
     return 0;

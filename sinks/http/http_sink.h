@@ -269,6 +269,10 @@ typedef struct http_sink_setup {
     size_t nroutes;
     size_t (*route)(void *ud, const event *e);
     void *route_ud;
+    /* How requests travel (sinks/http/http_internal.h): NULL for libcurl,
+     * which every sink uses; the engine's unit tests pass a fake. */
+    const struct http_transport *transport;
+    void *transport_ud;
 } http_sink_setup;
 
 /* A destination besides the main one: its URLs and how its bodies look. */

@@ -7,7 +7,7 @@
  *
  * The sink thread appends a finished request to the pool's list; a worker
  * claims the first unclaimed one, compresses it, marks it done and wakes
- * the sink thread's curl_multi_poll. The sink thread takes requests back
+ * the sink thread's wait in its transport's poll. The sink thread takes requests back
  * from the head of the list only while they are done, so they leave in the
  * order they came, as they did when compression was inline.
  *
@@ -42,7 +42,8 @@ struct http_zpool {
     request *head, *tail;      /* in submission order, linked by next */
     request *next_job;         /* the first one no worker has claimed */
     bool stopping;
-    CURLM *wake;               /* its curl_multi_poll is the sink thread's sleep */
+    void (*wake)(void *);      /* ends the sink thread's wait */
+    void *wake_ud;
     zworker *workers;
     size_t nworkers;
 };
@@ -81,9 +82,9 @@ static void *worker_main(void *arg)
         compress_one(w->zc, r);
         pthread_mutex_lock(&p->mu);
         r->zdone = true;
-        /* curl_multi_wakeup is safe from any thread, and the multi handle
-         * outlives us: http_sink_free joins us before it frees it. */
-        curl_multi_wakeup(p->wake);
+        /* wake is safe from any thread, and the transport outlives us:
+         * http_sink_free joins us before it closes it. */
+        p->wake(p->wake_ud);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -97,14 +98,15 @@ static size_t worker_count(void)
     return n > ZPOOL_MAX_THREADS ? ZPOOL_MAX_THREADS : (size_t)n;
 }
 
-int http_zpool_new(http_compression algo, int level, CURLM *wake, http_zpool **out,
-                   sl_error *err)
+int http_zpool_new(http_compression algo, int level, void (*wake)(void *), void *wake_ud,
+                   http_zpool **out, sl_error *err)
 {
     *out = NULL;
     http_zpool *p = calloc(1, sizeof(*p));
     if (!p)
         return sl_fail(err, "out of memory");
     p->wake = wake;
+    p->wake_ud = wake_ud;
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         free(p);
         return sl_fail(err, "cannot create a mutex");

@@ -73,11 +73,6 @@ int tail_watch_fd(const tail_watch *w)
     return w->fd;
 }
 
-size_t tail_watch_count(const tail_watch *w)
-{
-    return w->n;
-}
-
 /* Same directory, one spelling: no trailing slash except for "/". */
 static void normalize(const char *dir, char *out, size_t cap)
 {

@@ -39,7 +39,4 @@ void tail_watch_end(tail_watch *w);
 /* Passes every pending event to fn, without blocking. */
 void tail_watch_take(tail_watch *w, tail_watch_fn fn, void *ud);
 
-/* Directories watched now. */
-size_t tail_watch_count(const tail_watch *w);
-
 #endif

@@ -31,7 +31,7 @@ _spec.loader.exec_module(e2e)
 
 SHORT = os.environ.get("CHAOS_SHORT", "") not in ("", "0")
 BATCH_EVENTS = 1024              # sluice's batch_events default
-ALLOWANCE_MB = 64                # the slack over the configured buffers
+ALLOWANCE_MB = 64                # the slack allowed over the configured buffers
 CHUNK_CACHE_MB = 16              # pipeline/arena: freed chunks kept for reuse
 EVENT_OVERHEAD = 256             # fields beside .message: file, host, timestamp, ...
 RESULTS = []

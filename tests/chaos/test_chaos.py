@@ -2,7 +2,7 @@
 thing while a file source under steady load feeds the http, datadog_logs
 and elasticsearch sinks, then Scenario.finish() checks that every line
 reached every receiver, RSS stayed within the bound, /health answers and
-SIGTERM exits 0. Durations are the issue's; CHAOS_SHORT=1 shrinks them."""
+SIGTERM exits 0. Durations are the full drills'; CHAOS_SHORT=1 shrinks them."""
 import glob
 import os
 import random
@@ -288,7 +288,7 @@ def test_cpu_pressure(chaos):
 
 @pytest.mark.parametrize("buffer", ["memory", "disk"])
 def test_memory_bound_receiver_down(chaos, buffer):
-    """The issue's memory target: RSS while every receiver is down for 60 s
+    """The memory target: RSS while every receiver is down for 60 s
     under full input (a backlog larger than the bound plus the steady
     writer) stays within the configured buffers plus 64 MB; with memory
     buffers, and with disk buffers when this sluice has them."""

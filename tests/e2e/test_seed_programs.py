@@ -1,4 +1,4 @@
-"""The issue's seed programs, exactly as the user wrote them, through the real
+"""The seed programs, exactly as the user wrote them, through the real
 binary: stdin (JSON) -> remap (as one program, and split in three chained
 remaps) -> file. Events shaped like kubernetes_logs output and plain JSON
 events alike; a pod name that is missing or not a string is a handled error:

@@ -40,13 +40,13 @@ static int teardown(void **state)
 
 /* A metric named `name` (namespace ns, may be NULL) with tags given as
  * "key=value" or "key" (bare), NULL-terminated, at TS_NS. */
-static event make_metric(arena *a, const char *ns, const char *name, uint8_t type, uint8_t kind,
+static event make_metric(arena *a, const char *ns, const char *name, uint8_t type, int kind,
                          ...)
 {
     event e;
     assert_int_equal(event_init_metric(a, &e, name, ns), 0);
     e.u.metric->type = type;
-    e.u.metric->kind = kind;
+    e.u.metric->kind = (uint8_t)kind;
     e.u.metric->has_timestamp = true;
     e.u.metric->timestamp = TS_NS;
     va_list ap;
@@ -83,14 +83,14 @@ static char *encode_one(dd_metrics_encoder *enc, const metric *m)
 {
     dd_normalizer *n = dd_normalizer_new();
     assert_non_null(n);
-    double value;
+    double val;
     sl_error err;
-    if (dd_normalize(n, m, &value, &err) != 0)
+    if (dd_normalize(n, m, &val, &err) != 0)
         fail_msg("normalize: %s", err.msg);
     dd_normalizer_free(n);
     buf b = BUF_INIT;
     int rc = dd_metrics_route_of(m) == DD_ROUTE_SERIES
-                 ? dd_series_encode(enc, m, value, NOW_S, &b, &err)
+                 ? dd_series_encode(enc, m, val, NOW_S, &b, &err)
                  : dd_distribution_encode(enc, m, NOW_S, &b, &err);
     if (rc < 0)
         fail_msg("encode: %s", err.msg);

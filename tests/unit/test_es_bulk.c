@@ -56,9 +56,9 @@ static char *document_of(const char *json, const es_doc_edits *ed)
 
 static char *read_file(const char *name, size_t *len)
 {
-    char path[1024];
-    corpus_path(path, sizeof(path), name);
-    FILE *f = fopen(path, "rb");
+    char file_path[1024];
+    corpus_path(file_path, sizeof(file_path), name);
+    FILE *f = fopen(file_path, "rb");
     assert_non_null(f);
     buf b = BUF_INIT;
     char chunk[4096];

@@ -625,13 +625,13 @@ static void malformed_records_are_refused(void **state)
     static const uint8_t huge_varint[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff,
                                           0xff, 0xff, 0xff, 0xff, 0x02};
     assert_refused(huge_varint, sizeof(huge_varint), "overflows 64 bits");
-    static const uint8_t event_type[] = {1, 1, 3, 0, 0};
-    assert_refused(event_type, sizeof(event_type), "unknown event type at byte 2");
+    static const uint8_t bad_event_type[] = {1, 1, 3, 0, 0};
+    assert_refused(bad_event_type, sizeof(bad_event_type), "unknown event type at byte 2");
     static const uint8_t value_tag[] = {1, 1, 1, 9, 0};
     assert_refused(value_tag, sizeof(value_tag), "unknown value tag at byte 3");
     /* Metric "m": flags, type, interval, no tags, then the value. */
-    static const uint8_t metric_type[] = {1, 1, 2, 0, 1, 'm', 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    assert_refused(metric_type, sizeof(metric_type), "unknown metric type at byte 8");
+    static const uint8_t bad_metric_type[] = {1, 1, 2, 0, 1, 'm', 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    assert_refused(bad_metric_type, sizeof(bad_metric_type), "unknown metric type at byte 8");
     static const uint8_t flags[] = {1, 1, 2, 0, 1, 'm', 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     assert_refused(flags, sizeof(flags), "unknown metric flags at byte 7");
     static const uint8_t statistic[] = {1, 1, 2, 0, 1, 'm', 0, 0, 3, 0, 0, 2, 0};

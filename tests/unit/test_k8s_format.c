@@ -525,24 +525,28 @@ static void pod_paths_of_unknown_layouts(void **state)
     }
 }
 
+/* What the source reads: kubelet's renamed plain files (rotated), never the
+ * .gz and .tmp files its rotation makes from old logs, nor a suffix that
+ * only looks like a rotation. */
 static void rotated_and_excluded_names(void **state)
 {
     (void)state;
-    assert_true(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log.20240131-235959"));
-    assert_true(k8s_is_rotated_plain("0.log.20240131-235959"));
-    assert_false(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log"));
-    assert_false(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log.20240131-235959.gz"));
-    assert_false(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log.20240131-235959.tmp"));
-    assert_false(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log.20240131_235959"));
-    assert_false(k8s_is_rotated_plain("/var/log/pods/ns_p_u/c/0.log.2024013a-235959"));
-    assert_false(k8s_is_rotated_plain(".log.20240131-235959"));
-    assert_false(k8s_is_rotated_plain("/x/.log.20240131-235959"));
-
-    assert_true(k8s_excluded_by_default("/var/log/pods/ns_p_u/c/0.log.20240131-235959.gz"));
-    assert_true(k8s_excluded_by_default("/var/log/pods/ns_p_u/c/0.log.20240131-235959.tmp"));
-    assert_false(k8s_excluded_by_default("/var/log/pods/ns_p_u/c/0.log"));
-    assert_false(k8s_excluded_by_default("/var/log/pods/ns_p_u/c/0.log.20240131-235959"));
-    assert_false(k8s_excluded_by_default("/var/log/pods/ns_p_u/c/0.log.gzip"));
+    k8s_pod_path p;
+    assert_int_equal(k8s_parse_pod_path("/var/log/pods/ns_p_u/c/0.log.20240131-235959", &p), 0);
+    assert_true(p.rotated);
+    assert_int_equal(k8s_parse_pod_path("/var/log/pods/ns_p_u/c/0.log", &p), 0);
+    assert_false(p.rotated);
+    static const char *skipped[] = {
+        "/var/log/pods/ns_p_u/c/0.log.20240131-235959.gz",
+        "/var/log/pods/ns_p_u/c/0.log.20240131-235959.tmp",
+        "/var/log/pods/ns_p_u/c/0.log.20240131_235959",
+        "/var/log/pods/ns_p_u/c/0.log.2024013a-235959",
+        "/var/log/pods/ns_p_u/c/0.log.gzip",
+        "/var/log/pods/ns_p_u/c/.log.20240131-235959",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(skipped); i++)
+        if (k8s_parse_pod_path(skipped[i], &p) != -1)
+            fail_msg("accepted %s", skipped[i]);
 }
 
 int main(void)

@@ -181,7 +181,7 @@ static void halt_with_ends_at_semicolon(void **state)
     EXPECT("[^;]$", ";$", ML_HALT_WITH, lines, expected);
 }
 
-/* Vector issue 3237: a line that ends a group is taken anew, and passes
+/* As Vector does: a line that ends a group is taken anew, and passes
  * alone unless it matches start_pattern. */
 static void ending_line_is_taken_anew_in_continue_through(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_vrl_seed.c - the issue's seed programs, exactly as the user wrote
+/* test_vrl_seed.c - the seed programs, exactly as the user wrote
  * them, compiled as one program and as three, run on events shaped like
  * kubernetes_logs output (with and without the source's declared field
  * types) and like JSON lines decoded from stdin. Bad input (a token count
@@ -182,7 +182,7 @@ static void test_seed_bad_input_is_handled(void **state)
                       "function call error for \"string\" at (230:247): expected string, got "
                       "object");
     /* A pod name of unknown type that turns out missing or not a string:
-     * the issue's rule - a handled error (reported for counting), the
+     * a handled error (reported for counting), the
      * condition false, and the rest of the program still runs. */
     assert_run_handles(s.whole, a, "{\"message\":\"error\"}",
                        "function call error for \"match\" at (3:42): argument \"value\": "

@@ -205,28 +205,28 @@ int vrl_diag(sl_error *err, const vrl_source *src, int code, const char *title, 
     return -1;
 }
 
-void vrl_kinds_describe(uint16_t kinds, char *out, size_t cap)
+void vrl_kinds_describe(uint16_t kinds, char *text, size_t cap)
 {
     static const char *const names[] = {"null", "boolean", "integer", "float", "string",
                                         "timestamp", "array", "object", "regex"};
     if ((kinds & VRL_KIND_ANY) == VRL_KIND_ANY) {
-        snprintf(out, cap, "any");
+        snprintf(text, cap, "any");
         return;
     }
     size_t len = 0, count = 0, total = 0;
     for (size_t i = 0; i < SL_ARRAY_LEN(names); i++)
         total += (kinds >> i) & 1;
-    out[0] = '\0';
+    text[0] = '\0';
     for (size_t i = 0; i < SL_ARRAY_LEN(names) && len < cap; i++) {
         if (!((kinds >> i) & 1))
             continue;
         const char *sep = count == 0 ? "" : count + 1 == total ? " or " : ", ";
-        int w = snprintf(out + len, cap - len, "%s%s", sep, names[i]);
+        int w = snprintf(text + len, cap - len, "%s%s", sep, names[i]);
         if (w < 0)
             return;
         len += (size_t)w;
         count++;
     }
     if (count == 0)
-        snprintf(out, cap, "nothing");
+        snprintf(text, cap, "nothing");
 }

@@ -634,8 +634,9 @@ vrl_status vrl_eval_assign_err(const vrl_node *n, vrl_ctx *cx, value *out)
 /* ---- control flow -------------------------------------------------------- */
 
 /* A predicate whose call got an argument of the wrong kind, from a field
- * whose type was unknown when compiled: the issue's rule for seed programs on
- * JSON input is "a handled error: counted, the condition false". */
+ * whose type was unknown when compiled, is a handled error: counted, the
+ * condition false, so that one odd event (a pod name missing or a number in
+ * JSON input) does not stop the rest of its program. */
 static vrl_status predicate_is_false(vrl_ctx *cx, value *cond)
 {
     cx->soft = false;

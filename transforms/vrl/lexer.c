@@ -4,7 +4,7 @@
  * `(` (or `!(`) is a function call, numbers may hold `_` separators and
  * `12.` is a float, strings know \n \r \t \0 \\ \" \' \{ \} \u{1F600} and a
  * backslash-newline that swallows the following indentation. Quoted literals
- * r'', s'' and t'' end at an unescaped quote; the issue's programs also write
+ * r'', s'' and t'' end at an unescaped quote; users' programs also write
  * regexes as r"...", which end at an unescaped double quote. */
 #include "transforms/vrl/lexer.h"
 

@@ -10,7 +10,7 @@
  * statements, in parentheses and on the right of an assignment; function
  * arguments, array items and object values are operator expressions.
  *
- * Beyond VRL: `r"..."` regexes (the issue's programs use them), `else` on
+ * Beyond VRL: `r"..."` regexes (real programs use them), `else` on
  * the line after `}`, `%` as remainder, and `-` before any operand. */
 #include <stdio.h>
 #include <string.h>

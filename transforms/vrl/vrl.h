@@ -62,8 +62,9 @@ typedef enum vrl_outcome {
                           function with an argument of the wrong kind (a
                           field whose type was unknown when compiled): that
                           predicate counted as false and the run went on,
-                          as the issue asks of `match(.pod_name, ...)` on
-                          JSON input. err holds the first such error, for
+                          so that `match(.pod_name, ...)` on JSON input
+                          without a pod name does not stop the program.
+                          err holds the first such error, for
                           the caller to count and log. */
 } vrl_outcome;
 
