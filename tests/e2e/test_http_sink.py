@@ -17,30 +17,16 @@ import time
 import pytest
 
 from conftest import free_port, http_get, run_cli, sanitized, wait_for
-from http_receiver import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
+from peers.config import component, pipeline, stdin
+from peers.recorder import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
 
 PROMTOOL = "/usr/bin/promtool"
 SECRET = "s3cr3t-Pa55-XYZZY"
 
 
 def config(url, codec="json", extra="", api_port=None, source=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    source = source or """  in:
-    type: stdin
-    decoding:
-      codec: bytes
-"""
-    return api + f"""
-sources:
-{source}sinks:
-  out:
-    type: http
-    inputs: [in]
-    uri: "{url}"
-    encoding:
-      codec: {codec}
-{extra}"""
+    sink = component("out", "http", ["in"], f'uri: "{url}"\nencoding:\n  codec: {codec}')
+    return pipeline(source or stdin("bytes"), sink + extra, api_port=api_port)
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60):

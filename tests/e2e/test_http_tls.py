@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from conftest import free_port, http_get, wait_for
-from http_receiver import HttpReceiver
+from peers.recorder import HttpReceiver
 from test_http_sink import config, delivered_messages, lines, run_with_input
 
 OPENSSL = shutil.which("openssl")
