@@ -25,6 +25,7 @@ import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from peers import prometheus  # noqa: E402
 from peers.chaos import KINDS, ChaosReceiver, make_line  # noqa: E402
 _spec = importlib.util.spec_from_file_location("e2e_conftest", HERE.parent / "e2e" / "conftest.py")
 e2e = importlib.util.module_from_spec(_spec)
@@ -169,13 +170,7 @@ def rss_kb(pid):
 
 def metric(text, name, component_id, **labels):
     """The sum of a Prometheus sample's values for a component (0 if none)."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") or f'component_id="{component_id}"' not in line:
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return prometheus.parse(text).value(name, component_id=component_id, **labels) or 0.0
 
 
 # ---- the pipeline ----
