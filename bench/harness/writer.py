@@ -1,13 +1,13 @@
-"""Run as `bench/run _k8s_writer JSON` (a process of its own, so its CPU is not
-sluice's nor the poller's). Two threads, as on a node: "containerd" appends
-a batch of CRI lines every 10 ms to keep --rate; "kubelet" rotates 0.log
-when asked (once it has grown past --rotate-mib), in kubelet's order:
-delete *.tmp, delete the oldest rotated files beyond --keep-rotated - 1,
-gzip every plain rotated file (to .tmp, renamed to .gz, the plain one
-removed), then rename 0.log to 0.log.<YYYYMMDD-hhmmss> (UTC, made unique).
-Like containerd, the writer reopens 0.log only after the batch following the
-rename, which therefore still lands in the renamed file. Split lines are
-never cut by a rotation."""
+"""The k8s_rotation writer, run as `bench/run _k8s_writer JSON` (a process of
+its own, so its CPU is not sluice's nor the poller's). Two threads, as on a
+node: "containerd" appends a batch of CRI lines every 10 ms to keep --rate;
+"kubelet" rotates 0.log when asked (once it has grown past --rotate-mib), in
+kubelet's order: delete *.tmp, delete the oldest rotated files beyond
+--keep-rotated - 1, gzip every plain rotated file (to .tmp, renamed to .gz,
+the plain one removed), then rename 0.log to 0.log.<YYYYMMDD-hhmmss> (UTC,
+made unique). Like containerd, the writer reopens 0.log only after the batch
+following the rename, which therefore still lands in the renamed file. Split
+lines are never cut by a rotation."""
 import gzip
 import json
 import os

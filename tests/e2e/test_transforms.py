@@ -30,14 +30,7 @@ def pipeline(transforms, sinks, api_port=None, decoding="json"):
 
 
 def file_sink(name, inputs, path):
-    return f"""
-{name}:
-  type: file
-  inputs: {json.dumps(inputs)}
-  path: "{path}"
-  encoding:
-    codec: json
-"""
+    return builder.file_sink(path, inputs, name=name)
 
 
 def lines(*events):

@@ -7,6 +7,7 @@ options to a component by appending lines to its block.
 
     pipeline(sources=stdin(), sinks=sink("out", "blackhole", ["in"]),
              api_port=port)"""
+import json
 import textwrap
 
 # Fast retries, so a test of failures takes a fraction of a second.
@@ -47,7 +48,7 @@ def component(name, kind, inputs=None, options=""):
     (YAML lines, dedented here and indented under the component)."""
     text = f"  {name}:\n    type: {kind}\n"
     if inputs is not None:
-        text += f"    inputs: [{', '.join(inputs)}]\n"
+        text += f"    inputs: {json.dumps(list(inputs))}\n"
     options = textwrap.dedent(options).strip("\n")
     if options:
         text += textwrap.indent(options, "    ") + "\n"

@@ -110,4 +110,4 @@ def test_config_builder_nests_blocks_under_their_sections():
                     'data_dir: "/d"\nshutdown_timeout_secs: 3\n'
                     "acknowledgements:\n  enabled: true\n"
                     "sources:\n  in:\n    type: stdin\n    decoding:\n      codec: json\n"
-                    "sinks:\n  out:\n    type: blackhole\n    inputs: [in]\n    rate: 5\n")
+                    "sinks:\n  out:\n    type: blackhole\n    inputs: [\"in\"]\n    rate: 5\n")
