@@ -1,7 +1,7 @@
 """The chaos suite's harness (docs/operations.md, "Chaos suite"): a file
 source under steady load feeding `http`, `datadog_logs` and `elasticsearch`
 sinks with acknowledgements on, each talking to a counting receiver
-(receivers.py), while a scenario breaks something. At the end of every
+(tests/peers/chaos.py), while a scenario breaks something. At the end of every
 scenario the harness waits until every line written reached every receiver,
 asserts none was lost and RSS stayed within a bound derived from the
 config, checks GET /health and a clean SIGTERM exit, and records a summary
@@ -17,14 +17,16 @@ import os
 import pathlib
 import shutil
 import signal
+import sys
 import threading
 import time
 
 import pytest
 
-from receivers import KINDS, ChaosReceiver, make_line
-
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from peers import prometheus  # noqa: E402
+from peers.chaos import KINDS, ChaosReceiver, make_line  # noqa: E402
 _spec = importlib.util.spec_from_file_location("e2e_conftest", HERE.parent / "e2e" / "conftest.py")
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
@@ -82,7 +84,7 @@ def disk_buffers(tmp_path_factory):
 # ---- load ----
 
 class Writer(threading.Thread):
-    """Appends numbered, checksummed lines (receivers.make_line) with a
+    """Appends numbered, checksummed lines (peers.chaos.make_line) with a
     random payload to one file at a steady rate, in ticks of 10 ms;
     `written` is the next seq."""
 
@@ -168,13 +170,7 @@ def rss_kb(pid):
 
 def metric(text, name, component_id, **labels):
     """The sum of a Prometheus sample's values for a component (0 if none)."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") or f'component_id="{component_id}"' not in line:
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return prometheus.parse(text).value(name, component_id=component_id, **labels) or 0.0
 
 
 # ---- the pipeline ----

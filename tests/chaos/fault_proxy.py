@@ -35,7 +35,8 @@ apart), bytes_up, bytes_down."""
 import asyncio
 import collections
 import random
-import socket
+
+from peers.wire import reset_socket
 
 CHUNK = 65536
 ANSWER_BYTES = 256      # a cut may land this far into the answer
@@ -210,12 +211,7 @@ class Link:
 
 def abort(writer):
     """Closes with RST (SO_LINGER 0): the peer sees a connection reset."""
-    sock = writer.get_extra_info("socket")
-    try:
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    except OSError:
-        pass
+    reset_socket(writer.get_extra_info("socket"))
     writer.transport.abort()
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from receivers import ChaosReceiver, make_line, seq_of
+from peers.chaos import ChaosReceiver, make_line, seq_of
 
 
 def post(port, path, body, headers=None, timeout=10):

@@ -7,6 +7,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,9 @@ import urllib.request
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The shared test peers (receivers, config builder, /metrics parser).
+sys.path.insert(0, str(ROOT / "tests"))
+from peers import prometheus  # noqa: E402
 
 
 def sluice_path():
@@ -170,13 +174,14 @@ def sanitized():
     return "ASAN_OPTIONS" in os.environ
 
 
+def scrape(port):
+    """sluice's /metrics, parsed (peers.prometheus.Exposition)."""
+    status, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200, status
+    return prometheus.parse(body)
+
+
 def metric_value(port, name, **labels):
-    """The value of the first series of `name` (sluice_ prefix added) on
-    /metrics whose labels include `labels`; None when there is none."""
-    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    for line in body.decode().splitlines():
-        if not line.startswith(f"sluice_{name}{{") and not line.startswith(f"sluice_{name} "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+    """The sum of the series of `name` (sluice_ prefix added) on /metrics
+    whose labels include `labels`; None when there is none."""
+    return scrape(port).value(f"sluice_{name}", **labels)

@@ -6,23 +6,14 @@ import re
 import subprocess
 import time
 
-from conftest import free_port, http_get
+from conftest import free_port, metric_value
+from peers.config import component, pipeline, stdin
 
 TOTAL = re.compile(r"Total events collected\. events=(\d+) raw_bytes=(\d+)")
 
 
 def config(extra="", api_port=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    return api + f"""
-sources:
-  in:
-    type: stdin
-sinks:
-  out:
-    type: blackhole
-    inputs: [in]
-{extra}"""
+    return pipeline(stdin(), component("out", "blackhole", ["in"]) + extra, api_port=api_port)
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60):
@@ -92,12 +83,7 @@ def test_sent_events_are_counted(start_sluice):
     s.proc.stdin.flush()
 
     def sent():
-        _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-        for line in body.decode().splitlines():
-            if (line.startswith("sluice_component_sent_events_total{")
-                    and 'component_id="out"' in line):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+        return metric_value(port, "component_sent_events_total", component_id="out")
 
     deadline = time.time() + 10
     while time.time() < deadline and sent() != 1234:

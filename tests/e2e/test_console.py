@@ -5,23 +5,14 @@ import json
 import subprocess
 
 from conftest import run_cli
+from peers.config import component, pipeline, stdin
 
 
 def config(codec, target=None, source=None):
-    src = source or "  in:\n    type: stdin\n"
-    tgt = f"    target: {target}\n" if target else ""
-    return f"""
-api:
-  enabled: false
-sources:
-{src}
-sinks:
-  out:
-    type: console
-    inputs: [{"in" if source is None else "m"}]
-{tgt}    encoding:
-      codec: {codec}
-"""
+    tgt = f"target: {target}\n" if target else ""
+    return pipeline(source or stdin(),
+                    component("out", "console", ["in" if source is None else "m"],
+                              f"{tgt}encoding:\n  codec: {codec}"))
 
 
 def run_with_input(start_sluice, cfg, data):

@@ -11,8 +11,10 @@ import time
 
 import pytest
 
-from conftest import free_port, http_get, run_cli, wait_for
-from dd_receiver import DatadogReceiver, zstandard
+from conftest import free_port, http_get, metric_value, run_cli, wait_for
+from peers.config import FAST_RETRIES, component, pipeline, stdin
+from peers.datadog import DatadogReceiver
+from peers.wire import zstandard
 
 KEY = "test-api-key"
 SECRET = "dd-SECRET-0123456789abcdef0123456789abcdef"
@@ -20,25 +22,10 @@ SECRET = "dd-SECRET-0123456789abcdef0123456789abcdef"
 
 def config(endpoint, key=KEY, decoding="bytes", extra="", api_port=None,
            stdin_extra=""):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    key_line = f'    default_api_key: "{key}"\n' if key is not None else ""
-    return api + f"""
-sources:
-  in:
-    type: stdin
-    decoding:
-      codec: {decoding}
-{stdin_extra}
-sinks:
-  out:
-    type: datadog_logs
-    inputs: [in]
-    endpoint: "{endpoint}"
-{key_line}    request:
-      retry_initial_backoff_secs: 0.05
-      retry_max_duration_secs: 0.2
-{extra}"""
+    key_line = f'default_api_key: "{key}"' if key is not None else ""
+    sink = component("out", "datadog_logs", ["in"], f'endpoint: "{endpoint}"\n{key_line}')
+    return pipeline(stdin(decoding) + stdin_extra, sink + FAST_RETRIES + extra,
+                    api_port=api_port)
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60, env=None):
@@ -56,16 +43,6 @@ def lines(n, width=0):
 
 def assert_clean(rx):
     assert rx.violations == [], rx.violations[:5]
-
-
-def metric_value(port, name, **labels):
-    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    total = None
-    for line in body.decode().splitlines():
-        if line.startswith(f"sluice_{name}{{") and all(
-                f'{k}="{v}"' in line for k, v in labels.items()):
-            total = (total or 0) + float(line.rsplit(" ", 1)[1])
-    return total
 
 
 # ---- delivery ----

@@ -13,8 +13,9 @@ import subprocess
 import textwrap
 import time
 
-from conftest import free_port, http_get, run_cli, wait_for
-from dd_receiver import DISTRIBUTION_PATH, SERIES_PATH, DatadogReceiver
+from conftest import free_port, http_get, metric_value, run_cli, wait_for
+from peers.config import FAST_RETRIES, component, pipeline, stdin
+from peers.datadog import DISTRIBUTION_PATH, SERIES_PATH, DatadogReceiver
 
 KEY = "test-api-key"
 SECRET = "dd-SECRET-0123456789abcdef0123456789abcdef"
@@ -22,28 +23,12 @@ SECRET = "dd-SECRET-0123456789abcdef0123456789abcdef"
 
 def config(endpoint, metrics, key=KEY, extra="", api_port=None, sources=None):
     """stdin (JSON lines) -> log_to_metric with `metrics` -> datadog_metrics."""
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    key_line = f'    default_api_key: "{key}"\n' if key is not None else ""
-    sources = sources or "  in:\n    type: stdin\n    decoding:\n      codec: json\n"
-    return api + f"""
-sources:
-{sources}
-transforms:
-  m:
-    type: log_to_metric
-    inputs: [in]
-    metrics:
-{textwrap.indent(textwrap.dedent(metrics).strip(), "      ")}
-sinks:
-  out:
-    type: datadog_metrics
-    inputs: [m]
-    endpoint: "{endpoint}"
-{key_line}    request:
-      retry_initial_backoff_secs: 0.05
-      retry_max_duration_secs: 0.2
-{extra}"""
+    key_line = f'default_api_key: "{key}"' if key is not None else ""
+    to_metric = component("m", "log_to_metric", ["in"], "metrics:\n" + textwrap.indent(
+        textwrap.dedent(metrics).strip(), "  "))
+    sink = component("out", "datadog_metrics", ["m"], f'endpoint: "{endpoint}"\n{key_line}')
+    return pipeline(sources or stdin("json"), sink + FAST_RETRIES + extra,
+                    transforms=to_metric, api_port=api_port)
 
 
 COUNTER = """
@@ -73,16 +58,6 @@ def by_name(series, name):
 
 def total(series):
     return sum(p["value"] for s in series for p in s["points"])
-
-
-def metric_value(port, name, **labels):
-    _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    found = None
-    for line in body.decode().splitlines():
-        if line.startswith(f"sluice_{name}{{") and all(
-                f'{k}="{v}"' in line for k, v in labels.items()):
-            found = (found or 0) + float(line.rsplit(" ", 1)[1])
-    return found
 
 
 # ---- what is sent ----
@@ -181,27 +156,14 @@ def test_absolute_counters_are_sent_as_deltas_per_series(start_sluice):
 
 def internal_metrics_config(endpoint):
     """stdin -> blackhole, and the process's own metrics -> datadog_metrics."""
-    return f"""
-api:
-  enabled: false
-sources:
-  in:
-    type: stdin
-  meta:
-    type: internal_metrics
-    scrape_interval_secs: 0.2
-sinks:
-  drop:
-    type: blackhole
-    inputs: [in]
-  out:
-    type: datadog_metrics
-    inputs: [meta]
-    endpoint: "{endpoint}"
-    default_api_key: "{KEY}"
-    batch:
-      timeout_secs: 0.2
-"""
+    return pipeline(
+        stdin() + component("meta", "internal_metrics", options="scrape_interval_secs: 0.2"),
+        component("drop", "blackhole", ["in"])
+        + component("out", "datadog_metrics", ["meta"], f"""
+            endpoint: "{endpoint}"
+            default_api_key: "{KEY}"
+            batch:
+              timeout_secs: 0.2"""))
 
 
 def test_internal_metrics_counters_arrive_as_deltas(start_sluice):

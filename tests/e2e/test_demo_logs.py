@@ -8,6 +8,7 @@ import re
 import time
 
 from conftest import run_cli
+from peers.config import component, pipeline
 
 FORMATS = {
     "apache_common": re.compile(
@@ -25,20 +26,10 @@ FORMATS = {
 
 def config(source, sink="console"):
     if sink == "console":
-        out = "    type: console\n    encoding:\n      codec: json\n"
+        out = component("out", "console", ["demo"], "encoding:\n  codec: json")
     else:
-        out = "    type: blackhole\n    print_interval_secs: 0\n"
-    return f"""
-api:
-  enabled: false
-sources:
-  demo:
-    type: demo_logs
-{source}
-sinks:
-  out:
-    inputs: [demo]
-{out}"""
+        out = component("out", "blackhole", ["demo"], "print_interval_secs: 0")
+    return pipeline(component("demo", "demo_logs") + source, out)
 
 
 def run_events(start_sluice, source, timeout=30):

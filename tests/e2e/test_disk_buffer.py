@@ -10,7 +10,8 @@ import re
 import time
 
 from conftest import Sluice, free_port, metric_value, run_cli, wait_for
-from http_receiver import Reply, http_receiver  # noqa: F401
+from peers.config import FAST_RETRIES, component, pipeline
+from peers.recorder import Reply, http_receiver  # noqa: F401
 
 
 def line(i, width=120):
@@ -33,32 +34,15 @@ def config(tmp_path, url, api_port, buffer="", include=None, shutdown=2, acks=Tr
     data_dir.mkdir(exist_ok=True)
     include = include or str(tmp_path / "in.log")
     buffer = buffer or "      type: disk\n      max_size: 268435488\n"
-    return f"""data_dir: "{data_dir}"
-shutdown_timeout_secs: {shutdown}
-api:
-  enabled: true
-  address: "127.0.0.1:{api_port}"
-acknowledgements:
-  enabled: {"true" if acks else "false"}
-sources:
-  in:
-    type: file
-    include: ["{include}"]
-    read_from: beginning
-sinks:
-  out:
-    type: http
-    inputs: [in]
-    uri: "{url}"
-    encoding:
-      codec: ndjson
-    batch:
-      timeout_secs: 0.1
-    request:
-      retry_initial_backoff_secs: 0.05
-      retry_max_duration_secs: 0.2
-    buffer:
-{buffer}"""
+    source = component("in", "file", options=f'include: ["{include}"]\nread_from: beginning')
+    sink = component("out", "http", ["in"], f"""
+        uri: "{url}"
+        encoding:
+          codec: ndjson
+        batch:
+          timeout_secs: 0.1""")
+    return pipeline(source, sink + FAST_RETRIES + "    buffer:\n" + buffer, api_port=api_port,
+                    data_dir=data_dir, acks=acks, shutdown=shutdown)
 
 
 def delivered(rx):
@@ -93,17 +77,9 @@ def validate(tmp_path, buffer, source="file"):
     cfg = tmp_path / "v.yaml"
     src = (f'    type: file\n    include: ["{tmp_path}/*.log"]\n' if source == "file"
            else "    type: stdin\n")
-    cfg.write_text(f"""data_dir: "{tmp_path}"
-sources:
-  in:
-{src}sinks:
-  out:
-    type: blackhole
-    inputs: [in]
-    acknowledgements:
-      enabled: true
-    buffer:
-{buffer}""")
+    sink = component("out", "blackhole", ["in"], "acknowledgements:\n  enabled: true\nbuffer:")
+    cfg.write_text(pipeline("  in:\n" + src, sink + buffer, data_dir=tmp_path,
+                            api_section=""))
     return run_cli("validate", "--no-environment", "-c", str(cfg))
 
 

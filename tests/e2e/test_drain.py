@@ -9,7 +9,8 @@ import subprocess
 import threading
 import time
 
-from conftest import free_port, http_get
+from conftest import free_port, metric_value
+from peers.config import file_sink, pipeline, stdin
 
 LINES = 1_000_000
 CHUNK = 10_000
@@ -21,20 +22,7 @@ def line(i):
 
 
 def config(out_path, port=None):
-    api = (f"api:\n  enabled: true\n  address: 127.0.0.1:{port}\n" if port
-           else "api:\n  enabled: false\n")
-    return api + f"""
-sources:
-  in:
-    type: stdin
-sinks:
-  out:
-    type: file
-    inputs: [in]
-    path: {out_path}
-    encoding:
-      codec: json
-"""
+    return pipeline(stdin(), file_sink(out_path, ["in"]), api_port=port)
 
 
 class Writer(threading.Thread):
@@ -91,13 +79,7 @@ def assert_exact_prefix(seqs):
 
 def source_sent_events(port):
     """component_sent_events_total of the stdin source, from /metrics."""
-    status, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-    assert status == 200
-    for text in body.decode().splitlines():
-        if (text.startswith("sluice_component_sent_events_total{")
-                and 'component_id="in"' in text):
-            return int(float(text.rsplit(" ", 1)[1]))
-    return 0
+    return int(metric_value(port, "component_sent_events_total", component_id="in") or 0)
 
 
 def test_sigterm_while_flowing_leaves_an_exact_prefix(tmp_path, start_sluice):

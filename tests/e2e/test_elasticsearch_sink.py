@@ -1,4 +1,4 @@
-"""End-to-end tests of the `elasticsearch` sink against es_receiver.py, a
+"""End-to-end tests of the `elasticsearch` sink against peers/elasticsearch.py, a
 local server that checks every bulk request against the spec and keeps a
 store as Elasticsearch does: exact delivery with id_key through a 503 and
 per-item 429s, partial retries of several requests pooled into one, the file
@@ -17,30 +17,17 @@ import time
 import zlib
 
 from conftest import run_cli, wait_for
-from es_receiver import EsReceiver
-from http_receiver import Reply
+from peers.config import FAST_RETRIES, component, pipeline, stdin
+from peers.elasticsearch import EsReceiver
+from peers.recorder import Reply
 
 SECRET = "s3cr3t-Pa55-XYZZY"
 
 
 def config(url, extra="", endpoints=None):
     endpoints = endpoints or f'["{url}"]'
-    return f"""api:
-  enabled: false
-sources:
-  in:
-    type: stdin
-    decoding:
-      codec: json
-sinks:
-  out:
-    type: elasticsearch
-    inputs: [in]
-    endpoints: {endpoints}
-    request:
-      retry_initial_backoff_secs: 0.05
-      retry_max_duration_secs: 0.2
-{extra}"""
+    sink = component("out", "elasticsearch", ["in"], f"endpoints: {endpoints}")
+    return pipeline(stdin("json"), sink + FAST_RETRIES + extra)
 
 
 def run_with_events(start_sluice, cfg, events, timeout=60):

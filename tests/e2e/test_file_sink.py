@@ -12,26 +12,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import free_port, http_get, wait_for
+from conftest import free_port, metric_value, wait_for
+from peers.config import file_sink, pipeline, stdin
 
 
 def config(path, codec="json", decoding="bytes", extra="", api_port=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    return api + f"""
-sources:
-  in:
-    type: stdin
-    decoding:
-      codec: {decoding}
-sinks:
-  out:
-    type: file
-    inputs: [in]
-    path: "{path}"
-    encoding:
-      codec: {codec}
-{extra}"""
+    return pipeline(stdin(decoding), file_sink(path, ["in"], codec) + extra, api_port=api_port)
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60):
@@ -99,27 +85,18 @@ def test_missing_template_field_drops_and_counts(start_sluice, tmp_path):
     s.proc.stdin.flush()
 
     def dropped():
-        _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-        for line in body.decode().splitlines():
-            if (line.startswith("sluice_component_errors_total{") and 'component_id="out"' in line
-                    and 'error_type="template_failed"' in line):
-                return float(line.rsplit(" ", 1)[1]) == 1
-        return False
+        return metric_value(port, "component_errors_total", component_id="out",
+                            error_type="template_failed") == 1
 
     wait_for(dropped, what="the template error to be counted")
 
-    def sink_counter(name, extra=""):
-        _, _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-        for line in body.decode().splitlines():
-            if (line.startswith(f"sluice_{name}{{") and 'component_id="out"' in line
-                    and extra in line):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+    def sink_counter(name, **labels):
+        return metric_value(port, name, component_id="out", **labels)
 
     # The dropped event is discarded, not sent (the batch is finished a moment
     # after its error is counted, hence the wait).
     wait_for(lambda: sink_counter("component_sent_events_total") == 2
-             and sink_counter("component_discarded_events_total", 'intentional="false"') == 1,
+             and sink_counter("component_discarded_events_total", intentional="false") == 1,
              what="2 events sent and 1 discarded")
     s.proc.stdin.close()
     assert s.wait(30) == 0

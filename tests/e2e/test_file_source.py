@@ -9,28 +9,14 @@ import time
 
 from conftest import (complete_messages, free_port, http_get, messages, read_events,
                       run_cli, wait_for)
+from peers.config import component, file_sink, pipeline
 
 
 def config(tmp_path, include, out, extra="", acks=False, api_port=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    ack = "acknowledgements:\n  enabled: true\n" if acks else ""
-    return api + ack + f"""
-data_dir: "{tmp_path / 'data'}"
-sources:
-  in:
-    type: file
-    include: ["{include}"]
-    glob_minimum_cooldown_ms: 100
-{extra}
-sinks:
-  out:
-    type: file
-    inputs: [in]
-    path: "{out}"
-    encoding:
-      codec: json
-"""
+    source = component("in", "file", options=f'include: ["{include}"]\n'
+                                             "glob_minimum_cooldown_ms: 100")
+    return pipeline(source + extra, file_sink(out, ["in"]), api_port=api_port,
+                    data_dir=tmp_path / "data", acks=True if acks else None)
 
 
 

@@ -16,31 +16,17 @@ import time
 
 import pytest
 
-from conftest import free_port, http_get, run_cli, sanitized, wait_for
-from http_receiver import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
+from conftest import free_port, http_get, metric_value, run_cli, sanitized, wait_for
+from peers.config import component, pipeline, stdin
+from peers.recorder import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
 
 PROMTOOL = "/usr/bin/promtool"
 SECRET = "s3cr3t-Pa55-XYZZY"
 
 
 def config(url, codec="json", extra="", api_port=None, source=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    source = source or """  in:
-    type: stdin
-    decoding:
-      codec: bytes
-"""
-    return api + f"""
-sources:
-{source}sinks:
-  out:
-    type: http
-    inputs: [in]
-    uri: "{url}"
-    encoding:
-      codec: {codec}
-{extra}"""
+    sink = component("out", "http", ["in"], f'uri: "{url}"\nencoding:\n  codec: {codec}')
+    return pipeline(source or stdin("bytes"), sink + extra, api_port=api_port)
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60):
@@ -307,12 +293,11 @@ def test_adaptive_concurrency_finds_the_receivers_limit(start_sluice, http_recei
     n = 2000
     s.proc.stdin.write(lines(n, "event"))
     s.proc.stdin.flush()
-    gauge = re.compile(r'sluice_adaptive_concurrency_limit\{component_id="out"[^}]*\} (\d+)')
     seen = []
     while len(rx.accepted()) * 10 < n - 10:
-        m = gauge.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
-        assert m, "no adaptive_concurrency_limit gauge"
-        seen.append(int(m.group(1)))
+        limit = metric_value(port, "adaptive_concurrency_limit", component_id="out")
+        assert limit is not None, "no adaptive_concurrency_limit gauge"
+        seen.append(int(limit))
         time.sleep(0.05)
     s.proc.stdin.close()
     assert s.wait(60) == 0, s.stderr()
@@ -395,11 +380,10 @@ def test_events_held_while_the_receiver_is_down_stay_within_the_budget(start_slu
     s.wait_healthy(port)
     s.proc.stdin.write(lines(n, "event"))
     s.proc.stdin.flush()
-    held = re.compile(r'sluice_http_client_events_in_flight\{component_id="out"[^}]*\} (\d+)')
     peak, deadline = 0, time.monotonic() + 2.5
     while time.monotonic() < deadline:
-        m = held.search(http_get(f"http://127.0.0.1:{port}/metrics")[2].decode())
-        peak = max(peak, int(m.group(1)) if m else 0)
+        held = metric_value(port, "http_client_events_in_flight", component_id="out")
+        peak = max(peak, int(held or 0))
         time.sleep(0.05)
     s.proc.stdin.close()
     assert s.wait(60) == 0, s.stderr()

@@ -6,15 +6,14 @@ failed, retried and not delivered, and the error is logged;
 tls.verify_certificate: false and tls.verify_hostname: false each let their
 case through; a client certificate (tls.crt_file, tls.key_file) is presented
 to a server that requires one."""
-import re
 import shutil
 import ssl
 import subprocess
 
 import pytest
 
-from conftest import free_port, http_get, wait_for
-from http_receiver import HttpReceiver
+from conftest import free_port, metric_value, wait_for
+from peers.recorder import HttpReceiver
 from test_http_sink import config, delivered_messages, lines, run_with_input
 
 OPENSSL = shutil.which("openssl")
@@ -112,9 +111,8 @@ def test_without_ca_file_the_request_fails_is_counted_and_retried(start_sluice, 
         def three_failures_counted():
             # The receiver sees a handshake fail a moment before sluice
             # counts it.
-            metrics = http_get(f"http://127.0.0.1:{port}/metrics")[2].decode()
-            return re.search(r'sluice_component_errors_total\{component_id="out",[^}]*'
-                             r'error_type="request_failed"[^}]*\} 3', metrics)
+            return metric_value(port, "component_errors_total", component_id="out",
+                                error_type="request_failed") == 3
         wait_for(three_failures_counted, what="three request failures counted")
         s.proc.stdin.close()
         assert s.wait(30) == 0, s.stderr()

@@ -16,28 +16,14 @@ import time
 import k8s_fixtures as kf
 from conftest import (ROOT, complete_messages, free_port, http_get, messages, read_events,
                       run_cli, wait_for)
+from peers.config import component, file_sink, pipeline
 
 
 def config(tmp_path, pods, out, extra="", acks=False, api_port=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    ack = "acknowledgements:\n  enabled: true\n" if acks else ""
-    return api + ack + f"""
-data_dir: "{tmp_path / 'data'}"
-sources:
-  k8s:
-    type: kubernetes_logs
-    pod_logs_dir: "{pods}"
-    glob_minimum_cooldown_ms: 100
-{extra}
-sinks:
-  out:
-    type: file
-    inputs: [k8s]
-    path: "{out}"
-    encoding:
-      codec: json
-"""
+    source = component("k8s", "kubernetes_logs", options=f'pod_logs_dir: "{pods}"\n'
+                                                        "glob_minimum_cooldown_ms: 100")
+    return pipeline(source + extra, file_sink(out, ["k8s"]), api_port=api_port,
+                    data_dir=tmp_path / "data", acks=True if acks else None)
 
 
 

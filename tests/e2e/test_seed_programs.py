@@ -8,6 +8,8 @@ import subprocess
 import time
 
 from conftest import free_port, http_get
+from peers import prometheus
+from peers.config import file_sink, pipeline, stdin
 
 PART_WORKLOAD = """
 if match(.kubernetes.pod_name, r"chat-ui") {
@@ -74,22 +76,8 @@ def remap(name, inputs, program):
 
 
 def config(out, port, transforms, last):
-    return f"""api:
-  address: 127.0.0.1:{port}
-sources:
-  in:
-    type: stdin
-    decoding:
-      codec: json
-transforms:
-{transforms}sinks:
-  out:
-    type: file
-    inputs: [{last}]
-    path: {out}
-    encoding:
-      codec: json
-"""
+    return pipeline(stdin("json"), file_sink(out, [last]), transforms=transforms,
+                    api_port=port)
 
 
 def run_seed(start_sluice, tmp_path, transforms, last):
@@ -116,10 +104,8 @@ def run_seed(start_sluice, tmp_path, transforms, last):
 
 
 def errors_of(metrics, component):
-    for line in metrics.splitlines():
-        if line.startswith("sluice_component_errors_total{") and f'component_id="{component}"' in line:
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    return prometheus.parse(metrics).value("sluice_component_errors_total",
+                                           component_id=component) or 0.0
 
 
 def test_seed_as_one_program(start_sluice, tmp_path):

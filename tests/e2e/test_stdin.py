@@ -8,27 +8,15 @@ import re
 import subprocess
 
 from conftest import free_port, metric_value, wait_for
+from peers.config import component, pipeline, stdin
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def console_config(decoding="bytes", extra="", api_port=None):
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    return api + f"""
-sources:
-  in:
-    type: stdin
-    decoding:
-      codec: {decoding}
-{extra}
-sinks:
-  out:
-    type: console
-    inputs: [in]
-    encoding:
-      codec: json
-"""
+    return pipeline(stdin(decoding) + extra,
+                    component("out", "console", ["in"], "encoding:\n  codec: json"),
+                    api_port=api_port)
 
 
 def json_lines(text):

@@ -14,6 +14,7 @@ import subprocess
 import textwrap
 
 from conftest import free_port, metric_value, run_cli, wait_for
+from peers import config as builder
 
 EX_CONFIG = 78
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -22,23 +23,14 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 def pipeline(transforms, sinks, api_port=None, decoding="json"):
     """A config: stdin (JSON lines) -> `transforms` -> `sinks` (YAML text of
     the two sections' bodies, indented by two)."""
-    api = (f'api:\n  enabled: true\n  address: "127.0.0.1:{api_port}"\n' if api_port
-           else "api:\n  enabled: false\n")
-    return (api + "sources:\n  in:\n    type: stdin\n    decoding:\n"
-            f"      codec: {decoding}\n"
-            + "transforms:\n" + textwrap.indent(textwrap.dedent(transforms).strip("\n"), "  ")
-            + "\nsinks:\n" + textwrap.indent(textwrap.dedent(sinks).strip("\n"), "  ") + "\n")
+    def section(text):
+        return textwrap.indent(textwrap.dedent(text).strip("\n"), "  ") + "\n"
+    return builder.pipeline(builder.stdin(decoding), section(sinks), transforms=section(transforms),
+                            api_port=api_port)
 
 
 def file_sink(name, inputs, path):
-    return f"""
-{name}:
-  type: file
-  inputs: {json.dumps(inputs)}
-  path: "{path}"
-  encoding:
-    codec: json
-"""
+    return builder.file_sink(path, inputs, name=name)
 
 
 def lines(*events):

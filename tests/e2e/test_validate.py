@@ -327,7 +327,38 @@ def test_cycle(tmp_path):
 
 
 def test_logs_into_a_metrics_only_sink(tmp_path):
-    pytest.skip("no metrics-only sink type yet: every sink takes logs and metrics")
+    path = write(tmp_path, "logs_to_metrics.yaml", """
+        sources:
+          in:
+            type: demo_logs
+            format: json
+          meta:
+            type: internal_metrics
+        transforms:
+          parsed:
+            type: remap
+            inputs: [in]
+            source: '.x = 1'
+        sinks:
+          direct:
+            type: datadog_metrics
+            inputs: [in]
+            default_api_key: "k"
+          through_remap:
+            type: datadog_metrics
+            inputs: [parsed]
+            default_api_key: "k"
+          metrics:
+            type: datadog_metrics
+            inputs: [meta]
+            default_api_key: "k"
+        """)
+    r = validate("--no-environment", "-c", path)
+    assert_problem(r, "✗", f"{path}:{line_of(path, '  direct:') + 1}: sinks.direct: "
+                           'takes metrics, but its input "in" sends logs')
+    assert_problem(r, "✗", f"{path}:{line_of(path, '  through_remap:') + 1}: "
+                           'sinks.through_remap: takes metrics, but its input "parsed" sends logs')
+    assert "sinks.metrics" not in output(r)
 
 
 def test_run_refuses_an_invalid_config(tmp_path):

@@ -1,6 +1,6 @@
 """A local server that plays Elasticsearch for the end-to-end tests of the
 `elasticsearch` sink (see ../shared/PROTOCOLS.md, "Elasticsearch _bulk"),
-built on http_receiver.HttpReceiver (which decodes gzip/deflate/zstd bodies).
+built on peers.recorder.HttpReceiver (which decodes gzip/deflate/zstd bodies).
 
 Every request is checked against the spec and each problem is recorded in
 `violations` (tests assert it stays empty):
@@ -27,11 +27,8 @@ import itertools
 import json
 import threading
 
-from http_receiver import HttpReceiver, Reply
-
-BANNER = {"name": "sluice-test", "cluster_name": "test",
-          "version": {"number": "8.13.0", "distribution": "elasticsearch"},
-          "tagline": "You Know, for Search"}
+from peers.recorder import HttpReceiver, Reply
+from peers.wire import ES_BANNER
 
 
 class EsReceiver:
@@ -148,7 +145,7 @@ class EsReceiver:
         if req.method == "GET" and req.path == "/":
             with self.lock:
                 self.healthchecks += 1
-            return Reply(200, body=json.dumps(BANNER),
+            return Reply(200, body=json.dumps(ES_BANNER),
                          headers={"Content-Type": "application/json"})
         if req.path != "/_bulk":
             self._violation(f"{req.method} {req.path}: unexpected path")

@@ -27,20 +27,15 @@ answered 400 and recorded with `decode_error`. The receiver counts the
 largest number of requests it was handling at once (max_concurrent).
 
 Use it as a context manager or through the `http_receiver` pytest fixture
-in test files that import it. Standard library plus optional `zstandard`."""
-import gzip
+in test files that import it. Standard library plus optional `zstandard`
+(through peers.wire.decode_body)."""
 import http.server
 import json
-import socket
 import socketserver
 import threading
 import time
-import zlib
 
-try:
-    import zstandard
-except ImportError:  # pragma: no cover - the Makefile installs it
-    zstandard = None
+from peers.wire import decode_body, reset_socket
 
 RESET = "reset"
 
@@ -92,33 +87,6 @@ class Request:
 
     def lines(self):
         return self.body.decode().splitlines()
-
-
-def decode_body(raw, encoding):
-    """The body decoded per Content-Encoding; ValueError when it is not."""
-    encoding = (encoding or "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding == "gzip":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"bad gzip: {e}")
-    if encoding == "deflate":
-        for wbits in (15, -15):  # zlib stream (RFC 9110), then raw deflate
-            try:
-                return zlib.decompress(raw, wbits)
-            except zlib.error:
-                pass
-        raise ValueError("bad deflate")
-    if encoding == "zstd":
-        if zstandard is None:
-            raise ValueError("zstd body but the zstandard module is missing")
-        try:
-            return zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-        except zstandard.ZstdError as e:
-            raise ValueError(f"bad zstd: {e}")
-    raise ValueError(f"unknown Content-Encoding {encoding}")
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -183,11 +151,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _reset(self):
         """Closes with RST (SO_LINGER 0), the way a crashed peer looks."""
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        except OSError:
-            pass
+        reset_socket(self.connection)
         self.close_connection = True
         try:
             self.connection.close()
@@ -303,7 +267,7 @@ try:
     @pytest.fixture
     def http_receiver():
         """A fresh HttpReceiver, stopped at teardown. Import it into a test
-        module (`from http_receiver import http_receiver`) to use it."""
+        module (`from peers.recorder import http_receiver`) to use it."""
         rx = HttpReceiver()
         yield rx
         rx.stop()

@@ -7,10 +7,10 @@ Every line the suite's writer appends is
     seq=0000000042 <payload> crc=1a2b3c4d
 
 where the crc is zlib.crc32 of everything before " crc=". A request is
-accepted only when it decodes (Content-Encoding, via tests/e2e's
-http_receiver.decode_body), parses as the sink's format, and every event's
-`message` matches its checksum: so bytes flipped on the wire are caught
-even where they survive decompression and JSON parsing.
+accepted only when it decodes (Content-Encoding), parses as the sink's
+format, and every event's `message` matches its checksum: so bytes flipped
+on the wire are caught even where they survive decompression and JSON
+parsing.
 
 A damaged or malformed request is answered 503, never 400: sluice's HTTP
 sinks retry 5xx but treat 400 as permanent (datadog_logs rejects the
@@ -30,30 +30,19 @@ Counts (read from any thread): `counts[seq]` is how often seq was accepted
 (capped at 255); `distinct`, `accepted`, `duplicates`, `requests`,
 `rejected_corrupt`, `throttled`.
 
-Why not bench/receiver.py's Conn: it answers synchronously with fixed
-headers, and these receivers need delayed answers (rate limit) and
-Retry-After; http_receiver.HttpReceiver is thread-per-connection and keeps
-every request, too heavy for minutes of load. Standard library plus
-optional `zstandard` (through decode_body)."""
+Built on peers.loadserver (one asyncio loop; a malformed request is
+answered 503 there too); bodies decode through peers.wire.decode_body."""
 import asyncio
 import json
 import re
-import socket
-import sys
 import time
 import zlib
-import pathlib
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
-from http_receiver import decode_body  # noqa: E402
+from peers.loadserver import LoadServer
+from peers.wire import ES_BANNER_BYTES, decode_body
 
 KINDS = ("http", "datadog_logs", "elasticsearch")
 LINE_RE = re.compile(r"^seq=(\d{10}) (.*) crc=([0-9a-f]{8})$", re.S)
-REASONS = {200: "OK", 202: "Accepted", 404: "Not Found", 429: "Too Many Requests",
-           503: "Service Unavailable"}
-ES_BANNER = json.dumps({"name": "chaos", "cluster_name": "chaos",
-                        "version": {"number": "8.13.0", "distribution": "elasticsearch"},
-                        "tagline": "You Know, for Search"}).encode()
 
 
 def make_line(seq, payload):
@@ -118,14 +107,13 @@ class ChaosReceiver:
         self.rejected_corrupt = 0
         self.throttled = 0
         self.problems = []
-        self.port = None
-        self.server = None
-        self.writers = set()
         self.throttle_until = 0.0
         self.retry_after = 1
         self.rate = None
         self.rate_free_at = 0.0
-        self._call(self._listen())
+        self.server = LoadServer(self._answer, bad_request_status=503)
+        self._call(self.server.listen())
+        self.port = self.server.port
         self.url = f"http://127.0.0.1:{self.port}"
 
     @property
@@ -138,10 +126,10 @@ class ChaosReceiver:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     def go_down(self):
-        self._call(self._go_down())
+        self._call(self.server.close())
 
     def come_back(self):
-        self._call(self._listen())
+        self._call(self.server.listen())
 
     def throttle(self, seconds, retry_after=1):
         self.retry_after = retry_after
@@ -152,7 +140,7 @@ class ChaosReceiver:
         self.rate_free_at = 0.0
 
     def stop(self):
-        self._call(self._go_down())
+        self._call(self.server.close())
 
     def missing(self, upto):
         """How many of seq 0..upto-1 never arrived."""
@@ -170,68 +158,21 @@ class ChaosReceiver:
 
     # ---- the loop's side ----
 
-    async def _listen(self):
-        if self.server is not None:
-            return
-        self.server = await asyncio.start_server(
-            self._serve, "127.0.0.1", self.port or 0, reuse_address=True, backlog=128)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _go_down(self):
-        if self.server is not None:
-            self.server.close()
-        for w in list(self.writers):
-            reset(w)
-        self.writers.clear()
-        if self.server is not None:
-            await self.server.wait_closed()
-            self.server = None
-
-    async def _serve(self, reader, writer):
-        self.writers.add(writer)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                        ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
-                headers = {}
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                try:
-                    length = int(headers.get("content-length", "0"))
-                    body = await reader.readexactly(length)
-                except (ValueError, asyncio.IncompleteReadError, ConnectionError):
-                    return
-                status, extra, out = await self._answer(method, target, headers, body)
-                head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}",
-                        "Content-Type: application/json", f"Content-Length: {len(out)}"]
-                head += [f"{k}: {v}" for k, v in extra.items()]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + out)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self.writers.discard(writer)
-            writer.close()
-
-    async def _answer(self, method, target, headers, body):
-        """(status, extra headers, body) for one request."""
-        if method in ("GET", "HEAD"):
-            return 200, {}, ES_BANNER if self.kind == "elasticsearch" else b'{"valid":true}'
-        if method not in ("POST", "PUT"):
-            self.problems.append(f"{method} {target}")
+    def _answer(self, method, target, headers, body):
+        """(status, extra headers, body) for one request, or a coroutine
+        giving it once the rate limit allows."""
+        if method in (b"GET", b"HEAD"):
+            return 200, {}, ES_BANNER_BYTES if self.kind == "elasticsearch" else b'{"valid":true}'
+        if method not in (b"POST", b"PUT"):
+            self.problems.append(f"{method.decode(errors='replace')} "
+                                 f"{target.decode(errors='replace')}")
             return 404, {}, b"{}"
         self.requests += 1
         if time.monotonic() < self.throttle_until:
             self.throttled += 1
             return 429, {"Retry-After": str(self.retry_after)}, b'{"errors":["throttled"]}'
         try:
-            decoded = decode_body(body, headers.get("content-encoding"))
+            decoded = decode_body(body, headers.get(b"content-encoding"))
             seqs = [seq_of(m) for m in messages_of(self.kind, decoded)]
             if not seqs or None in seqs:
                 raise Damaged("an event without an intact line")
@@ -241,11 +182,12 @@ class ChaosReceiver:
         if self.rate:
             now = time.monotonic()
             self.rate_free_at = max(now, self.rate_free_at) + len(seqs) / self.rate
-            await asyncio.sleep(self.rate_free_at - now)
-        self._accept(seqs)
-        if self.kind == "elasticsearch":
-            return 200, {}, bulk_response(len(seqs))
-        return (202 if self.kind == "datadog_logs" else 200), {}, b"{}"
+            return self._accept_later(seqs, self.rate_free_at - now)
+        return self._accept(seqs)
+
+    async def _accept_later(self, seqs, delay):
+        await asyncio.sleep(delay)
+        return self._accept(seqs)
 
     def _accept(self, seqs):
         top = max(seqs)
@@ -259,14 +201,6 @@ class ChaosReceiver:
             if c < 255:
                 counts[s] = c + 1
         self.accepted += len(seqs)
-
-
-def reset(writer):
-    """Drops a connection with RST, the way a crashed peer looks."""
-    sock = writer.get_extra_info("socket")
-    try:
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    except OSError:
-        pass
-    writer.transport.abort()
+        if self.kind == "elasticsearch":
+            return 200, {}, bulk_response(len(seqs))
+        return (202 if self.kind == "datadog_logs" else 200), {}, b"{}"

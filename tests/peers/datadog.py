@@ -1,6 +1,6 @@
 """A local server that plays Datadog's logs intake and API for the
 end-to-end tests of the `datadog_logs` and `datadog_metrics` sinks (see
-../shared/PROTOCOLS.md, Datadog), built on http_receiver.HttpReceiver
+../shared/PROTOCOLS.md, Datadog), built on peers.recorder.HttpReceiver
 (which decodes gzip, deflate and zstd bodies).
 
 Every request is checked against the spec and each problem is recorded in
@@ -34,7 +34,7 @@ import json
 import threading
 import time
 
-from http_receiver import HttpReceiver, Reply, zstandard  # noqa: F401 (re-exported)
+from peers.recorder import HttpReceiver, Reply
 
 LOGS_PATH = "/api/v2/logs"
 SERIES_PATH = "/api/v2/series"
