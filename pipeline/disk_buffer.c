@@ -32,6 +32,7 @@
 
 #include "pipeline/arena.h"
 #include "pipeline/buf.h"
+#include "pipeline/buffer_kind.h"
 #include "pipeline/buffer_ledger.h"
 #include "pipeline/buffer_segment.h"
 #include "pipeline/event_codec.h"
@@ -70,7 +71,7 @@ struct disk_buffer {
     uint32_t batch_events;
     bool drop_newest;
     const component_metrics *metrics;
-    metrics_series *received_events, *sent_events, *discarded_events;
+    buffer_counters counters;
     int lock_fd;
     int dir_fd;
     buffer_ledger ledger;
@@ -512,17 +513,6 @@ static int open_ledger(disk_buffer *db, ledger_state *state, sl_error *err)
     return 0;
 }
 
-static void register_metrics(disk_buffer *db)
-{
-    const component_metrics *m = db->metrics;
-    db->received_events = component_metrics_extra(m, "buffer_received_events_total",
-        METRICS_COUNTER, "The number of events written to the buffer.");
-    db->sent_events = component_metrics_extra(m, "buffer_sent_events_total",
-        METRICS_COUNTER, "The number of events read from the buffer.");
-    db->discarded_events = component_metrics_extra(m, "buffer_discarded_events_total",
-        METRICS_COUNTER, "The number of events the buffer dropped.");
-}
-
 static uint64_t segment_target_for(uint64_t max_size)
 {
     uint64_t t = max_size / 8;
@@ -574,7 +564,7 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     db->drop_newest = o->drop_newest;
     db->metrics = o->metrics;
     db->last_sync_ns = sl_now_mono_ns();
-    register_metrics(db);
+    buffer_counters_register(&db->counters, db->metrics);
     ledger_state ledger;
     if (open_directory(db, err) < 0 || open_ledger(db, &ledger, err) < 0 ||
         recover_segments(db, err) < 0) {
@@ -620,7 +610,7 @@ static int64_t encode_batch(disk_buffer *db, const batch *b, sl_error *err)
 static void drop_batch(disk_buffer *db, batch *b, const char *why)
 {
     slog_warn(db->id, "disk buffer dropped %" PRIu32 " events: %s", b->count, why);
-    metrics_add(db->discarded_events, b->count);
+    metrics_add(db->counters.discarded_events, b->count);
     if (db->metrics)
         metrics_add(db->metrics->discarded_intentional, b->count);
     batch_release(b, ACK_DELIVERED);
@@ -907,7 +897,8 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
     db->next_id++;
     db->needs_fsync = true;
     publish_record(db, &h);
-    metrics_add(db->received_events, b->count);
+    metrics_add(db->counters.received_events, b->count);
+    metrics_add(db->counters.received_bytes, batch_json_bytes(b));
     hold_ack_until_sync(db, b);
     if (db->sync_interval_ms == 0 && disk_buffer_sync(db, &err) < 0)
         slog_error(db->id, "%s", err.msg);
@@ -1145,7 +1136,8 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
     bool damaged = false;
     batch *b = take == TAKE_DELIVER ? decode_record(db, &h, &damaged, &err) : NULL;
     if (b) {
-        metrics_add(db->sent_events, b->count);
+        metrics_add(db->counters.sent_events, b->count);
+        metrics_add(db->counters.sent_bytes, batch_json_bytes(b));
         *out = b;
         return STEP_BATCH;
     }
