@@ -26,6 +26,11 @@ const char cli_usage_text[] =
     "  -C, --config-dir DIR    Every *.yaml, *.yml and *.json in DIR; repeatable\n"
     "      --no-environment    validate: skip data_dir and healthcheck checks\n"
     "  -t, --threads N         Transform worker threads (default: online CPUs)\n"
+    "      --graceful-shutdown-limit-secs N\n"
+    "                          Wait at most N seconds for the drain after SIGTERM\n"
+    "                          (overrides shutdown_timeout_secs, default 60)\n"
+    "      --no-graceful-shutdown-limit\n"
+    "                          Wait for the drain without limit\n"
     "  -l, --log-level LEVEL   trace, debug, info (default), warn, error\n"
     "      --log-format FMT    text (default) or json\n"
     "  -V, --version           Print the version\n"
@@ -72,6 +77,19 @@ static int parse_threads(cli *c, const char *text)
     return 0;
 }
 
+/* Vector's --graceful-shutdown-limit-secs: a whole number of seconds above 0. */
+static int parse_shutdown_limit(cli *c, const char *text)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno || *end || n == 0 || n > UINT32_MAX || text[0] == '-' || !*text)
+        return usage_error("--graceful-shutdown-limit-secs needs a number of seconds above 0, "
+                           "got '%s'", text);
+    c->shutdown_limit_secs = n;
+    return 0;
+}
+
 static bool is_opt(const char *arg, const char *s, const char *l)
 {
     return (s && strcmp(arg, s) == 0) || (l && strcmp(arg, l) == 0);
@@ -86,6 +104,8 @@ static int parse_valued(cli *c, const char *name, const char *val)
         return add_path(c->dirs, &c->ndirs, val);
     if (is_opt(name, "-t", "--threads"))
         return parse_threads(c, val);
+    if (is_opt(name, NULL, "--graceful-shutdown-limit-secs"))
+        return parse_shutdown_limit(c, val);
     if (is_opt(name, "-l", "--log-level"))
         return slog_parse_level(val, &c->level) < 0
                    ? usage_error("unknown log level '%s'", val) : 0;
@@ -110,6 +130,10 @@ int cli_parse(cli *c, int argc, char **argv)
         }
         if (is_opt(arg, NULL, "--no-environment")) {
             c->no_environment = true;
+            continue;
+        }
+        if (is_opt(arg, NULL, "--no-graceful-shutdown-limit")) {
+            c->no_shutdown_limit = true;
             continue;
         }
         if (arg[0] == '-') {
@@ -147,5 +171,8 @@ int cli_parse(cli *c, int argc, char **argv)
     }
     if (c->cmd == CMD_DOC && !c->doc_type)
         return usage_error("%s", "doc needs a component type, e.g. 'sluice doc file'");
+    if (c->no_shutdown_limit && c->shutdown_limit_secs)
+        return usage_error("%s", "--no-graceful-shutdown-limit and "
+                           "--graceful-shutdown-limit-secs can't be used together");
     return 0;
 }

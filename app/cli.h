@@ -1,5 +1,6 @@
 /* cli.h - the sluice command line, parsed: the command, the configuration
- * paths, and the settings flags override (threads, logging).
+ * paths, and the settings flags override (threads, the shutdown limit,
+ * logging).
  *
  *   sluice [run] [-c FILE]... [-C DIR]...   run a pipeline
  *   sluice validate [--no-environment] [-c FILE]... [-C DIR]...
@@ -12,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "pipeline/log.h"
 
 #define CLI_MAX_PATHS 64
@@ -33,6 +35,8 @@ typedef struct cli {
     size_t ndirs;
     bool no_environment;
     unsigned threads;
+    uint64_t shutdown_limit_secs;   /* --graceful-shutdown-limit-secs; 0: the config's */
+    bool no_shutdown_limit;         /* --no-graceful-shutdown-limit */
     const char *doc_type;
     slog_level level;
     slog_format format;

@@ -145,7 +145,9 @@ static int run_pipeline(const cli *c, const sl_config *cfg, const topology *topo
               api ? "; API on " : "", api ? cfg->api_address : "");
     wait_for_end(sigfd, runtime_done_fd(rt));
     api_set_shutting_down(api);
-    int64_t timeout_ms = (int64_t)cfg->shutdown_timeout_secs * 1000;
+    uint64_t limit_secs = c->shutdown_limit_secs ? c->shutdown_limit_secs
+                                                 : cfg->shutdown_timeout_secs;
+    int64_t timeout_ms = c->no_shutdown_limit ? -1 : (int64_t)limit_secs * 1000;
     if (runtime_drain(rt, timeout_ms) < 0) {
         api_stop(api);
         *abandoned = true;

@@ -127,9 +127,14 @@ int transform_emit_to(transform_emit *em, size_t named, batch *b);
 
 /* ---- sinks (runtime.c) ---- */
 
-/* QUEUE_OK with *out, QUEUE_TIMEOUT, or QUEUE_END (input finished: flush and
- * return). Counts received events and bytes. */
+/* QUEUE_OK with *out, QUEUE_TIMEOUT, or QUEUE_END (input finished, or the
+ * sink must stop: flush and return). Counts received events and bytes. */
 queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms);
+/* Whether the sink must stop now rather than finish what it holds: its
+ * disk buffer keeps what was not delivered for the next start, or the
+ * shutdown timeout passed. A sink that retries checks it between tries and
+ * then returns, releasing what it holds as errored. */
+bool sink_must_stop(const sink_ctx *ctx);
 /* Finishes b: counts `events` sent (and their estimated bytes) when
  * delivered, an error otherwise, and releases b with status. */
 void sink_done(sink_ctx *ctx, batch *b, ack_status status);

@@ -4,8 +4,9 @@
  * compresses it with lz4 and appends it to the current segment with one
  * writev; the batch is released upstream once an fsync covers it. The
  * reader walks the segments in order and decodes each record into a batch
- * whose ack group reports back here. Finished records (delivered or
- * rejected) are tracked in id order; the contiguous finished prefix is the
+ * whose ack group reports back here. The records handed out are tracked in
+ * id order by an ack ring (ack.h, the rule sources use for checkpoints):
+ * the contiguous prefix of finished records (delivered or rejected) is the
  * acknowledged position, which the ledger stores and which lets whole
  * segments go. An errored record stays unfinished and sends the reader back
  * to it.
@@ -32,6 +33,7 @@
 
 #include "pipeline/arena.h"
 #include "pipeline/buf.h"
+#include "pipeline/buffer_kind.h"
 #include "pipeline/buffer_ledger.h"
 #include "pipeline/buffer_segment.h"
 #include "pipeline/event_codec.h"
@@ -52,14 +54,13 @@ typedef struct segment {
     uint64_t size;       /* bytes written and readable */
 } segment;
 
-/* A record the reader handed out, until it is finished. */
-typedef struct tracked_record {
-    uint64_t id;
+/* Where a record the reader handed out lies, kept with it in the ack ring
+ * (where its position is the record id) until it is finished. */
+typedef struct record_place {
     uint64_t segment_first;
     uint64_t offset;
     uint32_t count;
-    bool done;
-} tracked_record;
+} record_place;
 
 struct disk_buffer {
     char *dir;
@@ -70,7 +71,7 @@ struct disk_buffer {
     uint32_t batch_events;
     bool drop_newest;
     const component_metrics *metrics;
-    metrics_series *received_events, *sent_events, *discarded_events;
+    buffer_counters counters;
     int lock_fd;
     int dir_fd;
     buffer_ledger ledger;
@@ -85,10 +86,11 @@ struct disk_buffer {
     bool writer_has_segment;   /* segs[nsegs - 1] is being appended to */
     uint64_t total_bytes;
     uint64_t unacked_events;
-    tracked_record *tracked;   /* tracked[head..ntracked), ids increasing */
-    size_t head, ntracked, tracked_cap;
+    ack_ring records;          /* handed out, by record id; tokens are their
+                                  batches' ack tokens */
     uint64_t acked_id;
-    uint64_t rewind_id;        /* 0: none asked */
+    uint64_t rewind_token;     /* the earliest record released as errored */
+    bool rewind_asked;
     bool ledger_dirty;
     bool writer_done;
     bool closed;
@@ -249,71 +251,23 @@ static void delete_finished_segments_locked(disk_buffer *db)
 
 /* ---- records handed out and their acknowledgements ---- */
 
-static int compare_tracked_id(const void *elem, const void *key)
+/* Finishes a record (delivered, rejected, or vanished) unless it was. */
+static bool finish_record_locked(disk_buffer *db, uint64_t token, ack_status status)
 {
-    uint64_t a = ((const tracked_record *)elem)->id, b = *(const uint64_t *)key;
-    return a < b ? -1 : a > b;
-}
-
-/* The index of the tracked record with that id (*found), or of the first
- * one above it. */
-static size_t search_tracked_locked(const disk_buffer *db, uint64_t id, bool *found)
-{
-    *found = false;
-    if (db->head == db->ntracked)
-        return db->ntracked;
-    return db->head + sl_bsearch(db->tracked + db->head, db->ntracked - db->head,
-                                 sizeof(tracked_record), &id, compare_tracked_id, found);
-}
-
-static tracked_record *find_tracked_locked(disk_buffer *db, uint64_t id)
-{
-    bool found;
-    size_t i = search_tracked_locked(db, id, &found);
-    return found ? &db->tracked[i] : NULL;
-}
-
-static int track_record_locked(disk_buffer *db, const tracked_record *r)
-{
-    if (db->ntracked == db->tracked_cap) {
-        size_t live = db->ntracked - db->head;
-        if (db->head > 0 && live < db->tracked_cap / 2) {
-            memmove(db->tracked, db->tracked + db->head, live * sizeof(*db->tracked));
-        } else {
-            size_t cap = db->tracked_cap ? db->tracked_cap * 2 : 64;
-            tracked_record *t = realloc(db->tracked, cap * sizeof(*t));
-            if (!t)
-                return -1;
-            memmove(t, t + db->head, live * sizeof(*t));
-            db->tracked = t;
-            db->tracked_cap = cap;
-        }
-        db->head = 0;
-        db->ntracked = live;
-    }
-    db->tracked[db->ntracked++] = *r;
-    return 0;
-}
-
-static void finish_record_locked(disk_buffer *db, tracked_record *t)
-{
-    if (t->done)
-        return;
-    t->done = true;
-    db->unacked_events -= t->count <= db->unacked_events ? t->count : db->unacked_events;
+    if (!ack_ring_complete(&db->records, token, status))
+        return false;
+    const record_place *p = ack_ring_detail(&db->records, token);
+    db->unacked_events -= p->count <= db->unacked_events ? p->count : db->unacked_events;
+    return true;
 }
 
 /* Moves the acknowledged position over the finished records at the front. */
 static void advance_acked_locked(disk_buffer *db)
 {
-    bool moved = false;
-    while (db->head < db->ntracked && db->tracked[db->head].done) {
-        db->acked_id = db->tracked[db->head].id;
-        db->head++;
-        moved = true;
-    }
-    if (!moved)
+    uint64_t id;
+    if (!ack_ring_advance(&db->records, &id, NULL))
         return;
+    db->acked_id = id;
     db->ledger_dirty = true;
     delete_finished_segments_locked(db);
     publish_gauges_locked(db);
@@ -321,19 +275,19 @@ static void advance_acked_locked(disk_buffer *db)
     pthread_cond_broadcast(&db->room);
 }
 
-/* The ack callback of every batch read: token is the record id. */
-static void record_acknowledged(void *ud, uint64_t id, ack_status status)
+/* The ack callback of every batch read. An errored record is not finished:
+ * the reader goes back to it. */
+static void record_acknowledged(void *ud, uint64_t token, ack_status status)
 {
     disk_buffer *db = ud;
     pthread_mutex_lock(&db->mu);
-    tracked_record *t = find_tracked_locked(db, id);
-    if (t && !t->done) {
+    if (ack_ring_holds(&db->records, token) && !ack_ring_finished(&db->records, token)) {
         if (status == ACK_ERRORED) {
-            if (!db->rewind_id || id < db->rewind_id)
-                db->rewind_id = id;
+            if (!db->rewind_asked || token < db->rewind_token)
+                db->rewind_token = token;
+            db->rewind_asked = true;
             pthread_cond_broadcast(&db->readable);
-        } else {
-            finish_record_locked(db, t);
+        } else if (finish_record_locked(db, token, status)) {
             advance_acked_locked(db);
         }
     }
@@ -344,16 +298,15 @@ static void record_acknowledged(void *ud, uint64_t id, ack_status status)
  * find any more (damaged since): finished, as nothing can bring them back. */
 static void forget_vanished_records_locked(disk_buffer *db, uint64_t after, uint64_t before)
 {
-    bool found;
-    size_t i = search_tracked_locked(db, after + 1, &found);
+    bool exact;
     bool any = false;
-    for (; i < db->ntracked && db->tracked[i].id < before; i++) {
-        if (db->tracked[i].done)
+    for (uint64_t tok = ack_ring_seek(&db->records, after + 1, &exact);
+         tok < db->records.next && ack_ring_position(&db->records, tok) < before; tok++) {
+        if (ack_ring_finished(&db->records, tok))
             continue;
         slog_warn(db->id, "buffer record %" PRIu64 " can no longer be read; dropped",
-                  db->tracked[i].id);
-        finish_record_locked(db, &db->tracked[i]);
-        any = true;
+                  ack_ring_position(&db->records, tok));
+        any |= finish_record_locked(db, tok, ACK_REJECTED);
     }
     if (any)
         advance_acked_locked(db);
@@ -512,17 +465,6 @@ static int open_ledger(disk_buffer *db, ledger_state *state, sl_error *err)
     return 0;
 }
 
-static void register_metrics(disk_buffer *db)
-{
-    const component_metrics *m = db->metrics;
-    db->received_events = component_metrics_extra(m, "buffer_received_events_total",
-        METRICS_COUNTER, "The number of events written to the buffer.");
-    db->sent_events = component_metrics_extra(m, "buffer_sent_events_total",
-        METRICS_COUNTER, "The number of events read from the buffer.");
-    db->discarded_events = component_metrics_extra(m, "buffer_discarded_events_total",
-        METRICS_COUNTER, "The number of events the buffer dropped.");
-}
-
 static uint64_t segment_target_for(uint64_t max_size)
 {
     uint64_t t = max_size / 8;
@@ -561,7 +503,9 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     bseg_reader_init(&db->reader);
     db->dir = strdup(o->dir);
     db->id = strdup(o->id ? o->id : "buffer");
-    if (!db->dir || !db->id || init_sync_primitives(db) < 0) {
+    if (!db->dir || !db->id || ack_ring_init(&db->records, sizeof(record_place)) < 0 ||
+        init_sync_primitives(db) < 0) {
+        ack_ring_free(&db->records);
         free(db->dir);
         free(db->id);
         free(db);
@@ -574,7 +518,7 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     db->drop_newest = o->drop_newest;
     db->metrics = o->metrics;
     db->last_sync_ns = sl_now_mono_ns();
-    register_metrics(db);
+    buffer_counters_register(&db->counters, db->metrics);
     ledger_state ledger;
     if (open_directory(db, err) < 0 || open_ledger(db, &ledger, err) < 0 ||
         recover_segments(db, err) < 0) {
@@ -620,7 +564,7 @@ static int64_t encode_batch(disk_buffer *db, const batch *b, sl_error *err)
 static void drop_batch(disk_buffer *db, batch *b, const char *why)
 {
     slog_warn(db->id, "disk buffer dropped %" PRIu32 " events: %s", b->count, why);
-    metrics_add(db->discarded_events, b->count);
+    metrics_add(db->counters.discarded_events, b->count);
     if (db->metrics)
         metrics_add(db->metrics->discarded_intentional, b->count);
     batch_release(b, ACK_DELIVERED);
@@ -907,7 +851,8 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
     db->next_id++;
     db->needs_fsync = true;
     publish_record(db, &h);
-    metrics_add(db->received_events, b->count);
+    metrics_add(db->counters.received_events, b->count);
+    metrics_add(db->counters.received_bytes, batch_json_bytes(b));
     hold_ack_until_sync(db, b);
     if (db->sync_interval_ms == 0 && disk_buffer_sync(db, &err) < 0)
         slog_error(db->id, "%s", err.msg);
@@ -982,13 +927,16 @@ void disk_buffer_writer_done(disk_buffer *db)
 /* Goes back to the earliest record a sink released as errored. */
 static void apply_rewind_locked(disk_buffer *db)
 {
-    uint64_t id = db->rewind_id;
-    db->rewind_id = 0;
-    tracked_record *t = find_tracked_locked(db, id);
-    if (!t || t->done || id > db->last_read_id)
+    uint64_t token = db->rewind_token;
+    db->rewind_asked = false;
+    if (!ack_ring_holds(&db->records, token) || ack_ring_finished(&db->records, token))
         return;
-    db->read_segment = t->segment_first;
-    db->reader.offset = t->offset;
+    uint64_t id = ack_ring_position(&db->records, token);
+    if (id > db->last_read_id)
+        return;
+    const record_place *p = ack_ring_detail(&db->records, token);
+    db->read_segment = p->segment_first;
+    db->reader.offset = p->offset;
     db->last_read_id = id - 1;
 }
 
@@ -1021,20 +969,25 @@ typedef enum take_result {
     TAKE_FAILED,    /* out of memory tracking it */
 } take_result;
 
-/* Decides what to do with record h read at (segment, at). */
-static take_result take_record_locked(disk_buffer *db, const bseg_header *h, uint64_t at)
+/* Decides what to do with record h read at (segment, at); to deliver it,
+ * *token is its ack token. */
+static take_result take_record_locked(disk_buffer *db, const bseg_header *h, uint64_t at,
+                                      uint64_t *token)
 {
     if (h->id <= db->last_read_id || h->id <= db->acked_id)
         return TAKE_SKIP;
     forget_vanished_records_locked(db, db->last_read_id, h->id);
     db->last_read_id = h->id;
-    tracked_record *t = find_tracked_locked(db, h->id);
-    if (t)
-        return t->done ? TAKE_SKIP : TAKE_DELIVER;
-    if (db->ntracked > db->head && db->tracked[db->ntracked - 1].id > h->id)
+    bool exact;
+    uint64_t tok = ack_ring_seek(&db->records, h->id, &exact);
+    if (exact) {
+        *token = tok;
+        return ack_ring_finished(&db->records, tok) ? TAKE_SKIP : TAKE_DELIVER;
+    }
+    if (tok < db->records.next)   /* a later record is handed out already */
         return TAKE_SKIP;
-    tracked_record r = {h->id, db->read_segment, at, h->count, false};
-    return track_record_locked(db, &r) == 0 ? TAKE_DELIVER : TAKE_FAILED;
+    record_place p = {db->read_segment, at, h->count};
+    return ack_ring_add(&db->records, h->id, &p, token) == 0 ? TAKE_DELIVER : TAKE_FAILED;
 }
 
 static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first,
@@ -1054,17 +1007,18 @@ static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first
 /* A batch of record h's events, its payload decompressed into the batch's
  * arena (the events' strings point there). NULL with *damaged when the
  * record does not decode; the record is then finished as rejected. */
-static batch *decode_record(disk_buffer *db, const bseg_header *h, bool *damaged, sl_error *err)
+static batch *decode_record(disk_buffer *db, const bseg_header *h, uint64_t token,
+                            bool *damaged, sl_error *err)
 {
     /* Every event takes at least a byte: a count beyond that is damage. */
     *damaged = h->count == 0 || h->count > h->raw_length;
     if (*damaged) {
         sl_fail(err, "it claims %" PRIu32 " events in %" PRIu32 " bytes", h->count,
                 h->raw_length);
-        record_acknowledged(db, h->id, ACK_REJECTED);
+        record_acknowledged(db, token, ACK_REJECTED);
         return NULL;
     }
-    ack_group *g = ack_group_new(record_acknowledged, db, h->id);
+    ack_group *g = ack_group_new(record_acknowledged, db, token);
     if (!g) {
         sl_fail(err, "out of memory reading buffer record %" PRIu64, h->id);
         return NULL;
@@ -1138,14 +1092,16 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
         return STEP_NEXT;
     }
     pthread_mutex_lock(&db->mu);
-    take_result take = take_record_locked(db, &h, at);
+    uint64_t token = 0;
+    take_result take = take_record_locked(db, &h, at, &token);
     pthread_mutex_unlock(&db->mu);
     if (take == TAKE_SKIP)
         return STEP_NEXT;
     bool damaged = false;
-    batch *b = take == TAKE_DELIVER ? decode_record(db, &h, &damaged, &err) : NULL;
+    batch *b = take == TAKE_DELIVER ? decode_record(db, &h, token, &damaged, &err) : NULL;
     if (b) {
-        metrics_add(db->sent_events, b->count);
+        metrics_add(db->counters.sent_events, b->count);
+        metrics_add(db->counters.sent_bytes, batch_json_bytes(b));
         *out = b;
         return STEP_BATCH;
     }
@@ -1172,7 +1128,7 @@ queue_result disk_buffer_read(disk_buffer *db, batch **out, int timeout_ms)
     for (;;) {
         if (db->closed)
             break;
-        if (db->rewind_id)
+        if (db->rewind_asked)
             apply_rewind_locked(db);
         segment *s = reading_segment_locked(db);
         if (s && db->reader.offset < s->size) {
@@ -1241,7 +1197,7 @@ void disk_buffer_free(disk_buffer *db)
     buf_free(&db->encoded);
     free(db->compressed);
     free(db->unsynced);
-    free(db->tracked);
+    ack_ring_free(&db->records);
     free(db->segs);
     pthread_cond_destroy(&db->room);
     pthread_cond_destroy(&db->readable);

@@ -12,7 +12,7 @@
  * next magic whose record checks out. A small ledger file records the
  * acknowledged read position.
  *
- * Threads: one writer (the runtime's buffer thread for the sink) calls
+ * Threads: one writer (the buffer's writer thread, disk_buffer_writer.c) calls
  * write/sync/writer_done; one reader (the sink's thread) calls read; the
  * acknowledgements of batches read come from whichever thread releases them;
  * close may be called from any thread. The buffer owns its files; a batch
@@ -51,8 +51,10 @@
  * Metrics (on the sink's component labels, registered by open):
  * buffer_size_events and buffer_size_bytes (the component's gauges: events
  * written and not yet acknowledged, and the bytes of segment files on disk),
- * buffer_received_events_total, buffer_sent_events_total,
- * buffer_discarded_events_total, buffer_errors_total{error_code} with codes
+ * buffer_received_events_total, buffer_received_event_bytes_total,
+ * buffer_sent_events_total, buffer_sent_event_bytes_total (estimated JSON
+ * bytes), buffer_discarded_events_total, buffer_errors_total{error_code}
+ * with codes
  * corrupt_record, torn_tail, ledger_corrupt, ledger_missing, write_failed,
  * read_failed, sync_failed, encode_failed, delete_failed. */
 #ifndef SLUICE_DISK_BUFFER_H

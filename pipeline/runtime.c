@@ -19,8 +19,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "pipeline/buffer.h"
 #include "pipeline/component.h"
-#include "pipeline/disk_buffer.h"
 #include "pipeline/log.h"
 
 #define UTILIZATION_WINDOW_NS (5LL * 1000000000LL)
@@ -29,10 +29,15 @@
 typedef struct rt_node rt_node;
 typedef struct rt_stage rt_stage;
 
+/* A consumer's input: a transform stage's queue or a sink's buffer. */
+typedef struct fanout_target {
+    queue *stage;
+    sink_buffer *buffer;
+} fanout_target;
+
 typedef struct fanout {
     size_t n;
-    queue **queues;
-    rt_node **consumers;   /* for drop counting and buffer gauges */
+    fanout_target *targets;
     bool to_stage;   /* its one consumer is a transform: see owed_bytes */
 } fanout;
 
@@ -54,12 +59,10 @@ struct rt_node {
     void *state;
     bool built;
     fanout *outs;                /* one per output */
-    queue *input;                /* sinks: own queue; transforms: their stage's */
-    disk_buffer *disk;           /* sinks with buffer.type disk: between input and sink */
+    queue *input;                /* transforms: their stage's */
+    sink_buffer *buffer;         /* sinks */
     pthread_t thread;
     bool thread_started;
-    pthread_t writer;            /* disk buffers: moves input into the buffer */
-    bool writer_started;
     struct source_ctx sctx;
     struct sink_ctx kctx;
     atomic_int_fast64_t busy_ns;       /* transforms: time in process() this window */
@@ -125,32 +128,27 @@ struct runtime {
 
 /* ---------------------------------------------------------------- fan-out */
 
-static int fanout_add(fanout *f, queue *q, rt_node *consumer)
+static bool same_target(fanout_target a, fanout_target b)
+{
+    return a.stage == b.stage && a.buffer == b.buffer;
+}
+
+static int fanout_add(fanout *f, fanout_target t)
 {
     for (size_t i = 0; i < f->n; i++)
-        if (f->queues[i] == q)
+        if (same_target(f->targets[i], t))
             return 0;
-    queue **qs = realloc(f->queues, (f->n + 1) * sizeof(*qs));
-    if (!qs)
+    fanout_target *ts = realloc(f->targets, (f->n + 1) * sizeof(*ts));
+    if (!ts)
         return -1;
-    f->queues = qs;
-    rt_node **cs = realloc(f->consumers, (f->n + 1) * sizeof(*cs));
-    if (!cs)
-        return -1;
-    f->consumers = cs;
-    f->queues[f->n] = q;
-    f->consumers[f->n] = consumer;
-    f->n++;
+    f->targets = ts;
+    f->targets[f->n++] = t;
     return 0;
 }
 
-/* A memory buffer's gauges are its queue's; a disk buffer keeps its own. */
-static void buffer_gauges_update(const component_metrics *m, queue *q)
+static queue_result target_push(fanout_target t, batch *b)
 {
-    if (!m->buffer_events)
-        return;
-    metrics_set(m->buffer_events, (double)queue_events(q));
-    metrics_set(m->buffer_bytes, (double)queue_bytes(q));
+    return t.buffer ? buffer_push(t.buffer, b) : queue_push(t.stage, b);
 }
 
 /* Whether the size of a batch sent through f may be left to its consumer:
@@ -163,7 +161,8 @@ static bool fanout_defers_size(const fanout *f)
 }
 
 /* Hands b (ownership) to every consumer of an output. -1 when a consumer's
- * queue was closed by a forced shutdown. */
+ * input was closed by a forced shutdown. (What a sink's buffer drops, it
+ * counts itself.) */
 static int fanout_push(const fanout *f, batch *b)
 {
     if (f->n == 0) {
@@ -173,51 +172,49 @@ static int fanout_push(const fanout *f, batch *b)
     if (!fanout_defers_size(f))
         batch_json_bytes(b);   /* cache before sharing: consumers only read it */
     int rc = 0;
-    uint32_t count = b->count;
     for (size_t i = 0; i < f->n; i++) {
         if (i + 1 < f->n)
             batch_ref(b);
-        const rt_node *c = f->consumers[i];
-        queue_result r = queue_push(f->queues[i], b);
-        if (r == QUEUE_DROPPED)
-            metrics_add(c->metrics.discarded_intentional, count);
-        else if (r == QUEUE_CLOSED)
+        if (target_push(f->targets[i], b) == QUEUE_CLOSED)
             rc = -1;
-        else if (!c->disk)
-            buffer_gauges_update(&c->metrics, f->queues[i]);
     }
     return rc;
 }
 
-/* Calls fn once for every distinct queue this node feeds (a node feeding
- * one consumer through two outputs is still one producer of its queue). */
-static void node_for_each_queue(rt_node *n, void (*fn)(queue *q))
+/* Registers the node as a producer of every distinct input it feeds, or,
+ * when not registering, says it is done with them (a node feeding one
+ * consumer through two outputs is still one producer of its input). */
+static void node_for_each_target(rt_node *n, bool registering)
 {
-    queue *seen[64];
+    fanout_target seen[64];
     size_t nseen = 0;
     for (size_t k = 0; k < n->topo->noutputs; k++) {
         fanout *f = &n->outs[k];
         for (size_t i = 0; i < f->n; i++) {
+            fanout_target t = f->targets[i];
             bool dup = false;
             for (size_t s = 0; s < nseen && !dup; s++)
-                dup = seen[s] == f->queues[i];
+                dup = same_target(seen[s], t);
             if (dup)
                 continue;
             if (nseen < SL_ARRAY_LEN(seen))
-                seen[nseen++] = f->queues[i];
-            fn(f->queues[i]);
+                seen[nseen++] = t;
+            if (t.buffer)
+                registering ? buffer_add_producer(t.buffer) : buffer_producer_done(t.buffer);
+            else
+                registering ? queue_add_producer(t.stage) : queue_producer_done(t.stage);
         }
     }
 }
 
 static void node_outputs_done(rt_node *n)
 {
-    node_for_each_queue(n, queue_producer_done);
+    node_for_each_target(n, false);
 }
 
 static void node_outputs_register(rt_node *n)
 {
-    node_for_each_queue(n, queue_add_producer);
+    node_for_each_target(n, true);
 }
 
 /* ---------------------------------------------------------------- sources */
@@ -315,8 +312,7 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
 {
     rt_node *n = ctx->node;
     int64_t t0 = sl_now_mono_ns();
-    queue_result r = n->disk ? disk_buffer_read(n->disk, out, timeout_ms)
-                             : queue_pop(n->input, out, timeout_ms);
+    queue_result r = buffer_pop(n->buffer, out, timeout_ms);
     int64_t t1 = sl_now_mono_ns();
     ctx->window_wait += t1 - t0;
     if (t1 - ctx->window_start >= UTILIZATION_WINDOW_NS) {
@@ -328,10 +324,13 @@ queue_result sink_next(sink_ctx *ctx, batch **out, int timeout_ms)
     if (r == QUEUE_OK) {
         metrics_add(n->metrics.received_events, (*out)->count);
         metrics_add(n->metrics.received_bytes, batch_json_bytes(*out));
-        if (!n->disk)
-            buffer_gauges_update(&n->metrics, n->input);
     }
     return r;
+}
+
+bool sink_must_stop(const sink_ctx *ctx)
+{
+    return buffer_must_stop(ctx->node->buffer);
 }
 
 void sink_done(sink_ctx *ctx, batch *b, ack_status status)
@@ -378,23 +377,6 @@ void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected)
 const component_metrics *sink_metrics(const sink_ctx *ctx) { return &ctx->node->metrics; }
 const char *sink_id(const sink_ctx *ctx) { return ctx->node->cfg->id; }
 
-/* A sink that stopped early must not stall the pipeline behind it: what
- * keeps arriving is released as errored and counted. A disk buffer keeps
- * it instead, for the next run, until it is full. */
-static void sink_discard_rest(rt_node *n)
-{
-    if (n->disk) {
-        slog_error(n->cfg->id, "the sink stopped; its disk buffer keeps what arrives "
-                   "until it is full, for the next run");
-        return;
-    }
-    batch *b;
-    while (queue_pop(n->input, &b, -1) == QUEUE_OK) {
-        metrics_add(n->metrics.discarded_error, b->count);
-        batch_release(b, ACK_ERRORED);
-    }
-}
-
 /* The sink's healthcheck at start: logged, never fatal (Vector's default;
  * the pipeline must start even while a receiver is down). */
 static void check_sink_health(rt_node *n)
@@ -422,78 +404,13 @@ static void *sink_thread(void *arg)
         slog_error(n->cfg->id, "sink failed: %s", err.msg);
         component_metrics_error(&n->metrics, "sink_failed", "sending", 1);
     }
-    sink_discard_rest(n);
+    /* A sink that stopped early must not stall the pipeline behind it. */
+    buffer_discard_rest(n->buffer, n->cfg->id);
     pthread_mutex_lock(&rt->lock);
     rt->sinks_running--;
     pthread_cond_broadcast(&rt->sinks_cond);
     pthread_mutex_unlock(&rt->lock);
     return NULL;
-}
-
-/* ----------------------------------------------------------- disk buffers */
-
-/* Until the next sync is due; with nothing written, a sync interval, so
- * that acknowledgements arriving while the input is idle still reach the
- * ledger (fewer duplicates after a crash). */
-static int writer_wait_ms(const rt_node *n)
-{
-    int64_t due = disk_buffer_sync_due_ms(n->disk);
-    if (due < 0)
-        due = n->cfg->buffer_sync_interval_ms ? (int64_t)n->cfg->buffer_sync_interval_ms : 500;
-    return due > 60000 ? 60000 : (int)due;
-}
-
-static void writer_sync(rt_node *n)
-{
-    sl_error err = {{0}};
-    if (disk_buffer_sync(n->disk, &err) < 0) {
-        slog_error(n->cfg->id, "disk buffer: %s; retrying", err.msg);
-        component_metrics_error(&n->metrics, "buffer_sync_failed", "sending", 1);
-    }
-}
-
-/* The disk buffer's writer: moves what arrives in the sink's input queue
- * into the buffer, syncing on the interval, which is when the batches are
- * acknowledged upstream. (What the buffer drops it counts itself.) */
-static void *buffer_writer_thread(void *arg)
-{
-    rt_node *n = arg;
-    for (;;) {
-        batch *b = NULL;
-        queue_result r = queue_pop(n->input, &b, writer_wait_ms(n));
-        if (r == QUEUE_END)
-            break;
-        if (r == QUEUE_OK && disk_buffer_write(n->disk, b) == QUEUE_CLOSED)
-            break;
-        if (r == QUEUE_TIMEOUT || disk_buffer_sync_due_ms(n->disk) == 0)
-            writer_sync(n);
-    }
-    disk_buffer_writer_done(n->disk);
-    return NULL;
-}
-
-/* <data_dir>/buffer/<sink id>; the config refuses ids that aren't a
- * plain file name for disk buffers. */
-static int open_disk_buffer(runtime *rt, rt_node *n, sl_error *err)
-{
-    const component_config *cc = n->cfg;
-    char dir[4096];
-    int len = snprintf(dir, sizeof(dir), "%s/buffer/%s", rt->topo->cfg->data_dir, cc->id);
-    if (len < 0 || (size_t)len >= sizeof(dir))
-        return sl_fail(err, "%s: the disk buffer's path is too long", cc->label);
-    disk_buffer_options o = {
-        .dir = dir,
-        .id = cc->id,
-        .max_size = cc->buffer_max_size,
-        .sync_interval_ms = (uint32_t)cc->buffer_sync_interval_ms,
-        .drop_newest = cc->buffer_when_full == WHEN_FULL_DROP_NEWEST,
-        .batch_events = rt->batch_events,
-        .metrics = &n->metrics,
-    };
-    sl_error derr = {{0}};
-    if (disk_buffer_open(&o, &n->disk, &derr) < 0)
-        return sl_fail(err, "%s: %s", cc->label, derr.msg);
-    return 0;
 }
 
 /* ------------------------------------------------------------- transforms */
@@ -742,33 +659,16 @@ int runtime_build_component(const component_config *cc, const char *data_dir,
     return cc->desc->build(cc->options, &info, state, err);
 }
 
-static size_t sink_queue_events(const component_config *cc)
-{
-    return cc->buffer_max_events ? cc->buffer_max_events : 500;
-}
-
-/* Input queues: one per sink (its buffer) and one per stage. Transform
- * stages get room for a few batches so workers stay busy. */
+/* Inputs: one buffer per sink and one queue per stage. Transform stages
+ * get room for a few batches so workers stay busy. */
 static int create_queues(runtime *rt, sl_error *err)
 {
     for (size_t i = 0; i < rt->n; i++) {
         rt_node *n = &rt->nodes[i];
-        if (n->cfg->kind != COMPONENT_SINK)
-            continue;
-        if (n->cfg->buffer_type == BUFFER_DISK) {
-            /* A short queue in front of the writer: the disk holds the rest. */
-            n->input = queue_new((size_t)rt->batch_events * 2, QUEUE_BLOCK);
-            if (!n->input)
-                return sl_fail(err, "out of memory creating the buffer of %s", n->cfg->id);
-            if (open_disk_buffer(rt, n, err) < 0)
-                return -1;
-            continue;
-        }
-        queue_mode mode = n->cfg->buffer_when_full == WHEN_FULL_DROP_NEWEST
-                              ? QUEUE_DROP_NEWEST : QUEUE_BLOCK;
-        n->input = queue_new(sink_queue_events(n->cfg), mode);
-        if (!n->input)
-            return sl_fail(err, "out of memory creating the buffer of %s", n->cfg->id);
+        if (n->cfg->kind == COMPONENT_SINK &&
+            buffer_open(n->cfg, rt->topo->cfg->data_dir, rt->batch_events, &n->metrics,
+                        &n->buffer, err) < 0)
+            return -1;
     }
     for (size_t s = 0; s < rt->nstages; s++) {
         rt_stage *st = &rt->stages[s];
@@ -795,7 +695,8 @@ static int connect_outputs(runtime *rt, sl_error *err)
             const topo_output *o = &n->topo->outputs[k];
             for (size_t c = 0; c < o->nconsumers; c++) {
                 rt_node *cn = &rt->nodes[o->consumers[c]];
-                if (fanout_add(&n->outs[k], cn->input, cn) < 0)
+                fanout_target t = {cn->input, cn->buffer};
+                if (fanout_add(&n->outs[k], t) < 0)
                     return sl_fail(err, "out of memory");
                 n->outs[k].to_stage = cn->cfg->kind == COMPONENT_TRANSFORM;
             }
@@ -914,12 +815,8 @@ static int start_threads(runtime *rt, unsigned threads, sl_error *err)
                             : n->cfg->kind == COMPONENT_SOURCE ? source_thread : NULL;
         if (!fn)
             continue;
-        if (n->disk) {
-            if (pthread_create(&n->writer, NULL, buffer_writer_thread, n) != 0)
-                return sl_fail(err, "cannot start the disk buffer thread of %s: %s",
-                               n->cfg->id, strerror(errno));
-            n->writer_started = true;
-        }
+        if (n->buffer && buffer_start(n->buffer, err) < 0)
+            return -1;
         if (pthread_create(&n->thread, NULL, fn, n) != 0)
             return sl_fail(err, "cannot start the thread of %s: %s", n->cfg->id, strerror(errno));
         n->thread_started = true;
@@ -995,6 +892,9 @@ static void request_stop(runtime *rt)
     uint64_t one = 1;
     ssize_t w = write(rt->stop_fd, &one, sizeof(one));
     SL_UNUSED(w);
+    for (size_t i = 0; i < rt->n; i++)
+        if (rt->nodes[i].buffer)
+            buffer_shutting_down(rt->nodes[i].buffer);
 }
 
 static bool wait_sinks(runtime *rt, int64_t deadline_ns)
@@ -1017,16 +917,31 @@ static bool wait_sinks(runtime *rt, int64_t deadline_ns)
     return drained;
 }
 
-/* What a disk buffer holds stays on disk for the next run. */
-static void close_all_queues(runtime *rt)
+/* Events a sink read and has not finished: what it received, less what it
+ * sent or gave up on. */
+static uint64_t sink_held_events(const rt_node *n)
+{
+    uint64_t got = metrics_counter_value(n->metrics.received_events);
+    uint64_t done = metrics_counter_value(n->metrics.sent_events) +
+                    metrics_counter_value(n->metrics.discarded_error);
+    return got > done ? got - done : 0;
+}
+
+/* Says, for each sink, what is not delivered and what becomes of it. */
+static void log_pending(runtime *rt)
 {
     for (size_t i = 0; i < rt->n; i++) {
         rt_node *n = &rt->nodes[i];
-        if (n->cfg->kind == COMPONENT_SINK && n->input)
-            queue_close(n->input);
-        if (n->disk)
-            disk_buffer_close(n->disk);
+        if (n->buffer)
+            buffer_log_pending(n->buffer, n->cfg->id, sink_held_events(n));
     }
+}
+
+static void close_all_queues(runtime *rt)
+{
+    for (size_t i = 0; i < rt->n; i++)
+        if (rt->nodes[i].buffer)
+            buffer_close(rt->nodes[i].buffer);
     for (size_t s = 0; s < rt->nstages; s++)
         if (rt->stages[s].input)
             queue_close(rt->stages[s].input);
@@ -1050,37 +965,29 @@ static void join_threads(runtime *rt)
     rt->nworkers = 0;
     for (size_t i = 0; i < rt->n; i++) {
         rt_node *n = &rt->nodes[i];
-        if (n->writer_started) {
-            pthread_join(n->writer, NULL);
-            n->writer_started = false;
-        }
         if (n->thread_started) {
             pthread_join(n->thread, NULL);
             n->thread_started = false;
         }
+        /* Synced here too: after a forced stop the runtime is not freed (a
+         * thread may still hold it), and what the sinks confirmed must not
+         * be sent again by the next run. */
+        if (n->buffer)
+            buffer_stop(n->buffer);
     }
-}
-
-/* After a forced stop the runtime is not freed (a thread may still hold
- * it), so disk buffers get their final sync here: what the sinks confirmed
- * is then not sent again by the next run. */
-static void sync_disk_buffers(runtime *rt)
-{
-    for (size_t i = 0; i < rt->n; i++)
-        if (rt->nodes[i].disk)
-            writer_sync(&rt->nodes[i]);
 }
 
 int runtime_drain(runtime *rt, int64_t timeout_ms)
 {
     request_stop(rt);
-    int64_t deadline = sl_now_mono_ns() + timeout_ms * 1000000LL;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : sl_now_mono_ns() + timeout_ms * 1000000LL;
     if (wait_sinks(rt, deadline)) {
         join_threads(rt);
         return 0;
     }
-    slog_error(NULL, "shutdown did not finish within %.1f s; discarding what is still queued",
+    slog_error(NULL, "shutdown did not finish within %.1f s; stopping the sinks",
                (double)timeout_ms / 1000.0);
+    log_pending(rt);
     close_all_queues(rt);
     if (!wait_sinks(rt, sl_now_mono_ns() + DRAIN_GRACE_MS * 1000000LL)) {
         /* A sink stuck in a blocking call: leave its thread to process exit
@@ -1089,7 +996,6 @@ int runtime_drain(runtime *rt, int64_t timeout_ms)
         return -1;
     }
     join_threads(rt);
-    sync_disk_buffers(rt);
     return -1;
 }
 
@@ -1102,16 +1008,11 @@ void runtime_free(runtime *rt)
         if (n->built && n->cfg->desc->destroy)
             n->cfg->desc->destroy(n->state);
         if (n->outs) {
-            for (size_t k = 0; k < n->topo->noutputs; k++) {
-                free(n->outs[k].queues);
-                free(n->outs[k].consumers);
-            }
+            for (size_t k = 0; k < n->topo->noutputs; k++)
+                free(n->outs[k].targets);
             free(n->outs);
         }
-        if (n->cfg->kind == COMPONENT_SINK) {
-            disk_buffer_free(n->disk);   /* after the sink released what it read */
-            queue_free(n->input);
-        }
+        buffer_free(n->buffer);   /* after the sink released what it read */
     }
     for (size_t s = 0; rt->stages && s < rt->nstages; s++) {
         queue_free(rt->stages[s].input);

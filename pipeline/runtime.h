@@ -5,8 +5,10 @@
  *   runtime_start   builds every component and starts all threads
  *   runtime_done_fd readable once every source has finished by itself
  *   runtime_drain   stops the sources (if still running), lets everything
- *                   already read flow through the sinks within the timeout,
- *                   and joins every thread
+ *                   already read flow into the sinks' buffers and through
+ *                   the sinks within the timeout (a sink whose buffer keeps
+ *                   what it holds across restarts stops sooner, see
+ *                   buffer.h), and joins every thread
  *   runtime_free    destroys the components
  *
  * The runtime borrows the config and topology, which must outlive it. */
@@ -27,7 +29,8 @@ int runtime_start(const topology *topo, const runtime_options *opts,
                   runtime **out, sl_error *err);
 int runtime_done_fd(const runtime *rt);
 /* 0 when everything drained in time; -1 when the timeout forced the queues
- * closed (what was still queued is released as errored and logged). */
+ * closed (what each sink's buffer still held is logged; a memory buffer's is
+ * released as errored). timeout_ms < 0 waits without limit. */
 int runtime_drain(runtime *rt, int64_t timeout_ms);
 void runtime_free(runtime *rt);
 

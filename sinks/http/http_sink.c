@@ -504,12 +504,29 @@ static int ms_until_due(const http_sink *h, int64_t now)
     return (int)((due - now + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* The runtime wants the sink gone (its disk buffer keeps the rest, or the
+ * shutdown timeout passed): no more tries. What the sink holds is released
+ * as errored when it is freed, so its buffer or its sources read it again. */
+static bool told_to_stop(http_sink *h, sink_ctx *ctx)
+{
+    if (!sink_must_stop(ctx))
+        return false;
+    size_t held = h->inflight + h->npending + h->ncompressing;
+    if (held)
+        slog_info(h->id, "stopping; requests not delivered: %zu, released as errored "
+                  "(a disk buffer or a source with acknowledgements reads them again at "
+                  "the next start)", held);
+    return true;
+}
+
 int http_sink_run(http_sink *h, sink_ctx *ctx, sl_error *err)
 {
     SL_UNUSED(err);
     h->ctx = ctx;
     bool ended = false;
     for (;;) {
+        if (told_to_stop(h, ctx))
+            break;
         int64_t now = sl_now_mono_ns();
         http_flush_due(h, now);
         http_take_compressed(h);

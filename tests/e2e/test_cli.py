@@ -135,3 +135,26 @@ def test_log_level_error_is_quiet(tmp_path):
     r = run_stdin_console(tmp_path, ["x"], "--log-level", "error")
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == ""
+
+
+def test_graceful_shutdown_flags_are_checked():
+    r = run_cli("--help")
+    assert "--graceful-shutdown-limit-secs" in r.stdout
+    assert "--no-graceful-shutdown-limit" in r.stdout
+    for bad in ("0", "-3", "soon"):
+        r = run_cli("--graceful-shutdown-limit-secs", bad, "validate")
+        assert r.returncode == 2, output(r)
+        assert "--graceful-shutdown-limit-secs" in r.stderr
+    r = run_cli("--graceful-shutdown-limit-secs", "5", "--no-graceful-shutdown-limit",
+                "validate")
+    assert r.returncode == 2, output(r)
+    assert "together" in r.stderr
+
+
+def test_graceful_shutdown_limit_flag_runs(tmp_path):
+    r = run_stdin_console(tmp_path, ["one", "two"], "--graceful-shutdown-limit-secs=3")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 2
+    r = run_stdin_console(tmp_path, ["one"], "--no-graceful-shutdown-limit")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 1

@@ -1,5 +1,5 @@
 """End-to-end tests of the datadog_logs sink against a local receiver that
-plays the logs intake (dd_receiver.py) and checks every request against the
+plays the logs intake (tests/peers/datadog.py) and checks every request against the
 spec: exact delivery counts with zstd (the default), gzip and no
 compression; requests within 1000 logs and 5,000,000 bytes; reserved
 attributes where the intake reads them; 429 and 500 retried, 400 and 403

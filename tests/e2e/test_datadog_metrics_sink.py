@@ -1,5 +1,5 @@
 """End-to-end tests of the datadog_metrics sink against a local receiver that
-plays Datadog's metrics API (dd_receiver.py) and checks every request
+plays Datadog's metrics API (tests/peers/datadog.py) and checks every request
 against the spec (openapi-v2.yaml series, openapi-v1.yaml distribution
 points): counters as `count` deltas, gauges and sets as `gauge`, tags and
 the host resource, the default namespace, distributions at their own path,

@@ -3,10 +3,13 @@
 durably buffered while the receiver is down; the buffer surviving a restart
 and delivering everything exactly once; max_size holding under `block`
 (back-pressure, nothing lost) and under `drop_newest` (counted); a corrupt
-record skipped, counted, and the rest delivered; and the buffer metrics."""
+record skipped, counted, and the rest delivered; the buffer metrics; and a
+SIGTERM with the receiver down that exits within seconds, leaving in the
+buffer what a restart then delivers."""
 import hashlib
 import pathlib
 import re
+import subprocess
 import time
 
 from conftest import Sluice, free_port, metric_value, run_cli, wait_for
@@ -29,7 +32,14 @@ def write_lines(path, start, count, width=120):
         f.write("".join(line(i, width) + "\n" for i in range(start, start + count)))
 
 
-def config(tmp_path, url, api_port, buffer="", include=None, shutdown=2, acks=True):
+# Retries that never give up, as with Vector's defaults.
+RETRY_FOREVER = """    request:
+      retry_initial_backoff_secs: 0.05
+"""
+
+
+def config(tmp_path, url, api_port, buffer="", include=None, shutdown=2, acks=True,
+           retry=FAST_RETRIES):
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     include = include or str(tmp_path / "in.log")
@@ -41,7 +51,7 @@ def config(tmp_path, url, api_port, buffer="", include=None, shutdown=2, acks=Tr
           codec: ndjson
         batch:
           timeout_secs: 0.1""")
-    return pipeline(source, sink + FAST_RETRIES + "    buffer:\n" + buffer, api_port=api_port,
+    return pipeline(source, sink + retry + "    buffer:\n" + buffer, api_port=api_port,
                     data_dir=data_dir, acks=acks, shutdown=shutdown)
 
 
@@ -289,4 +299,85 @@ sinks:
     write_lines(log, 500, 500)
     time.sleep(1.5)   # past the checkpoint interval
     assert all(o == 0 for o in checkpoint_offsets(data_dir)), checkpoint_offsets(data_dir)
+    assert s.terminate() == 0
+
+
+def test_sigterm_with_the_receiver_down_exits_promptly_and_loses_nothing(
+        start_sluice, http_receiver, tmp_path):
+    """Everything is on disk once the buffer has synced, so a receiver that
+    is down must not hold the shutdown up for shutdown_timeout_secs: the
+    sink gets a short grace for what is in flight and exits, leaving the
+    rest in the buffer, which the next start delivers."""
+    total = 3000
+    log = tmp_path / "in.log"
+    write_lines(log, 0, total)
+    port = free_port()
+    nobody = f"http://127.0.0.1:{free_port()}/"   # nothing listens there
+    s = start_sluice(config(tmp_path, nobody, port, shutdown=60, retry=RETRY_FOREVER))
+    s.wait_healthy(port)
+    wait_for(lambda: buffer_metric(port, "buffer_received_events_total") == total,
+             what="every event in the disk buffer")
+    wait_for(lambda: log.stat().st_size in checkpoint_offsets(tmp_path / "data"),
+             what="the checkpoint to reach the end of the file")
+    started = time.monotonic()
+    code = s.terminate(timeout=70)
+    took = time.monotonic() - started
+    assert code == 0, s.stderr()
+    assert took < 5, f"shutdown took {took:.1f} s"
+
+    rx = http_receiver
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port))
+    s.wait_healthy(port)
+    wait_for(lambda: len(set(delivered(rx))) >= total, what="delivery after the restart")
+    assert set(delivered(rx)) == {line(i) for i in range(total)}
+    assert s.terminate() == 0
+
+
+def test_a_buffer_whose_input_ended_delivers_everything_while_the_pipeline_runs(
+        start_sluice, http_receiver, tmp_path):
+    """The early stop is for shutdown only: a disk-buffered sink whose
+    source has ended (stdin at EOF) while another source keeps the pipeline
+    running goes on until its buffer is delivered."""
+    rx = http_receiver
+    rx.fail_for(4.0)
+    total = 500
+    port = free_port()
+    s = start_sluice(f"""data_dir: "{tmp_path}"
+api:
+  enabled: true
+  address: "127.0.0.1:{port}"
+sources:
+  in:
+    type: stdin
+  tick:
+    type: demo_logs
+    format: shuffle
+    lines: [tick]
+    interval: 1.0
+sinks:
+  out:
+    type: http
+    inputs: [in]
+    uri: "{rx.url}"
+    encoding:
+      codec: ndjson
+    batch:
+      timeout_secs: 0.1
+    request:
+      retry_initial_backoff_secs: 0.05
+    buffer:
+      type: disk
+      max_size: 268435488
+  idle:
+    type: blackhole
+    inputs: [tick]
+""", stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write("".join(line(i) + "\n" for i in range(total)).encode())
+    s.proc.stdin.close()
+    wait_for(lambda: len(set(delivered(rx))) >= total, timeout=30,
+             what="delivery once the receiver is back")
+    assert set(delivered(rx)) == {line(i) for i in range(total)}
+    assert s.proc.poll() is None, "sluice stopped: " + s.stderr()
     assert s.terminate() == 0

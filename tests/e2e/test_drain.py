@@ -2,14 +2,19 @@
 output an exact, in-order prefix of the input (nothing lost in the middle,
 nothing duplicated) that holds at least every event the source had already
 sent, and sluice must exit 0. When the input simply ends, every event must
-arrive and sluice must stop by itself."""
+arrive and sluice must stop by itself. A memory-buffered sink whose receiver
+is down holds the shutdown up to the limit (shutdown_timeout_secs, or the
+--graceful-shutdown-limit-secs / --no-graceful-shutdown-limit flags), then
+says what it did not deliver."""
 import json
+import os
 import re
+import signal
 import subprocess
 import threading
 import time
 
-from conftest import free_port, metric_value
+from conftest import free_port, http_get, metric_value, sanitized, wait_for
 from peers.config import file_sink, pipeline, stdin
 
 LINES = 1_000_000
@@ -118,3 +123,82 @@ def test_end_of_input_delivers_everything_and_exits(tmp_path, start_sluice):
     seqs = read_sequence(out)
     assert len(seqs) == LINES
     assert_exact_prefix(seqs)
+
+
+def down_receiver_config(port, limit):
+    """stdin into a memory-buffered http sink whose receiver is down."""
+    return f"""shutdown_timeout_secs: {limit}
+api:
+  enabled: true
+  address: 127.0.0.1:{port}
+sources:
+  in:
+    type: stdin
+sinks:
+  out:
+    type: http
+    inputs: [in]
+    uri: "http://127.0.0.1:{free_port()}/"
+    encoding:
+      codec: ndjson
+    batch:
+      timeout_secs: 0.1
+"""
+
+
+def leaks_left_to_exit():
+    """A drain that timed out leaves the runtime to the process exit rather
+    than free what a stuck thread might still use: not a leak to report."""
+    if not sanitized():
+        return None
+    return {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"}
+
+
+def start_with_events_held(start_sluice, limit, args=(), events=100):
+    port = free_port()
+    s = start_sluice(down_receiver_config(port, limit), args=args, stdin=subprocess.PIPE,
+                     env=leaks_left_to_exit())
+    s.wait_healthy(port)
+    s.proc.stdin.write("".join(line(i) for i in range(events)).encode())
+    s.proc.stdin.flush()
+    wait_for(lambda: metric_value(port, "component_received_events_total",
+                                  component_id="out") == events,
+             what="the sink to read every event")
+    return s
+
+
+def timed_terminate(s, timeout=60):
+    started = time.monotonic()
+    code = s.terminate(timeout=timeout)
+    return code, time.monotonic() - started
+
+
+def test_memory_buffer_waits_for_the_limit_then_says_what_is_pending(tmp_path,
+                                                                       start_sluice):
+    s = start_with_events_held(start_sluice, limit=3)
+    code, took = timed_terminate(s)
+    assert code == 0, s.stderr()
+    assert 2.5 <= took < 8, f"shutdown took {took:.1f} s with a 3 s limit"
+    err = s.stderr()
+    assert "shutdown did not finish within 3.0 s" in err, err
+    assert re.search(r"not delivered: 0 events in 0 batches in the memory buffer and "
+                     r"100 events held by the sink; sources with acknowledgements read "
+                     r"them again", err), err
+
+
+def test_graceful_shutdown_limit_flag_overrides_the_config(tmp_path, start_sluice):
+    s = start_with_events_held(start_sluice, limit=60,
+                               args=("--graceful-shutdown-limit-secs", "1"))
+    code, took = timed_terminate(s)
+    assert code == 0, s.stderr()
+    assert took < 5, f"shutdown took {took:.1f} s with a 1 s limit"
+    assert "shutdown did not finish within 1.0 s" in s.stderr()
+
+
+def test_no_graceful_shutdown_limit_waits_without_limit(tmp_path, start_sluice):
+    s = start_with_events_held(start_sluice, limit=1, args=("--no-graceful-shutdown-limit",))
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(3)
+    assert s.proc.poll() is None, "sluice stopped although the drain has no limit"
+    assert "shutdown did not finish" not in s.stderr()
+    s.kill()

@@ -6,8 +6,8 @@ bounded concurrency, adaptive concurrency against a receiver that slows
 with it, back-pressure with bounded memory while the receiver is down (the
 events held within the sink's budget), the encoding options (only and
 except fields, timestamp format), auth, secrets kept out of every output,
-the http_client metrics (checked with promtool), and acknowledgements
-holding back a file source's checkpoint."""
+the http_client metrics (checked with promtool), the memory buffer's
+counters, and acknowledgements holding back a file source's checkpoint."""
 import json
 import pathlib
 import re
@@ -322,6 +322,32 @@ def test_rate_limit_spaces_requests(start_sluice, http_receiver):
     assert times[-1] - times[0] >= 0.95
     for i in range(len(times) - 4):
         assert times[i + 4] - times[i] >= 0.45, times
+
+
+def test_memory_buffer_counts_what_passes_through_it(start_sluice, http_receiver):
+    """Vector's buffer counters exist for the memory buffer too."""
+    n = 5000
+    port = free_port()
+    s = start_sluice(config(http_receiver.url, "ndjson", api_port=port), stdin=subprocess.PIPE)
+    s.wait_healthy(port)
+    s.proc.stdin.write(lines(n))
+    s.proc.stdin.flush()
+    wait_for(lambda: len(delivered_messages(http_receiver, "ndjson")) == n,
+             what="every event delivered")
+
+    def value(name):
+        return metric_value(port, name, component_id="out", component_kind="sink")
+
+    assert value("buffer_received_events_total") == n
+    assert value("buffer_sent_events_total") == n
+    assert value("buffer_discarded_events_total") == 0
+    assert value("buffer_size_events") == 0
+    sent_bytes = value("buffer_sent_event_bytes_total")
+    assert sent_bytes > 0
+    assert value("buffer_received_event_bytes_total") == sent_bytes
+    assert value("component_received_event_bytes_total") == sent_bytes
+    s.proc.stdin.close()
+    assert s.wait(30) == 0, s.stderr()
 
 
 def rss_kb(pid):

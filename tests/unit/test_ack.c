@@ -133,6 +133,51 @@ static void tracker_grows_past_its_first_ring(void **state)
     ack_tracker_free(t);
 }
 
+typedef struct place {
+    uint64_t where;
+    uint32_t count;
+} place;
+
+/* The ring as the disk buffer uses it: record ids with gaps as positions,
+ * a detail per entry, an errored entry completed again once read again. */
+static void ring_keeps_details_finds_positions_and_retries_errored(void **state)
+{
+    (void)state;
+    ack_ring r;
+    assert_int_equal(ack_ring_init(&r, sizeof(place)), 0);
+    uint64_t tok[200];
+    for (uint32_t i = 0; i < 200; i++) {
+        place p = {1000 + i, i};
+        assert_int_equal(ack_ring_add(&r, 10 + 2 * (uint64_t)i, &p, &tok[i]), 0);
+    }
+    bool exact;
+    assert_int_equal(ack_ring_seek(&r, 14, &exact), tok[2]);
+    assert_true(exact);
+    assert_int_equal(ack_ring_seek(&r, 15, &exact), tok[3]);
+    assert_false(exact);
+    assert_int_equal(ack_ring_seek(&r, 9999, &exact), r.next);
+    assert_false(exact);
+    const place *p = ack_ring_detail(&r, tok[150]);
+    assert_int_equal(p->where, 1150);
+    assert_int_equal(p->count, 150);
+    assert_int_equal(ack_ring_position(&r, tok[150]), 310);
+
+    assert_false(ack_ring_complete(&r, tok[0], ACK_ERRORED));
+    assert_true(ack_ring_complete(&r, tok[1], ACK_DELIVERED));
+    assert_false(ack_ring_complete(&r, tok[1], ACK_ERRORED));   /* finished stays so */
+    uint64_t pos = 0;
+    assert_true(ack_ring_blocked(&r));
+    assert_false(ack_ring_advance(&r, &pos, NULL));
+    assert_false(ack_ring_finished(&r, tok[0]));
+    assert_true(ack_ring_complete(&r, tok[0], ACK_DELIVERED));   /* read again */
+    assert_true(ack_ring_advance(&r, &pos, NULL));
+    assert_int_equal(pos, 12);
+    assert_false(ack_ring_holds(&r, tok[1]));
+    assert_false(ack_ring_complete(&r, tok[1], ACK_DELIVERED));
+    assert_int_equal(ack_ring_pending(&r), 198);
+    ack_ring_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +187,7 @@ int main(void)
         cmocka_unit_test(tracker_advances_over_contiguous_prefix_only),
         cmocka_unit_test(tracker_stops_before_an_errored_batch),
         cmocka_unit_test(tracker_grows_past_its_first_ring),
+        cmocka_unit_test(ring_keeps_details_finds_positions_and_retries_errored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,18 +1,23 @@
 /* Unit tests: the runtime end to end with test components defined here -
  * fused chains run in parallel on the worker pool and keep order, fan-out
  * reaches every sink, acknowledgements report the worst status, a stop
- * drains everything the source emitted, back-pressure holds memory. */
+ * drains everything the source emitted, back-pressure holds memory, and a
+ * sink that can't deliver is told to stop: soon with a disk buffer, at the
+ * timeout with a memory buffer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "pipeline/buffer.h"
 #include "pipeline/component.h"
 #include "pipeline/runtime.h"
 #include "pipeline/topology.h"
@@ -507,6 +512,110 @@ static void drain_timeout_closes_the_queues_and_returns(void **state)
     free_config(cfg);
 }
 
+/* ---- a sink whose receiver is down: it holds what it reads, retrying,
+ * until told to stop, then releases it as errored ---- */
+
+typedef struct holding_sink {
+    batch *held[256];
+    size_t n;
+    bool told_to_stop;
+} holding_sink;
+
+static int holding_run(void *state, sink_ctx *ctx, sl_error *err)
+{
+    (void)err;
+    holding_sink *s = state;
+    while (!sink_must_stop(ctx)) {
+        batch *b;
+        queue_result r = sink_next(ctx, &b, 100);
+        if (r == QUEUE_OK && s->n < SL_ARRAY_LEN(s->held))
+            s->held[s->n++] = b;
+        else if (r == QUEUE_OK)
+            sink_done(ctx, b, ACK_ERRORED);
+        else if (r == QUEUE_END)
+            usleep(10 * 1000);   /* input over, requests still retrying */
+    }
+    s->told_to_stop = true;
+    for (size_t i = 0; i < s->n; i++)
+        sink_done(ctx, s->held[i], ACK_ERRORED);
+    return 0;
+}
+
+static const component_desc holding_desc = {
+    .type = "test_holding", .kind = COMPONENT_SINK, .summary = "test",
+    .input_types = EVENT_ANY, .build = counter_build, .sink_run = holding_run,
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Runs 2000 events into a holding sink, then drains with `timeout_ms`:
+ * the drain's result and how long it took. */
+static int drain_a_holding_sink(const char *data_dir, bool disk, int64_t timeout_ms,
+                                holding_sink *sink, double *took)
+{
+    counter_src src = {.total = 2000, .per_batch = 100};
+    spec specs[] = {
+        {.id = "in", .kind = COMPONENT_SOURCE, .desc = &counter_desc, .state = &src, .inputs = {NULL}},
+        {.id = "held", .kind = COMPONENT_SINK, .desc = &holding_desc, .state = sink, .inputs = {"in"}},
+    };
+    sl_config *cfg = make_config(specs, 2);
+    cfg->data_dir = (char *)data_dir;
+    if (disk) {
+        cfg->components[1].buffer_type = BUFFER_DISK;
+        cfg->components[1].buffer_max_size = 64u << 20;
+        cfg->components[1].buffer_sync_interval_ms = 100;
+    }
+    diag_list diags = DIAG_LIST_INIT;
+    topology *topo = topo_build(cfg, &diags);
+    runtime *rt = NULL;
+    sl_error err = {{0}};
+    runtime_options ro = {1, 100};
+    assert_int_equal(runtime_start(topo, &ro, &rt, &err), 0);
+    wait_done(rt);
+    usleep(300 * 1000);   /* the sink reads some, and holds it */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = runtime_drain(rt, timeout_ms);
+    *took = seconds_since(&t0);
+    runtime_free(rt);
+    topo_free(topo);
+    diag_list_free(&diags);
+    free_config(cfg);
+    return rc;
+}
+
+static void a_disk_buffered_sink_stops_soon_after_the_buffer_synced(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sluice-rt-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    holding_sink sink = {0};
+    double took;
+    assert_int_equal(drain_a_holding_sink(dir, true, 60000, &sink, &took), 0);
+    assert_true(sink.told_to_stop);
+    assert_true(sink.n > 0);
+    assert_true(took < (BUFFER_DISK_STOP_GRACE_MS + 2000) / 1000.0);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void a_memory_buffered_sink_is_told_to_stop_at_the_timeout(void **state)
+{
+    (void)state;
+    holding_sink sink = {0};
+    double took;
+    assert_int_equal(drain_a_holding_sink("/tmp", false, 1000, &sink, &took), -1);
+    assert_true(sink.told_to_stop);
+    assert_true(took >= 0.9);
+    assert_true(took < 2.9);   /* well before the 2 s a stuck sink would get */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +628,8 @@ int main(void)
         cmocka_unit_test(named_outputs_reach_their_readers),
         cmocka_unit_test(drop_newest_counts_what_it_drops),
         cmocka_unit_test(drain_timeout_closes_the_queues_and_returns),
+        cmocka_unit_test(a_disk_buffered_sink_stops_soon_after_the_buffer_synced),
+        cmocka_unit_test(a_memory_buffered_sink_is_told_to_stop_at_the_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
