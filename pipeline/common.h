@@ -13,6 +13,8 @@
 
 #define SL_ERRMSG_MAX 512
 
+#define NS_PER_SEC 1000000000LL
+
 typedef struct sl_error {
     char msg[SL_ERRMSG_MAX];
 } sl_error;

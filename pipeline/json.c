@@ -1074,66 +1074,16 @@ static inline void skip_whitespace(decoder *d)
 
 static value parse_value(decoder *d);
 
-static int hex4(const unsigned char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        int h;
-        if (c >= '0' && c <= '9')
-            h = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            h = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            h = c - 'A' + 10;
-        else
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
-static char *put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xC0 | (cp >> 6));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xE0 | (cp >> 12));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (char)(0xF0 | (cp >> 18));
-        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return o;
-}
-
 /* Decodes the \u escape at p (p[0] == 'u', the backslash before it),
  * combining a surrogate pair; a lone surrogate becomes U+FFFD. Returns the
  * input bytes consumed after the backslash, or 0 on a malformed escape. */
 static size_t decode_unicode_escape(const unsigned char *p, const unsigned char *end, char **o)
 {
-    if (end - p < 5)
-        return 0;
-    int cp = hex4(p + 1);
-    if (cp < 0)
-        return 0;
-    if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 11 && p[5] == '\\' && p[6] == 'u') {
-        int lo = hex4(p + 7);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            *o = put_utf8(*o, 0x10000 + (((uint32_t)cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00));
-            return 11;
-        }
-    }
-    if (cp >= 0xD800 && cp <= 0xDFFF)
-        cp = 0xFFFD;
-    *o = put_utf8(*o, (uint32_t)cp);
-    return 5;
+    uint32_t cp;
+    size_t used = utf8_json_escape(p, (size_t)(end - p), &cp);
+    if (used)
+        *o += utf8_encode(utf8_is_surrogate(cp) ? UTF8_REPLACEMENT : cp, *o);
+    return used;
 }
 
 static bool decode_simple_escape(unsigned char c, char *out)

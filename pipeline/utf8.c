@@ -56,26 +56,33 @@ size_t utf8_cut(const char *s, size_t len, size_t max)
     return ((unsigned char)s[cut] & 0xC0) == 0x80 ? max : cut;
 }
 
-size_t utf8_encode(uint32_t cp, char out[4])
+/* The four hex digits at p, or -1. */
+static int32_t hex4(const unsigned char *p)
 {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
+    int32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        int h = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
     }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
+    return v;
+}
+
+size_t utf8_json_escape(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    int32_t hi = n >= 5 ? hex4(p + 1) : -1;
+    if (hi < 0)
+        return 0;
+    if (hi >= 0xD800 && hi <= 0xDBFF && n >= 11 && p[5] == '\\' && p[6] == 'u') {
+        int32_t lo = hex4(p + 7);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            *cp = 0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+            return 11;
+        }
     }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    *cp = (uint32_t)hi;
+    return 5;
 }

@@ -5,6 +5,7 @@
 #ifndef SLUICE_UTF8_H
 #define SLUICE_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,43 @@
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* Writes the UTF-8 encoding of code point cp (at most 0x10FFFF) to out;
- * returns its length, 1 to 4. */
-size_t utf8_encode(uint32_t cp, char out[4]);
+ * returns its length, 1 to 4. Inline: the JSON decoder writes \u escapes
+ * with it. */
+static inline size_t utf8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The code point of the JSON escape at p (p[0] == 'u', just after the
+ * backslash; n bytes from p), a surrogate pair such as \uD83D\uDE00 taken
+ * together. Returns the bytes used from p (5, or 11 for a pair), or 0 when
+ * four hex digits don't follow. A surrogate outside a pair is given as it
+ * is: the JSON codec shows it as U+FFFD, the config reader refuses it. */
+size_t utf8_json_escape(const unsigned char *p, size_t n, uint32_t *cp);
+
+static inline bool utf8_is_surrogate(uint32_t cp)
+{
+    return cp >= 0xD800 && cp <= 0xDFFF;
+}
 
 /* Where to cut s (len bytes) so that at most max bytes stay and no
  * character is split: max itself, or up to 3 bytes before it when it falls

@@ -72,34 +72,10 @@ static int write_log_text(buf *out, const event *e)
  * subpart); returns the bytes it took. */
 static size_t next_char(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned char c = s[0];
-    size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
-                : c >= 0xF0 && c <= 0xF4 ? 3 : 4;
-    if (need == 0) {
-        *cp = c;
-        return 1;
-    }
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-    if (need == 4) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    uint32_t v = c & (0x3F >> need);
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = 0xFFFD;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *cp = v;
-    return need + 1;
+    size_t k = utf8_decode(s, n, cp);
+    if (*cp == UTF8_INVALID)
+        *cp = UTF8_REPLACEMENT;
+    return k;
 }
 
 static int put_code_point(buf *b, uint32_t cp)

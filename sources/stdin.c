@@ -35,7 +35,7 @@
 /* Less free room than this at the end of a block and the next read goes to a
  * fresh block: small reads would cost more syscalls than the copy saves. */
 #define MIN_READ_ROOM (32 * 1024)
-#define REPORT_INTERVAL_NS (5LL * 1000000000LL)
+#define REPORT_INTERVAL_NS (5 * NS_PER_SEC)
 
 enum { CODEC_BYTES = 0, CODEC_JSON };
 
@@ -232,8 +232,7 @@ typedef struct line_reader {
     int64_t now_ns;            /* wall time of the last read */
     uint64_t line_no;          /* lines framed so far, for messages */
     bool discarding;           /* inside a line longer than max_length */
-    int64_t last_report_ns;
-    uint64_t unreported;       /* decode errors since the last message */
+    log_limiter decode_log;
 } line_reader;
 
 enum { LINES_DRAINED = 0, LINES_FULL = 1, LINES_STOP = 2 };
@@ -293,27 +292,24 @@ static int rotate_batch(line_reader *r)
 static void report_decode_error(line_reader *r, const char *why)
 {
     component_metrics_error(r->metrics, "parser_failed", "processing", 1);
-    if (r->last_report_ns && r->now_ns - r->last_report_ns < REPORT_INTERVAL_NS) {
-        r->unreported++;
+    uint64_t unreported;
+    if (!log_limiter_allow(&r->decode_log, REPORT_INTERVAL_NS, &unreported))
         return;
-    }
-    if (r->unreported)
+    if (unreported)
         slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s "
                    "(%" PRIu64 " more lines failed since the last report).",
-                   r->line_no, why, r->unreported);
+                   r->line_no, why, unreported);
     else
         slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s",
                    r->line_no, why);
-    r->last_report_ns = r->now_ns;
-    r->unreported = 0;
 }
 
 static void report_unreported(line_reader *r)
 {
-    if (r->unreported)
+    uint64_t unreported = log_limiter_take_held(&r->decode_log);
+    if (unreported)
         slog_error(r->id, "%" PRIu64 " more lines failed to decode as JSON and were skipped.",
-                   r->unreported);
-    r->unreported = 0;
+                   unreported);
 }
 
 static void report_oversized(line_reader *r)

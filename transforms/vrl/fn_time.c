@@ -11,6 +11,7 @@
  * fields are resolved to a date and time at the end, with chrono's errors
  * for what is missing, out of range or contradictory. */
 #include "transforms/vrl/fn_time.h"
+#include "pipeline/common.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_SEC 1000000000LL
 
 /* ---- civil dates ------------------------------------------------------- */
 
