@@ -21,6 +21,7 @@
  * are read with strtod, which assumes the C locale for LC_NUMERIC; sluice
  * never changes it. */
 #include "pipeline/json.h"
+#include "pipeline/sltime.h"
 #include "pipeline/utf8.h"
 
 #include <inttypes.h>
@@ -385,21 +386,6 @@ int json_append_utf8_lossy(buf *out, const char *str, size_t n)
 
 /* ---- timestamps -------------------------------------------------------- */
 
-/* Howard Hinnant's days_from_civil inverse: the proleptic Gregorian date of
- * a day count since 1970-01-01, without gmtime_r or locale state. */
-static void civil_from_days(int64_t z, int64_t *year, unsigned *month, unsigned *day)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *day = doy - (153 * mp + 2) / 5 + 1;
-    *month = mp < 10 ? mp + 3 : mp - 9;
-    *year = (int64_t)yoe + era * 400 + (*month <= 2);
-}
-
 static char *put2(char *p, unsigned v)
 {
     memcpy(p, digit_pairs + 2 * v, 2);
@@ -431,7 +417,7 @@ size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns)
     }
     int64_t year;
     unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
+    sltime_civil_from_days(days, &year, &month, &day);
 
     /* The int64 nanosecond range spans the years 1677 to 2262. */
     char *p = out;

@@ -19,7 +19,7 @@
 #include "pipeline/json.h"
 #include "pipeline/log.h"
 #include "transforms/vrl/program.h"
-#include "transforms/vrl/rfc3339.h"
+#include "pipeline/sltime.h"
 
 #define K_NULL VRL_KIND(VALUE_NULL)
 #define K_BOOL VRL_KIND(VALUE_BOOL)
@@ -711,7 +711,8 @@ static int to_timestamp_compile(const vrl_const_arg *args, void **state, sl_erro
 static int parse_timestamp_text(const value *v, int64_t *ns, sl_error *err)
 {
     int64_t secs;
-    if (vrl_rfc3339_parse(v->u.s, v->len, true, ns) == 0)
+    if (!sltime_parse_rfc3339(v->u.s, v->len, SLTIME_RFC3339_CHRONO | SLTIME_RFC3339_ZONE_OPTIONAL,
+                              ns, NULL))
         return 0;
     if (!parse_i64(v->u.s, v->len, &secs) && secs < INT64_MAX / 1000000000 &&
         secs > INT64_MIN / 1000000000) {

@@ -16,11 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transforms/vrl/fn_time.h"
+#include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
-#include "transforms/vrl/rfc3339.h"
-#include "pipeline/template.h"
 
 #define K(kind) VRL_KIND(kind)
 #define JSON_KINDS (K(VALUE_NULL) | K(VALUE_BOOL) | K(VALUE_INT) | K(VALUE_FLOAT) | \
@@ -843,7 +841,8 @@ static bool parse_5424(cursor c, syslog_msg *m)
         return false;
     m->version = (int64_t)version;
     const char *sp = memchr(c.s + c.i, ' ', c.n - c.i);
-    if (!sp || vrl_rfc3339_parse(c.s + c.i, (size_t)(sp - (c.s + c.i)), false, &m->time) != 0)
+    if (!sp || sltime_parse_rfc3339(c.s + c.i, (size_t)(sp - (c.s + c.i)), SLTIME_RFC3339_CHRONO,
+                                    &m->time, NULL))
         return false;
     m->has_time = true;
     c.i = (size_t)(sp - c.s);
@@ -871,7 +870,7 @@ static int64_t syslog_year(unsigned month)
     int64_t y;
     unsigned mon, day;
     int64_t now = sl_now_wall_ns() / 1000000000;
-    vrl_civil_from_days(now / 86400, &y, &mon, &day);
+    sltime_civil_from_days(now / 86400, &y, &mon, &day);
     return mon == 1 && month == 12 ? y - 1 : y;
 }
 
@@ -882,7 +881,7 @@ static bool timestamp_3164_text(cursor *c, bool with_year, int64_t *ns)
     if (c->n - c->i < 3)
         return false;
     char abbr[4] = {c->s[c->i], c->s[c->i + 1], c->s[c->i + 2], '\0'};
-    unsigned month = vrl_month_from_abbr(abbr);
+    unsigned month = sltime_month_from_abbr(abbr);
     c->i += 3;
     if (!month || !space1(c) || !read_uint(c, UINT32_MAX, &day) || !space1(c))
         return false;
@@ -893,12 +892,12 @@ static bool timestamp_3164_text(cursor *c, bool with_year, int64_t *ns)
         return false;
     take_char(c, ':');
     int64_t y = with_year ? (int64_t)year : syslog_year(month);
-    if (day < 1 || day > vrl_days_in_month(y, month) || h > 23 || mi > 59 || sec > 59)
+    if (day < 1 || day > sltime_days_in_month(y, month) || h > 23 || mi > 59 || sec > 59)
         return false;
-    int64_t local = vrl_days_from_civil(y, month, (unsigned)day) * 86400 +
+    int64_t local = sltime_days_from_civil(y, month, (unsigned)day) * 86400 +
                     (int64_t)(h * 3600 + mi * 60 + sec);
     int64_t utc;
-    return vrl_tz_to_utc(vrl_tz_local(), local, &utc) && vrl_time_to_ns(utc, 0, ns);
+    return sltime_zone_to_utc(sltime_zone_local(), local, &utc) && sltime_to_ns(utc, 0, ns);
 }
 
 static bool timestamp_3164(cursor *c, int64_t *ns)
@@ -914,7 +913,8 @@ static bool timestamp_3164(cursor *c, int64_t *ns)
         return true;
     }
     const char *sp = memchr(c->s + c->i, ' ', c->n - c->i);
-    if (!sp || vrl_rfc3339_parse(c->s + c->i, (size_t)(sp - (c->s + c->i)), false, ns) != 0)
+    if (!sp || sltime_parse_rfc3339(c->s + c->i, (size_t)(sp - (c->s + c->i)), SLTIME_RFC3339_CHRONO,
+                                    ns, NULL))
         return false;
     c->i = (size_t)(sp - c->s);
     return true;
@@ -1251,7 +1251,7 @@ static int check_time_format(const vrl_const_arg *a, sl_error *err)
 {
     const char *f;
     size_t n;
-    if (vrl_const_bytes(a, &f, &n) && !vrl_time_format_ok(f, n))
+    if (vrl_const_bytes(a, &f, &n) && !sltime_strptime_format_ok(f, n))
         return sl_fail(err, "`timestamp_format` is not a valid format string");
     return 0;
 }
@@ -1308,10 +1308,10 @@ static int log_field(const char *name, const char *v, size_t vn, const char *fmt
 {
     if (strcmp(name, "timestamp") == 0) {
         int64_t ns;
-        vrl_time_error e = vrl_time_parse(v, vn, fmt, fmtn, vrl_tz_local(), &ns);
-        if (e != VRL_TIME_OK)
+        sltime_error e = sltime_strptime(v, vn, fmt, fmtn, sltime_zone_local(), &ns);
+        if (e != SLTIME_OK)
             return sl_fail(err, "failed parsing timestamp %.*s using format %.*s: %s", (int)vn, v,
-                           (int)fmtn, fmt, vrl_time_error_text(e));
+                           (int)fmtn, fmt, sltime_error_text(e));
         *out = value_timestamp(ns);
         return 0;
     }
@@ -1421,7 +1421,7 @@ static const vrl_function fn_parse_apache_log = {
 
 /* A `timezone` argument: resolved at compile time when it is a literal. */
 typedef struct zone_arg {
-    const vrl_tz *tz;
+    const sltime_zone *tz;
 } zone_arg;
 
 static int compile_zone(const vrl_const_arg *a, void **state, sl_error *err)
@@ -1434,7 +1434,7 @@ static int compile_zone(const vrl_const_arg *a, void **state, sl_error *err)
     zone_arg *z = malloc(sizeof(*z));
     if (!z)
         return sl_fail(err, "out of memory compiling a time zone");
-    z->tz = vrl_tz_find(name, n);
+    z->tz = sltime_zone_find(name, n);
     if (!z->tz) {
         free(z);
         return sl_fail(err, "unable to parse timezone: %.*s", (int)n, name);
@@ -1449,7 +1449,7 @@ static void free_zone(void *state)
 }
 
 /* The zone to use: the literal's, the run-time argument's, or dflt. */
-static int zone_of(const vrl_call *c, const vrl_arg *a, const vrl_tz *dflt, const vrl_tz **tz,
+static int zone_of(const vrl_call *c, const vrl_arg *a, const sltime_zone *dflt, const sltime_zone **tz,
                    sl_error *err)
 {
     const zone_arg *z = c->state;
@@ -1465,7 +1465,7 @@ static int zone_of(const vrl_call *c, const vrl_arg *a, const vrl_tz *dflt, cons
     size_t n;
     if (vrl_arg_bytes(a, &name, &n, err) < 0)
         return -1;
-    *tz = vrl_tz_find(name, n);
+    *tz = sltime_zone_find(name, n);
     if (!*tz)
         return sl_fail(err, "unable to parse timezone: %.*s", (int)n, name);
     return 0;
@@ -1475,7 +1475,7 @@ static int parse_timestamp_compile(const vrl_const_arg *args, void **state, sl_e
 {
     const char *f;
     size_t n;
-    if (vrl_const_bytes(&args[1], &f, &n) && !vrl_time_format_ok(f, n))
+    if (vrl_const_bytes(&args[1], &f, &n) && !sltime_strptime_format_ok(f, n))
         return sl_fail(err, "`format` is not a valid format string");
     return compile_zone(&args[2], state, err);
 }
@@ -1491,17 +1491,17 @@ static int parse_timestamp_call(const vrl_call *c, const vrl_arg *args, value *o
         return sl_fail(err, "unable to convert %s value to timestamp", vrl_kind_name(v->kind));
     const char *s, *fmt;
     size_t n, fmtn;
-    const vrl_tz *tz;
+    const sltime_zone *tz;
     if (lossy_arg(c, &args[0], &s, &n, err) < 0 || lossy_arg(c, &args[1], &fmt, &fmtn, err) < 0 ||
-        zone_of(c, &args[2], vrl_tz_local(), &tz, err) < 0)
+        zone_of(c, &args[2], sltime_zone_local(), &tz, err) < 0)
         return -1;
     int64_t ns;
-    vrl_time_error e = vrl_time_parse(s, n, fmt, fmtn, tz, &ns);
-    if (e != VRL_TIME_OK) {
+    sltime_error e = sltime_strptime(s, n, fmt, fmtn, tz, &ns);
+    if (e != SLTIME_OK) {
         buf quoted = BUF_INIT;
         int rc = json_encode_string(&quoted, s, n);
         sl_fail(err, "Invalid timestamp %s: %s", rc == 0 && quoted.data ? quoted.data : "",
-                vrl_time_error_text(e));
+                sltime_error_text(e));
         buf_free(&quoted);
         return -1;
     }
@@ -1535,7 +1535,7 @@ static const char *strftime_format(arena *a, const char *f, size_t n, sl_error *
         sl_fail(err, "out of memory in format_timestamp");
         return NULL;
     }
-    if (strlen(text) != n || !template_strftime_valid(text)) {
+    if (strlen(text) != n || !sltime_strftime_valid(text)) {
         sl_fail(err, "invalid format");
         return NULL;
     }
@@ -1563,7 +1563,7 @@ static int format_timestamp_call(const vrl_call *c, const vrl_arg *args, value *
     const value *v = &args[0].val;
     const char *fmt;
     size_t fmtn;
-    const vrl_tz *tz;
+    const sltime_zone *tz;
     if (v->kind != VALUE_TIMESTAMP)
         return vrl_expected(err, K(VALUE_TIMESTAMP), v);
     if (lossy_arg(c, &args[1], &fmt, &fmtn, err) < 0 || zone_of(c, &args[2], NULL, &tz, err) < 0 ||
@@ -1573,10 +1573,10 @@ static int format_timestamp_call(const vrl_call *c, const vrl_arg *args, value *
     const char *zone = "UTC";
     if (tz) {
         int64_t secs = v->u.ts / 1000000000 - (v->u.ts % 1000000000 < 0);
-        offset = vrl_tz_offset(tz, secs, &zone);
+        offset = sltime_zone_offset(tz, secs, &zone);
     }
     buf b = BUF_INIT;
-    if (template_strftime(&b, fmt, v->u.ts, offset, zone) < 0) {
+    if (sltime_strftime(&b, fmt, v->u.ts, offset, zone) < 0) {
         buf_free(&b);
         return OOM(err, "format_timestamp");
     }
