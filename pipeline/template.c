@@ -210,26 +210,7 @@ static void truncate_to(buf *b, size_t len)
 
 static int render_value(buf *out, const value *v)
 {
-    switch (v->kind) {
-    case VALUE_BYTES:
-        return json_append_utf8_lossy(out, v->u.s, v->len);
-    case VALUE_INT:
-        return buf_printf(out, "%lld", (long long)v->u.i);
-    case VALUE_FLOAT:
-        return json_append_float_display(out, v->u.f);
-    case VALUE_BOOL:
-        return buf_append_str(out, v->u.b ? "true" : "false");
-    case VALUE_TIMESTAMP: {
-        char ts[JSON_TIMESTAMP_MAX];
-        size_t n = json_format_timestamp(ts, v->u.ts);
-        return buf_append(out, ts, n);
-    }
-    case VALUE_MAP:
-    case VALUE_ARRAY:
-        return json_encode_value(out, v);
-    default:
-        return buf_append_str(out, "<null>");
-    }
+    return json_append_text(out, v, true, "<null>");
 }
 
 /* Vector's render_metric_field: NULL when the metric has no such field. */

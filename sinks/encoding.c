@@ -39,23 +39,7 @@ static int put_timestamp_text(buf *b, int64_t ns)
 
 static int put_message_text(buf *b, const value *v)
 {
-    switch (v->kind) {
-    case VALUE_BYTES:
-        return buf_append(b, v->u.s, v->len);
-    case VALUE_INT:
-        return buf_printf(b, "%lld", (long long)v->u.i);
-    case VALUE_FLOAT:
-        return json_append_float_display(b, v->u.f);
-    case VALUE_BOOL:
-        return v->u.b ? PUT_LIT(b, "true") : PUT_LIT(b, "false");
-    case VALUE_TIMESTAMP:
-        return put_timestamp_text(b, v->u.ts);
-    case VALUE_MAP:
-    case VALUE_ARRAY:
-        return json_encode_value(b, v);
-    default:
-        return PUT_LIT(b, "<null>");
-    }
+    return json_append_text(b, v, false, "<null>");
 }
 
 static int write_log_text(buf *out, const event *e)
@@ -330,11 +314,7 @@ static int flatten_value(logfmt_state *st, size_t prefix_off, size_t prefix_len,
 
 static int compare_keys(const logfmt_leaf *x, const logfmt_leaf *y)
 {
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = n ? memcmp(x->key, y->key, n) : 0;
-    if (c)
-        return c;
-    return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+    return value_key_compare(x->key, x->key_len, y->key, y->key_len);
 }
 
 /* Byte order of the flattened keys; equal keys keep their flattening order
@@ -402,20 +382,7 @@ static int put_logfmt_string(buf *b, const char *str, size_t n)
 /* The leaf as Vector's key-value Data Display writes it. */
 static int put_leaf_text(buf *tmp, const value *v)
 {
-    switch (v->kind) {
-    case VALUE_BYTES:
-        return buf_append(tmp, v->u.s, v->len);
-    case VALUE_INT:
-        return buf_printf(tmp, "%lld", (long long)v->u.i);
-    case VALUE_FLOAT:
-        return json_append_float_display(tmp, v->u.f);
-    case VALUE_TIMESTAMP:
-        return put_timestamp_text(tmp, v->u.ts);
-    case VALUE_BOOL:
-        return v->u.b ? PUT_LIT(tmp, "true") : PUT_LIT(tmp, "false");
-    default:
-        return PUT_LIT(tmp, "null");
-    }
+    return json_append_text(tmp, v, false, "null");
 }
 
 static int put_leaves(buf *out, logfmt_state *st)

@@ -87,21 +87,10 @@ typedef struct stdin_state {
     uint32_t extra_timestamp;
 } stdin_state;
 
-/* Map order of value.h: key bytes, then the shorter key first. Field names
- * are short and differ early, so a byte loop beats a call to memcmp. */
-static inline int key_order(const value_entry *x, const value_entry *y)
-{
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    const unsigned char *a = (const unsigned char *)x->key, *b = (const unsigned char *)y->key;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return a[i] < b[i] ? -1 : 1;
-    return (x->klen > y->klen) - (x->klen < y->klen);
-}
-
+/* value.h's map order, for qsort. */
 static int entry_order(const void *a, const void *b)
 {
-    return key_order(a, b);
+    return value_entry_compare(a, b);
 }
 
 static void template_add(stdin_state *st, const char *key, value v)
@@ -362,7 +351,7 @@ static int add_missing_fields(const stdin_state *st, arena *a, value_map *m, int
     uint32_t at[3], which[3], k = 0, i = 0;
     for (uint32_t j = 0; j < st->nextra; j++) {
         int c = 1;
-        while (i < m->len && (c = key_order(&m->entries[i], &st->extra[j])) < 0)
+        while (i < m->len && (c = value_entry_compare(&m->entries[i], &st->extra[j])) < 0)
             i++;
         if (i < m->len && c == 0)
             continue;
