@@ -635,7 +635,7 @@ static bool jr_at(const json_reader *r, char c)
 static size_t hex_digits(const char *p, const char *end)
 {
     size_t k = 0;
-    while (k < 4 && p + k < end && p[k] && strchr("0123456789abcdefABCDEF", p[k]))
+    while (k < 4 && p + k < end && sl_hex_value((unsigned char)p[k]) >= 0)
         k++;
     return k;
 }

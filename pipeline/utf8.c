@@ -2,6 +2,9 @@
  * those of the Unicode standard's table of well-formed sequences, so
  * overlong forms, surrogates and values past U+10FFFF are invalid. */
 #include "pipeline/utf8.h"
+#include "pipeline/common.h"
+
+#include <string.h>
 
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
@@ -46,6 +49,33 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return need + 1;
 }
 
+bool utf8_valid(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* Eight ASCII bytes at a time: the common case for log lines. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (cp == UTF8_INVALID)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
     if (len <= max)
@@ -61,9 +91,7 @@ static int32_t hex4(const unsigned char *p)
 {
     int32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        int h = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int h = sl_hex_value(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -17,6 +17,20 @@
  * sequence (which then covers at least one byte). */
 size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* The character at s (n > 0 bytes available) as from_utf8_lossy reads it:
+ * its code point, or U+FFFD for an invalid sequence. Returns the bytes it
+ * covers. */
+static inline size_t utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    size_t k = utf8_decode((const unsigned char *)s, n, cp);
+    if (*cp == UTF8_INVALID)
+        *cp = UTF8_REPLACEMENT;
+    return k;
+}
+
+/* Whether the n bytes at s are valid UTF-8. */
+bool utf8_valid(const char *s, size_t n);
+
 /* Writes the UTF-8 encoding of code point cp (at most 0x10FFFF) to out;
  * returns its length, 1 to 4. Inline: the JSON decoder writes \u escapes
  * with it. */

@@ -52,16 +52,6 @@ static int write_log_text(buf *out, const event *e)
 
 /* ---- text: metrics ----------------------------------------------------- */
 
-/* The next character of s (valid UTF-8, else U+FFFD for the maximal invalid
- * subpart); returns the bytes it took. */
-static size_t next_char(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t k = utf8_decode(s, n, cp);
-    if (*cp == UTF8_INVALID)
-        *cp = UTF8_REPLACEMENT;
-    return k;
-}
-
 static int put_code_point(buf *b, uint32_t cp)
 {
     char u[4];
@@ -73,13 +63,12 @@ static int put_code_point(buf *b, uint32_t cp)
  * characters outside the control ranges; those are written raw here. */
 static int put_debug_string(buf *b, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
     size_t n = strlen(str);
     if (buf_append_char(b, '"') < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        i += next_char(s + i, n - i, &cp);
+        i += utf8_next(str + i, n - i, &cp);
         int rc;
         switch (cp) {
         case '"': rc = PUT_LIT(b, "\\\""); break;
@@ -353,14 +342,14 @@ static int put_logfmt_string(buf *b, const char *str, size_t n)
     bool quote = false;
     for (size_t i = 0; i < n && !quote;) {
         uint32_t cp;
-        i += next_char(s + i, n - i, &cp);
+        i += utf8_next(str + i, n - i, &cp);
         quote = is_unicode_space(cp) || cp == '"' || cp == '=';
     }
     if (quote && buf_append_char(b, '"') < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = next_char(s + i, n - i, &cp);
+        size_t k = utf8_next(str + i, n - i, &cp);
         int rc;
         if (cp == '\\')
             rc = PUT_LIT(b, "\\\\");

@@ -361,9 +361,9 @@ static int quoted_field(kv_parser *p, char q, const finder *terminator, size_t p
         if (ch == '\\') {
             if (i + 1 >= p->n)
                 return 0;
-            i += 1 + vrl_utf8_next(p->s + i + 1, p->n - i - 1, &cp);
+            i += 1 + utf8_next(p->s + i + 1, p->n - i - 1, &cp);
         } else {
-            i += vrl_utf8_next(p->s + i, p->n - i, &cp);
+            i += utf8_next(p->s + i, p->n - i, &cp);
         }
     }
     size_t close = i + 1;
@@ -703,7 +703,7 @@ static void read_pri(cursor *c, syslog_msg *m)
 static bool char_is_space(const cursor *c, size_t i, size_t *len)
 {
     uint32_t cp;
-    *len = vrl_utf8_next(c->s + i, c->n - i, &cp);
+    *len = utf8_next(c->s + i, c->n - i, &cp);
     return vrl_is_whitespace(cp);
 }
 
@@ -743,7 +743,7 @@ static bool sd_param_value(cursor *c, const char **v, size_t *vn)
             if (c->i + 1 >= c->n)
                 return false;
             uint32_t cp;
-            c->i += 1 + vrl_utf8_next(c->s + c->i + 1, c->n - c->i - 1, &cp);
+            c->i += 1 + utf8_next(c->s + c->i + 1, c->n - c->i - 1, &cp);
         } else {
             c->i++;
         }

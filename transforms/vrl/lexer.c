@@ -93,17 +93,6 @@ static void set_token(vrl_token *t, vrl_tok_kind kind, size_t start, size_t end)
 
 /* ---- strings ----------------------------------------------------------- */
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool is_space(int c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -129,7 +118,7 @@ static int unicode_escape(vrl_lexer *lx, sl_error *err, size_t backslash, char *
     uint32_t cp = 0;
     int ndigits = 0;
     while (peek(lx) != '}') {
-        int h = hex_value(peek(lx));
+        int h = sl_hex_value(peek(lx));
         if (h < 0 || ndigits == 6)
             return lex_fail(lx, err, 209, "invalid escape character", backslash, lx->pos + 1,
                             "invalid unicode escape");
