@@ -16,6 +16,7 @@
  * first, so no count is silently lost. */
 #include "pipeline/log.h"
 #include "pipeline/buf.h"
+#include "pipeline/sltime.h"
 #include "pipeline/utf8.h"
 
 #include <errno.h>
@@ -27,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SLOG_WINDOW_NS (10LL * 1000000000LL)
@@ -95,12 +95,10 @@ bool slog_enabled(slog_level level)
 
 static void format_timestamp(char *out, size_t size)
 {
-    int64_t ns = sl_now_wall_ns();
-    time_t secs = (time_t)(ns / 1000000000LL);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, size - n, ".%06ldZ", (long)(ns % 1000000000LL / 1000));
+    sltime_fields t;
+    sltime_fields_from_ns(sl_now_wall_ns(), &t);
+    snprintf(out, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)t.year, t.month,
+             t.day, t.hour, t.minute, t.second, t.nanos / 1000);
 }
 
 /* Control characters would split one record over several lines (or forge
