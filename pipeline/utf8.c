@@ -2,7 +2,6 @@
  * those of the Unicode standard's table of well-formed sequences, so
  * overlong forms, surrogates and values past U+10FFFF are invalid. */
 #include "pipeline/utf8.h"
-#include "pipeline/common.h"
 
 #include <string.h>
 
@@ -84,33 +83,4 @@ size_t utf8_cut(const char *s, size_t len, size_t max)
     for (int back = 0; back < 3 && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80; back++)
         cut--;
     return ((unsigned char)s[cut] & 0xC0) == 0x80 ? max : cut;
-}
-
-/* The four hex digits at p, or -1. */
-static int32_t hex4(const unsigned char *p)
-{
-    int32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = sl_hex_value(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
-size_t utf8_json_escape(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    int32_t hi = n >= 5 ? hex4(p + 1) : -1;
-    if (hi < 0)
-        return 0;
-    if (hi >= 0xD800 && hi <= 0xDBFF && n >= 11 && p[5] == '\\' && p[6] == 'u') {
-        int32_t lo = hex4(p + 7);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            *cp = 0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
-            return 11;
-        }
-    }
-    *cp = (uint32_t)hi;
-    return 5;
 }

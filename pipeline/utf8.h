@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/common.h"
+
 #define UTF8_INVALID 0xFFFFFFFFu
 #define UTF8_REPLACEMENT 0xFFFDu
 
@@ -58,12 +60,44 @@ static inline size_t utf8_encode(uint32_t cp, char out[4])
     return 4;
 }
 
+/* The four hex digits at p, or -1. */
+static inline int32_t utf8_hex4(const unsigned char *p)
+{
+    int32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = sl_hex_value(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
 /* The code point of the JSON escape at p (p[0] == 'u', just after the
  * backslash; n bytes from p), a surrogate pair such as \uD83D\uDE00 taken
- * together. Returns the bytes used from p (5, or 11 for a pair), or 0 when
- * four hex digits don't follow. A surrogate outside a pair is given as it
- * is: the JSON codec shows it as U+FFFD, the config reader refuses it. */
-size_t utf8_json_escape(const unsigned char *p, size_t n, uint32_t *cp);
+ * together. Returns the bytes used from p (5, or 11 for a pair), or 0 (and
+ * *cp = UTF8_INVALID) when four hex digits don't follow. A surrogate outside
+ * a pair is given as it is: the JSON codec shows it as U+FFFD, the config
+ * reader refuses it.
+ * Inline: a producer that escapes all non-ASCII (Python's json.dumps) puts
+ * one in the JSON decoder's way for every character. */
+static inline size_t utf8_json_escape(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    int32_t hi = n >= 5 ? utf8_hex4(p + 1) : -1;
+    if (hi < 0) {
+        *cp = UTF8_INVALID;
+        return 0;
+    }
+    if (hi >= 0xD800 && hi <= 0xDBFF && n >= 11 && p[5] == '\\' && p[6] == 'u') {
+        int32_t lo = utf8_hex4(p + 7);
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            *cp = 0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+            return 11;
+        }
+    }
+    *cp = (uint32_t)hi;
+    return 5;
+}
 
 static inline bool utf8_is_surrogate(uint32_t cp)
 {
