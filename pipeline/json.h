@@ -16,14 +16,6 @@
 #include "pipeline/value.h"
 #include "pipeline/event.h"
 
-/* Longest text json_format_timestamp writes, with its NUL. */
-#define JSON_TIMESTAMP_MAX 40
-
-/* RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, whichever is the
- * shortest exact one (chrono's SecondsFormat::AutoSi): "2026-11-21T10:00:00.123Z".
- * Returns the length written. */
-size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns);
-
 /* Longest text json_format_float writes, with its NUL. */
 #define JSON_FLOAT_MAX 32
 

@@ -127,69 +127,6 @@ int json_append_utf8_lossy(buf *out, const char *str, size_t n)
     return terminate(out, ensure(out, 0));
 }
 
-/* ---- timestamps -------------------------------------------------------- */
-
-static char *put2(char *p, unsigned v)
-{
-    memcpy(p, digit_pairs + 2 * v, 2);
-    return p + 2;
-}
-
-static char *put_fraction(char *p, unsigned v, int digits)
-{
-    for (int i = digits - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + digits;
-}
-
-size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns)
-{
-    int64_t secs = ns / 1000000000;
-    int64_t frac = ns % 1000000000;
-    if (frac < 0) {
-        frac += 1000000000;
-        secs--;
-    }
-    int64_t days = secs / 86400;
-    int64_t sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t year;
-    unsigned month, day;
-    sltime_civil_from_days(days, &year, &month, &day);
-
-    /* The int64 nanosecond range spans the years 1677 to 2262. */
-    char *p = out;
-    p = put2(p, (unsigned)(year / 100));
-    p = put2(p, (unsigned)(year % 100));
-    *p++ = '-';
-    p = put2(p, month);
-    *p++ = '-';
-    p = put2(p, day);
-    *p++ = 'T';
-    p = put2(p, (unsigned)(sod / 3600));
-    *p++ = ':';
-    p = put2(p, (unsigned)(sod / 60 % 60));
-    *p++ = ':';
-    p = put2(p, (unsigned)(sod % 60));
-    if (frac) {
-        *p++ = '.';
-        if (frac % 1000000 == 0)
-            p = put_fraction(p, (unsigned)(frac / 1000000), 3);
-        else if (frac % 1000 == 0)
-            p = put_fraction(p, (unsigned)(frac / 1000), 6);
-        else
-            p = put_fraction(p, (unsigned)frac, 9);
-    }
-    *p++ = 'Z';
-    *p = '\0';
-    return (size_t)(p - out);
-}
-
 /* ---- values ------------------------------------------------------------ */
 
 static int put_value(buf *b, const value *v);
@@ -220,10 +157,10 @@ static int put_float(buf *b, double f)
 
 static int put_timestamp(buf *b, int64_t ns)
 {
-    if (ensure(b, JSON_TIMESTAMP_MAX + 2) < 0)
+    if (ensure(b, SLTIME_RFC3339_MAX + 2) < 0)
         return -1;
     b->data[b->len++] = '"';
-    b->len += json_format_timestamp(b->data + b->len, ns);
+    b->len += sltime_format_rfc3339(b->data + b->len, ns);
     b->data[b->len++] = '"';
     return 0;
 }
@@ -294,9 +231,9 @@ int json_append_text(buf *out, const value *v, bool lossy, const char *null_text
     case VALUE_BOOL:
         return buf_append_str(out, v->u.b ? "true" : "false");
     case VALUE_TIMESTAMP:
-        if (ensure(out, JSON_TIMESTAMP_MAX) < 0)
+        if (ensure(out, SLTIME_RFC3339_MAX) < 0)
             return terminate(out, -1);
-        out->len += json_format_timestamp(out->data + out->len, v->u.ts);
+        out->len += sltime_format_rfc3339(out->data + out->len, v->u.ts);
         return terminate(out, 0);
     case VALUE_MAP:
     case VALUE_ARRAY:

@@ -37,7 +37,7 @@ extern const char *const sltime_month_names[12];
 extern const char *const sltime_weekday_names[7];
 
 /* The year, month (1-12) and day of a day number (Hinnant's
- * civil_from_days). Inline: the JSON encoder writes every timestamp with
+ * civil_from_days). Inline: every timestamp an encoder writes goes through
  * it. */
 static inline void sltime_civil_from_days(int64_t days, int64_t *y, unsigned *month,
                                           unsigned *day)
@@ -81,6 +81,14 @@ enum {
     /* chrono's parse_from_rfc3339, which the remap language uses. */
     SLTIME_RFC3339_CHRONO = SLTIME_RFC3339_SPACE | SLTIME_RFC3339_LONG_FRACTION,
 };
+
+/* Longest text sltime_format_rfc3339 writes, with its NUL. */
+#define SLTIME_RFC3339_MAX 40
+
+/* RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, whichever is the
+ * shortest exact one (chrono's SecondsFormat::AutoSi, what Vector writes):
+ * "2026-11-21T10:00:00.123Z". Returns the length written. */
+size_t sltime_format_rfc3339(char out[SLTIME_RFC3339_MAX], int64_t ns);
 
 /* NULL on success, with *ns set; else what was expected, with *at its byte
  * offset (for a message such as "expected month (1-12) at byte 5"). */

@@ -89,6 +89,68 @@ void sltime_fields_from_ns(int64_t ns, sltime_fields *t)
 
 /* ---- RFC 3339 ---------------------------------------------------------- */
 
+static char *put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+static char *put_fraction(char *p, unsigned v, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + digits;
+}
+
+size_t sltime_format_rfc3339(char out[SLTIME_RFC3339_MAX], int64_t ns)
+{
+    int64_t secs = ns / NS_PER_SEC;
+    int64_t frac = ns % NS_PER_SEC;
+    if (frac < 0) {
+        frac += NS_PER_SEC;
+        secs--;
+    }
+    int64_t days = secs / 86400;
+    int64_t sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t year;
+    unsigned month, day;
+    sltime_civil_from_days(days, &year, &month, &day);
+
+    /* The int64 nanosecond range spans the years 1677 to 2262. */
+    char *p = out;
+    p = put2(p, (unsigned)(year / 100));
+    p = put2(p, (unsigned)(year % 100));
+    *p++ = '-';
+    p = put2(p, month);
+    *p++ = '-';
+    p = put2(p, day);
+    *p++ = 'T';
+    p = put2(p, (unsigned)(sod / 3600));
+    *p++ = ':';
+    p = put2(p, (unsigned)(sod / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (unsigned)(sod % 60));
+    if (frac) {
+        *p++ = '.';
+        if (frac % 1000000 == 0)
+            p = put_fraction(p, (unsigned)(frac / 1000000), 3);
+        else if (frac % 1000 == 0)
+            p = put_fraction(p, (unsigned)(frac / 1000), 6);
+        else
+            p = put_fraction(p, (unsigned)frac, 9);
+    }
+    *p++ = 'Z';
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';

@@ -400,7 +400,8 @@ static void find_local_zone(void)
     if (env && *env) {
         if (*env == ':')
             env++;
-        local_zone = *env == '/' ? tz_cached(env, strlen(env), env) : sltime_zone_find(env, strlen(env));
+        local_zone = *env == '/' ? tz_cached(env, strlen(env), env)
+                                 : sltime_zone_find(env, strlen(env));
     } else {
         local_zone = tz_cached("/etc/localtime", strlen("/etc/localtime"), "/etc/localtime");
     }

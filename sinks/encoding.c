@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "pipeline/json.h"
+#include "pipeline/sltime.h"
 #include "pipeline/utf8.h"
 
 const char *const encoding_codec_names[] = {"json", "text", "logfmt", NULL};
@@ -30,8 +31,8 @@ static int put_uint(buf *b, uint64_t u)
 
 static int put_timestamp_text(buf *b, int64_t ns)
 {
-    char ts[JSON_TIMESTAMP_MAX];
-    size_t n = json_format_timestamp(ts, ns);
+    char ts[SLTIME_RFC3339_MAX];
+    size_t n = sltime_format_rfc3339(ts, ns);
     return buf_append(b, ts, n);
 }
 

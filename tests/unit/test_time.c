@@ -125,6 +125,29 @@ static void rfc3339_as_chrono_reads_it(void **state)
     assert_int_equal(ns, T0);
 }
 
+static void assert_timestamp(int64_t ns, const char *want)
+{
+    char out[SLTIME_RFC3339_MAX];
+    size_t n = sltime_format_rfc3339(out, ns);
+    assert_string_equal(out, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void rfc3339_written_with_autosi_fractions(void **state)
+{
+    (void)state;
+    assert_timestamp(0, "1970-01-01T00:00:00Z");
+    assert_timestamp(981173106000000000LL, "2001-02-03T04:05:06Z");
+    assert_timestamp(1597263831404000000LL, "2020-08-12T20:23:51.404Z");
+    assert_timestamp(1795255200123000000LL, "2026-11-21T10:00:00.123Z");
+    assert_timestamp(951825600000120000LL, "2000-02-29T12:00:00.000120Z");
+    assert_timestamp(1735689599000000001LL, "2024-12-31T23:59:59.000000001Z");
+    assert_timestamp(-1, "1969-12-31T23:59:59.999999999Z");
+    assert_timestamp(-9223372036000000000LL, "1677-09-21T00:12:44Z");
+    assert_timestamp(INT64_MAX, "2262-04-11T23:47:16.854775807Z");
+    assert_timestamp(INT64_MIN, "1677-09-21T00:12:43.145224192Z");
+}
+
 static void civil_dates_round_trip(void **state)
 {
     (void)state;
@@ -189,6 +212,7 @@ int main(void)
         cmocka_unit_test(timestamps_with_offsets),
         cmocka_unit_test(bad_timestamps),
         cmocka_unit_test(rfc3339_as_chrono_reads_it),
+        cmocka_unit_test(rfc3339_written_with_autosi_fractions),
         cmocka_unit_test(civil_dates_round_trip),
         cmocka_unit_test(strftime_with_an_offset),
         cmocka_unit_test(strptime_in_utc),

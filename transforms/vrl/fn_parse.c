@@ -841,8 +841,8 @@ static bool parse_5424(cursor c, syslog_msg *m)
         return false;
     m->version = (int64_t)version;
     const char *sp = memchr(c.s + c.i, ' ', c.n - c.i);
-    if (!sp || sltime_parse_rfc3339(c.s + c.i, (size_t)(sp - (c.s + c.i)), SLTIME_RFC3339_CHRONO,
-                                    &m->time, NULL))
+    if (!sp || sltime_parse_rfc3339(c.s + c.i, (size_t)(sp - (c.s + c.i)),
+                                    SLTIME_RFC3339_CHRONO, &m->time, NULL))
         return false;
     m->has_time = true;
     c.i = (size_t)(sp - c.s);
@@ -913,8 +913,8 @@ static bool timestamp_3164(cursor *c, int64_t *ns)
         return true;
     }
     const char *sp = memchr(c->s + c->i, ' ', c->n - c->i);
-    if (!sp || sltime_parse_rfc3339(c->s + c->i, (size_t)(sp - (c->s + c->i)), SLTIME_RFC3339_CHRONO,
-                                    ns, NULL))
+    if (!sp || sltime_parse_rfc3339(c->s + c->i, (size_t)(sp - (c->s + c->i)),
+                                    SLTIME_RFC3339_CHRONO, ns, NULL))
         return false;
     c->i = (size_t)(sp - c->s);
     return true;
@@ -1449,8 +1449,8 @@ static void free_zone(void *state)
 }
 
 /* The zone to use: the literal's, the run-time argument's, or dflt. */
-static int zone_of(const vrl_call *c, const vrl_arg *a, const sltime_zone *dflt, const sltime_zone **tz,
-                   sl_error *err)
+static int zone_of(const vrl_call *c, const vrl_arg *a, const sltime_zone *dflt,
+                   const sltime_zone **tz, sl_error *err)
 {
     const zone_arg *z = c->state;
     if (z) {
