@@ -279,11 +279,6 @@ static int put_tags(buf *b, const metric *m)
     return put_char(b, '}');
 }
 
-static int compare_cstrings(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
 /* Vector keeps set values in a BTreeSet: sorted and unique. */
 static int put_set_values(buf *b, const metric *m)
 {
@@ -297,17 +292,13 @@ static int put_set_values(buf *b, const metric *m)
     }
     if (n)
         memcpy(sorted, m->v.set.values, (size_t)n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), compare_cstrings);
+    n = metric_set_sort_unique(sorted, n);
     int rc = put_char(b, '[');
-    bool first = true;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
-            continue;
-        if (!first)
+        if (i)
             rc = put_char(b, ',');
         if (rc == 0)
             rc = put_cstring(b, sorted[i]);
-        first = false;
     }
     if (rc == 0)
         rc = put_char(b, ']');

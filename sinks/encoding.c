@@ -125,11 +125,6 @@ static int put_series(buf *b, const metric *m)
     return buf_append_char(b, '}');
 }
 
-static int compare_cstrings(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
 /* Set values in BTreeSet order: sorted, each once. */
 static int put_set_words(buf *b, const metric *m)
 {
@@ -140,11 +135,9 @@ static int put_set_words(buf *b, const metric *m)
     if (!sorted)
         return -1;
     memcpy(sorted, m->v.set.values, (size_t)n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), compare_cstrings);
+    n = metric_set_sort_unique(sorted, n);
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
-            continue;
         if (i)
             rc = buf_append_char(b, ' ');
         if (rc == 0)
