@@ -13,6 +13,7 @@
  * than 1024 characters, both valid JSON. */
 #include "config/cfg_node.h"
 #include "config/diag.h"
+#include "pipeline/utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -631,74 +632,40 @@ static bool jr_at(const json_reader *r, char c)
     return r->p < r->end && *r->p == c;
 }
 
-static int jr_hex4(json_reader *r, unsigned *out)
+static size_t hex_digits(const char *p, const char *end)
 {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        if (r->p >= r->end)
-            return -1;
-        char c = *r->p;
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-        jr_advance(r);
-    }
-    *out = v;
-    return 0;
+    size_t k = 0;
+    while (k < 4 && p + k < end && sl_hex_value((unsigned char)p[k]) >= 0)
+        k++;
+    return k;
 }
 
-static int utf8_append(buf *out, unsigned cp)
+/* How much of a refused \u escape at p counts as read, so the error's
+ * column points at the first byte that broke it: the `u` and the hex
+ * digits, and after a high surrogate the `\u` and digits of its pair. */
+static size_t refused_escape_length(const char *p, const char *end, size_t used, uint32_t cp)
 {
-    char tmp[4];
-    size_t n;
-    if (cp < 0x80) {
-        tmp[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (char)(0xC0 | (cp >> 6));
-        tmp[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (char)(0xE0 | (cp >> 12));
-        tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (char)(0xF0 | (cp >> 18));
-        tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return buf_append(out, tmp, n);
+    if (!used)
+        return 1 + hex_digits(p + 1, end);
+    if (cp >= 0xD800 && cp <= 0xDBFF && end - (p + 5) >= 6 && p[5] == '\\' && p[6] == 'u')
+        return 7 + hex_digits(p + 7, end);
+    return 5;
 }
 
-/* A \u escape (four hex digits), joining a surrogate pair into one code point. */
+/* A \u escape (r->p at the `u`): four hex digits, a surrogate pair joined
+ * into one code point; a lone surrogate or U+0000 is refused. */
 static int jr_unicode_escape(json_reader *r, buf *out)
 {
-    unsigned cp, low;
-    if (jr_hex4(r, &cp) < 0)
-        return -1;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u')
-            return -1;
+    uint32_t cp = 0;
+    size_t used = utf8_json_escape((const unsigned char *)r->p, (size_t)(r->end - r->p), &cp);
+    bool refused = !used || utf8_is_surrogate(cp) || cp == 0;
+    size_t advance = refused ? refused_escape_length(r->p, r->end, used, cp) : used;
+    for (size_t i = 0; i < advance; i++)
         jr_advance(r);
-        jr_advance(r);
-        if (jr_hex4(r, &low) < 0 || low < 0xDC00 || low > 0xDFFF)
-            return -1;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+    if (refused)
         return -1;
-    }
-    if (cp == 0)
-        return -1;
-    return utf8_append(out, cp);
+    char u[4];
+    return buf_append(out, u, utf8_encode(cp, u));
 }
 
 static int jr_escape(json_reader *r, buf *out)
@@ -708,9 +675,9 @@ static int jr_escape(json_reader *r, buf *out)
     if (r->p >= r->end)
         return -1;
     char c = *r->p;
-    jr_advance(r);
     if (c == 'u')
         return jr_unicode_escape(r, out);
+    jr_advance(r);
     const char *hit = c ? strchr(from, c) : NULL;
     if (!hit)
         return -1;

@@ -13,6 +13,8 @@
 
 #define SL_ERRMSG_MAX 512
 
+#define NS_PER_SEC 1000000000LL
+
 typedef struct sl_error {
     char msg[SL_ERRMSG_MAX];
 } sl_error;
@@ -44,6 +46,13 @@ int sl_mkdir_p(const char *path);
 
 /* The machine's host name, resolved once; never NULL. */
 const char *sl_hostname(void);
+
+/* The value of the hex digit c (either case), or -1 when it is not one. */
+static inline int sl_hex_value(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
 
 /* Binary search over n sorted elements of `size` bytes: the index of the
  * element cmp() finds equal to key (*found = true), else the index where key

@@ -4,6 +4,7 @@
  * keeps them in, so encoders print them in order without sorting. */
 #include "pipeline/event.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/json.h"
@@ -360,4 +361,21 @@ const char *metric_type_name(uint8_t type)
         "counter", "gauge", "set", "distribution", "aggregated_histogram", "aggregated_summary",
     };
     return type < SL_ARRAY_LEN(names) ? names[type] : "unknown";
+}
+
+static int compare_cstrings(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+uint32_t metric_set_sort_unique(const char **values, uint32_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(values, n, sizeof(*values), compare_cstrings);
+    uint32_t kept = 1;
+    for (uint32_t i = 1; i < n; i++)
+        if (strcmp(values[i], values[kept - 1]) != 0)
+            values[kept++] = values[i];
+    return kept;
 }

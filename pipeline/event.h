@@ -118,6 +118,11 @@ int event_copy(arena *dst, const event *src, event *out);
 /* Vector's estimated JSON size of the event (component_*_event_bytes_total). */
 size_t event_json_size_estimate(const event *e);
 
+/* Sorts the n values of a set metric (a copy the caller made of
+ * m->v.set.values) into Vector's BTreeSet order, sorted and each once;
+ * returns how many stay. */
+uint32_t metric_set_sort_unique(const char **values, uint32_t n);
+
 const char *metric_kind_name(uint8_t kind);   /* "incremental" / "absolute" */
 const char *metric_type_name(uint8_t type);   /* "counter", "gauge", ... */
 

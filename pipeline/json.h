@@ -5,7 +5,9 @@
  * the batch's arena (strings without escapes point into the input) and encodes
  * events into a buf with keys in map order (sorted, as Vector prints them).
  * Invalid UTF-8 in strings is replaced by U+FFFD on output, as Vector does.
- * jansson is the reference it is tested against (unit and differential fuzz). */
+ * jansson is the reference it is tested against (unit and differential fuzz).
+ * The encoder is json_encode.c, the decoder json_decode.c, the text forms of
+ * doubles json_number.c. */
 #ifndef SLUICE_JSON_H
 #define SLUICE_JSON_H
 
@@ -13,14 +15,6 @@
 #include "pipeline/buf.h"
 #include "pipeline/value.h"
 #include "pipeline/event.h"
-
-/* Longest text json_format_timestamp writes, with its NUL. */
-#define JSON_TIMESTAMP_MAX 40
-
-/* RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, whichever is the
- * shortest exact one (chrono's SecondsFormat::AutoSi): "2026-11-21T10:00:00.123Z".
- * Returns the length written. */
-size_t json_format_timestamp(char out[JSON_TIMESTAMP_MAX], int64_t ns);
 
 /* Longest text json_format_float writes, with its NUL. */
 #define JSON_FLOAT_MAX 32
@@ -36,6 +30,12 @@ int json_append_float_display(buf *out, double f);
 /* Appends n bytes with each invalid UTF-8 sequence replaced by U+FFFD, as
  * Rust's String::from_utf8_lossy does. */
 int json_append_utf8_lossy(buf *out, const char *s, size_t n);
+
+/* Appends v as Vector's to_string_lossy writes a value: bytes as they are
+ * (with `lossy`, read as UTF-8 with invalid sequences as U+FFFD), integers,
+ * floats (json_append_float_display), booleans and timestamps (RFC 3339) as
+ * text, maps and arrays as JSON, null as null_text. -1 when out of memory. */
+int json_append_text(buf *out, const value *v, bool lossy, const char *null_text);
 
 /* Appends s as a quoted JSON string. */
 int json_encode_string(buf *out, const char *s, size_t n);

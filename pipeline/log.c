@@ -16,6 +16,8 @@
  * first, so no count is silently lost. */
 #include "pipeline/log.h"
 #include "pipeline/buf.h"
+#include "pipeline/sltime.h"
+#include "pipeline/utf8.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -26,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SLOG_WINDOW_NS (10LL * 1000000000LL)
@@ -94,12 +95,10 @@ bool slog_enabled(slog_level level)
 
 static void format_timestamp(char *out, size_t size)
 {
-    int64_t ns = sl_now_wall_ns();
-    time_t secs = (time_t)(ns / 1000000000LL);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, size - n, ".%06ldZ", (long)(ns % 1000000000LL / 1000));
+    sltime_fields t;
+    sltime_fields_from_ns(sl_now_wall_ns(), &t);
+    snprintf(out, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)t.year, t.month,
+             t.day, t.hour, t.minute, t.second, t.nanos / 1000);
 }
 
 /* Control characters would split one record over several lines (or forge
@@ -136,50 +135,26 @@ static int format_text_line(buf *out, const char *ts, slog_level level,
     return buf_append_char(out, '\n');
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
-static size_t utf8_sequence_length(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((p[0] & 0xe0) == 0xc0) {
-        n = 2;
-        cp = p[0] & 0x1f;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        n = 3;
-        cp = p[0] & 0x0f;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        n = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/* jansson refuses invalid UTF-8; a log line must still be written, so bad
- * bytes become U+FFFD. Returns a malloc'd copy or NULL on failure. */
+/* jansson refuses invalid UTF-8; a log line must still be written, so each
+ * byte of an invalid sequence becomes U+FFFD. Returns a malloc'd copy or
+ * NULL on failure. */
 static char *utf8_sanitized(const char *s)
 {
     buf out = BUF_INIT;
     const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_sequence_length(p);
-        int rc = n ? buf_append(&out, p, n) : buf_append(&out, "\xef\xbf\xbd", 3);
+    size_t left = strlen(s);
+    while (left) {
+        uint32_t cp;
+        size_t n = utf8_decode(p, left, &cp);
+        bool valid = cp != UTF8_INVALID;
+        int rc = valid ? buf_append(&out, p, n) : buf_append(&out, "\xef\xbf\xbd", 3);
         if (rc < 0) {
             buf_free(&out);
             return NULL;
         }
-        p += n ? n : 1;
+        n = valid ? n : 1;
+        p += n;
+        left -= n;
     }
     return buf_detach(&out);
 }
@@ -374,4 +349,21 @@ void slog_flush(void)
         if (recent[i].message)
             recent_retire(&recent[i]);
     pthread_mutex_unlock(&slog_lock);
+}
+
+bool log_limiter_allow(log_limiter *l, int64_t interval_ns, uint64_t *held)
+{
+    int64_t now = sl_now_mono_ns();
+    int_fast64_t next = atomic_load(&l->next_ns);
+    if (now < next || !atomic_compare_exchange_strong(&l->next_ns, &next, now + interval_ns)) {
+        atomic_fetch_add(&l->held, 1);
+        return false;
+    }
+    *held = atomic_exchange(&l->held, 0);
+    return true;
+}
+
+uint64_t log_limiter_take_held(log_limiter *l)
+{
+    return atomic_exchange(&l->held, 0);
 }

@@ -10,6 +10,8 @@
 
 #include "pipeline/common.h"
 
+#include <stdatomic.h>
+
 typedef enum slog_level {
     SLOG_TRACE = 0,
     SLOG_DEBUG,
@@ -35,6 +37,24 @@ void slog(slog_level level, const char *component, const char *fmt, ...) SL_PRIN
 /* Writes the pending "(repeated N times)" summaries now instead of at the
  * next line after their window: at shutdown, so no count is lost. */
 void slog_flush(void);
+
+/* At most one message per interval for one kind of trouble (a failing
+ * endpoint, a broken input file), each saying how many were held back, so a
+ * stream of bad input can't flood the log. Zeroed memory is a fresh limiter.
+ * Thread-safe: of the threads that race for a window one logs, the others
+ * count. */
+typedef struct log_limiter {
+    atomic_int_fast64_t next_ns;
+    atomic_uint_fast64_t held;
+} log_limiter;
+
+/* True when a message of this kind may be written now: *held gets how many
+ * were held back since the last one and the next window starts. False counts
+ * one more held back. */
+bool log_limiter_allow(log_limiter *l, int64_t interval_ns, uint64_t *held);
+/* How many were held back since the last message, now forgotten: for a
+ * closing summary. */
+uint64_t log_limiter_take_held(log_limiter *l);
 
 #define slog_error(c, ...) slog(SLOG_ERROR, (c), __VA_ARGS__)
 #define slog_warn(c, ...) slog(SLOG_WARN, (c), __VA_ARGS__)

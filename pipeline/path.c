@@ -228,31 +228,12 @@ void path_free(path *p)
     p->n = 0;
 }
 
-/* The position an index refers to in an array of len items, or -1. */
-static int64_t resolve_index(int64_t index, uint32_t len)
-{
-    if (index < 0)
-        index += len;
-    if (index < 0 || index >= (int64_t)len)
-        return -1;
-    return index;
-}
-
 const value *path_get(const value *root, const path *p)
 {
     const value *cur = root;
     for (size_t i = 0; i < p->n && cur; i++) {
         const path_segment *s = &p->segs[i];
-        if (s->is_index) {
-            if (cur->kind != VALUE_ARRAY)
-                return NULL;
-            int64_t at = resolve_index(s->index, cur->u.arr->len);
-            cur = at < 0 ? NULL : &cur->u.arr->items[at];
-        } else {
-            if (cur->kind != VALUE_MAP)
-                return NULL;
-            cur = value_map_get(cur->u.map, s->key, s->klen);
-        }
+        cur = path_step(cur, s->is_index, s->index, s->key, s->klen);
     }
     return cur;
 }

@@ -27,12 +27,4 @@ bool template_has_fields(const template *t);
  * to_string_lossy does). */
 int template_render(const template *t, const event *e, buf *out, sl_error *err);
 
-/* chrono's strftime for one time outside a template (the remap language's
- * format_timestamp): ns shown at `offset` seconds east of UTC, with %Z
- * printing `zone`. fmt is NUL-terminated and must pass
- * template_strftime_valid (every specifier one chrono knows). -1 on
- * allocation failure. */
-bool template_strftime_valid(const char *fmt);
-int template_strftime(buf *out, const char *fmt, int64_t ns, int32_t offset, const char *zone);
-
 #endif

@@ -69,19 +69,6 @@ value value_new_array(arena *a, uint32_t cap)
     return v;
 }
 
-/* Field names are short and usually differ in their first bytes, so a byte
- * loop beats a call to memcmp here (map lookups are on every hot path). */
-static inline int compare_keys(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    return (alen > blen) - (alen < blen);
-}
-
 typedef struct key_ref {
     const char *key;
     size_t klen;
@@ -91,7 +78,7 @@ static int entry_cmp(const void *elem, const void *key)
 {
     const value_entry *e = elem;
     const key_ref *k = key;
-    return compare_keys(e->key, e->klen, k->key, k->klen);
+    return value_key_compare(e->key, e->klen, k->key, k->klen);
 }
 
 /* Index of key in m when found (*found = true), else the index it would be

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define NS_PER_SEC 1000000000LL
 
 typedef struct blackhole_options {
     uint64_t print_interval_secs;

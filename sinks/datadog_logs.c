@@ -93,16 +93,6 @@ static bool key_is(const char *key, uint32_t klen, const char *name)
     return klen == strlen(name) && memcmp(key, name, klen) == 0;
 }
 
-/* Byte order, shorter first on a common prefix: the order of value maps. */
-static int compare_keys(const char *a, uint32_t alen, const char *b, uint32_t blen)
-{
-    uint32_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return (alen > blen) - (alen < blen);
-}
-
 static dd_field *find_field(dd_logs_encoder *enc, const char *name)
 {
     for (size_t i = 0; i < enc->nfields; i++)
@@ -132,7 +122,7 @@ static void insert_field(dd_logs_encoder *enc, const char *key, const value *val
     uint32_t klen = (uint32_t)strlen(key);
     size_t at = 0;
     while (at < enc->nfields &&
-           compare_keys(enc->fields[at].key, enc->fields[at].klen, key, klen) < 0)
+           value_key_compare(enc->fields[at].key, enc->fields[at].klen, key, klen) < 0)
         at++;
     memmove(&enc->fields[at + 1], &enc->fields[at], (enc->nfields - at) * sizeof(dd_field));
     enc->fields[at] = (dd_field){key, klen, val};

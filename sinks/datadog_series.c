@@ -206,10 +206,7 @@ static int distinct_values(const metric *m, double *val, sl_error *err)
     if (!sorted)
         return sl_fail(err, "out of memory");
     memcpy(sorted, m->v.set.values, n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), compare_strings);
-    uint32_t distinct = 1;
-    for (uint32_t i = 1; i < n; i++)
-        distinct += strcmp(sorted[i - 1], sorted[i]) != 0;
+    uint32_t distinct = metric_set_sort_unique(sorted, n);
     free(sorted);
     *val = distinct;
     return 0;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "pipeline/json.h"
+#include "pipeline/sltime.h"
 #include "pipeline/utf8.h"
 
 const char *const encoding_codec_names[] = {"json", "text", "logfmt", NULL};
@@ -36,8 +37,8 @@ static int put_uint(buf *b, uint64_t u)
 
 static int put_timestamp_text(buf *b, int64_t ns)
 {
-    char ts[JSON_TIMESTAMP_MAX];
-    size_t n = json_format_timestamp(ts, ns);
+    char ts[SLTIME_RFC3339_MAX];
+    size_t n = sltime_format_rfc3339(ts, ns);
     return buf_append(b, ts, n);
 }
 
@@ -45,23 +46,7 @@ static int put_timestamp_text(buf *b, int64_t ns)
 
 static int put_message_text(buf *b, const value *v)
 {
-    switch (v->kind) {
-    case VALUE_BYTES:
-        return buf_append(b, v->u.s, v->len);
-    case VALUE_INT:
-        return buf_printf(b, "%lld", (long long)v->u.i);
-    case VALUE_FLOAT:
-        return json_append_float_display(b, v->u.f);
-    case VALUE_BOOL:
-        return v->u.b ? PUT_LIT(b, "true") : PUT_LIT(b, "false");
-    case VALUE_TIMESTAMP:
-        return put_timestamp_text(b, v->u.ts);
-    case VALUE_MAP:
-    case VALUE_ARRAY:
-        return json_encode_value(b, v);
-    default:
-        return PUT_LIT(b, "<null>");
-    }
+    return json_append_text(b, v, false, "<null>");
 }
 
 static int write_log_text(buf *out, const event *e)
@@ -74,40 +59,6 @@ static int write_log_text(buf *out, const event *e)
 
 /* ---- text: metrics ----------------------------------------------------- */
 
-/* The next character of s (valid UTF-8, else U+FFFD for the maximal invalid
- * subpart); returns the bytes it took. */
-static size_t next_char(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
-                : c >= 0xF0 && c <= 0xF4 ? 3 : 4;
-    if (need == 0) {
-        *cp = c;
-        return 1;
-    }
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-    if (need == 4) {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    uint32_t v = c & (0x3F >> need);
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *cp = 0xFFFD;
-            return i;
-        }
-        v = (v << 6) | (s[i] & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *cp = v;
-    return need + 1;
-}
-
 static int put_code_point(buf *b, uint32_t cp)
 {
     char u[4];
@@ -119,13 +70,12 @@ static int put_code_point(buf *b, uint32_t cp)
  * characters outside the control ranges; those are written raw here. */
 static int put_debug_string(buf *b, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
     size_t n = strlen(str);
     if (buf_append_char(b, '"') < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        i += next_char(s + i, n - i, &cp);
+        i += utf8_next(str + i, n - i, &cp);
         int rc;
         switch (cp) {
         case '"': rc = PUT_LIT(b, "\\\""); break;
@@ -181,11 +131,6 @@ static int put_series(buf *b, const metric *m)
     return buf_append_char(b, '}');
 }
 
-static int compare_cstrings(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
 /* Set values in BTreeSet order: sorted, each once. */
 static int put_set_words(buf *b, const metric *m)
 {
@@ -196,11 +141,9 @@ static int put_set_words(buf *b, const metric *m)
     if (!sorted)
         return -1;
     memcpy(sorted, m->v.set.values, (size_t)n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), compare_cstrings);
+    n = metric_set_sort_unique(sorted, n);
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        if (i && strcmp(sorted[i], sorted[i - 1]) == 0)
-            continue;
         if (i)
             rc = buf_append_char(b, ' ');
         if (rc == 0)
@@ -360,11 +303,7 @@ static int flatten_value(logfmt_state *st, size_t prefix_off, size_t prefix_len,
 
 static int compare_keys(const logfmt_leaf *x, const logfmt_leaf *y)
 {
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = n ? memcmp(x->key, y->key, n) : 0;
-    if (c)
-        return c;
-    return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+    return value_key_compare(x->key, x->key_len, y->key, y->key_len);
 }
 
 /* Byte order of the flattened keys; equal keys keep their flattening order
@@ -403,14 +342,14 @@ static int put_logfmt_string(buf *b, const char *str, size_t n)
     bool quote = false;
     for (size_t i = 0; i < n && !quote;) {
         uint32_t cp;
-        i += next_char(s + i, n - i, &cp);
+        i += utf8_next(str + i, n - i, &cp);
         quote = is_unicode_space(cp) || cp == '"' || cp == '=';
     }
     if (quote && buf_append_char(b, '"') < 0)
         return -1;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t k = next_char(s + i, n - i, &cp);
+        size_t k = utf8_next(str + i, n - i, &cp);
         int rc;
         if (cp == '\\')
             rc = PUT_LIT(b, "\\\\");
@@ -432,20 +371,7 @@ static int put_logfmt_string(buf *b, const char *str, size_t n)
 /* The leaf as Vector's key-value Data Display writes it. */
 static int put_leaf_text(buf *tmp, const value *v)
 {
-    switch (v->kind) {
-    case VALUE_BYTES:
-        return buf_append(tmp, v->u.s, v->len);
-    case VALUE_INT:
-        return buf_printf(tmp, "%lld", (long long)v->u.i);
-    case VALUE_FLOAT:
-        return json_append_float_display(tmp, v->u.f);
-    case VALUE_TIMESTAMP:
-        return put_timestamp_text(tmp, v->u.ts);
-    case VALUE_BOOL:
-        return v->u.b ? PUT_LIT(tmp, "true") : PUT_LIT(tmp, "false");
-    default:
-        return PUT_LIT(tmp, "null");
-    }
+    return json_append_text(tmp, v, false, "null");
 }
 
 static int put_leaves(buf *out, logfmt_state *st)

@@ -544,39 +544,6 @@ static int put_utf8(buf *out, uint32_t cp)
     return buf_append(out, u, utf8_encode(cp, u));
 }
 
-/* The 4 hex digits at p (which has at least 4 bytes), or -1. */
-static long hex4(const char *p)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* \uXXXX at p (n bytes left, p[0..1] == "\\u"), a surrogate pair taken
- * together; returns the bytes used, 0 when the escape is not one. */
-static size_t unicode_escape(const char *p, size_t n, uint32_t *cp)
-{
-    long hi = n >= 6 ? hex4(p + 2) : -1;
-    if (hi < 0)
-        return 0;
-    if (hi >= 0xD800 && hi <= 0xDBFF && n >= 12 && p[6] == '\\' && p[7] == 'u') {
-        long lo = hex4(p + 8);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-            *cp = 0x10000 + (((uint32_t)hi - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
-            return 12;
-        }
-    }
-    *cp = hi >= 0xD800 && hi <= 0xDFFF ? 0xFFFD : (uint32_t)hi;
-    return 6;
-}
-
 int es_bulk_unescape(buf *out, es_slice s)
 {
     if (buf_reserve(out, s.n) < 0)
@@ -599,8 +566,11 @@ int es_bulk_unescape(buf *out, es_slice s)
         if (k) {
             rc = buf_append_char(out, to[k - from]);
             used = 2;
-        } else if (e == 'u' && (used = unicode_escape(s.p + i, s.n - i, &cp)) > 0) {
-            rc = put_utf8(out, cp);
+        } else if (e == 'u' &&
+                   (used = utf8_json_escape((const unsigned char *)s.p + i + 1, s.n - i - 1,
+                                            &cp)) > 0) {
+            rc = put_utf8(out, utf8_is_surrogate(cp) ? UTF8_REPLACEMENT : cp);
+            used++;
         } else {
             rc = buf_append_char(out, '\\');
             used = 1;

@@ -28,7 +28,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define NS_PER_SEC 1000000000LL
 #define IDLE_CHECK_MS 1000
 #define GZIP_CHUNK (64 * 1024)
 #define GZIP_LEVEL 6   /* Vector's "default" gzip level */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pipeline/json.h"
+#include "pipeline/sltime.h"
 #include "pipeline/value.h"
 
 /* A merger keeps a stream's buffer between lines so that a steady flow of
@@ -22,188 +23,6 @@
 const char *k8s_stream_name(k8s_stream s)
 {
     return s == K8S_STDERR ? "stderr" : "stdout";
-}
-
-/* ---- timestamps ---------------------------------------------------------- */
-
-static bool k8s_is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Reads n digits at s[pos]; false when they are not all there. */
-static bool k8s_digits(const char *s, size_t len, size_t pos, size_t n, int *v)
-{
-    if (pos + n > len)
-        return false;
-    int x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!k8s_is_digit(s[pos + i]))
-            return false;
-        x = x * 10 + (s[pos + i] - '0');
-    }
-    *v = x;
-    return true;
-}
-
-static bool k8s_is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int k8s_days_in_month(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && k8s_is_leap(y) ? 29 : days[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), exact for every year the format can hold. */
-static int64_t k8s_days_from_civil(int y, int m, int d)
-{
-    int64_t yy = y - (m <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Reads the date and time of day; NULL on success, else what is wrong with
- * *at set to its byte offset. */
-static const char *k8s_ts_date_time(const char *s, size_t len, int f[6], size_t *at)
-{
-    static const struct {
-        size_t pos, n;
-        char after;
-        const char *what;
-    } part[6] = {
-        {0, 4, '-', "year"},   {5, 2, '-', "month"},  {8, 2, 'T', "day"},
-        {11, 2, ':', "hour"},  {14, 2, ':', "minute"}, {17, 2, 0, "second"},
-    };
-    for (size_t i = 0; i < 6; i++) {
-        *at = part[i].pos;
-        if (!k8s_digits(s, len, part[i].pos, part[i].n, &f[i]))
-            return part[i].what;
-        size_t sep = part[i].pos + part[i].n;
-        *at = sep;
-        if (part[i].after == 'T' && (sep >= len || (s[sep] != 'T' && s[sep] != 't')))
-            return "'T' between date and time";
-        if (part[i].after && part[i].after != 'T' && (sep >= len || s[sep] != part[i].after))
-            return part[i].after == '-' ? "'-' in the date" : "':' in the time";
-    }
-    *at = 5;
-    if (f[1] < 1 || f[1] > 12)
-        return "month (1-12)";
-    *at = 8;
-    if (f[2] < 1 || f[2] > k8s_days_in_month(f[0], f[1]))
-        return "day of the month";
-    *at = 11;
-    if (f[3] > 23)
-        return "hour (0-23)";
-    *at = 14;
-    if (f[4] > 59)
-        return "minute (0-59)";
-    *at = 17;
-    /* 60 is a leap second, which RFC 3339 allows; it counts into the next
-     * minute as chrono's timestamps do. */
-    if (f[5] > 60)
-        return "second (0-60)";
-    return NULL;
-}
-
-/* Reads `.ddddddddd` at s[*pos] when there is one, as nanoseconds. */
-static const char *k8s_ts_fraction(const char *s, size_t len, size_t *pos, int64_t *frac)
-{
-    *frac = 0;
-    if (*pos >= len || s[*pos] != '.')
-        return NULL;
-    size_t i = *pos + 1, n = 0;
-    int64_t scale = 100000000;
-    while (i < len && k8s_is_digit(s[i])) {
-        if (n == 9) {
-            *pos = i;
-            return "fraction (at most 9 digits)";
-        }
-        *frac += (s[i] - '0') * scale;
-        scale /= 10;
-        i++;
-        n++;
-    }
-    if (n == 0) {
-        *pos = *pos + 1;
-        return "fraction digits after '.'";
-    }
-    *pos = i;
-    return NULL;
-}
-
-/* Reads `Z` or `+hh:mm` / `-hh:mm` at s[*pos], which must end the text, as
- * seconds east of UTC. */
-static const char *k8s_ts_offset(const char *s, size_t len, size_t *pos, int64_t *off)
-{
-    size_t p = *pos;
-    *off = 0;
-    if (p < len && (s[p] == 'Z' || s[p] == 'z')) {
-        p++;
-    } else if (p < len && (s[p] == '+' || s[p] == '-')) {
-        int h, m;
-        if (!k8s_digits(s, len, p + 1, 2, &h) || p + 3 >= len || s[p + 3] != ':' ||
-            !k8s_digits(s, len, p + 4, 2, &m))
-            return "offset (+hh:mm)";
-        if (h > 23 || m > 59)
-            return "offset (hours 0-23, minutes 0-59)";
-        *off = (int64_t)(h * 3600 + m * 60) * (s[p] == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return "'Z' or an offset";
-    }
-    *pos = p;
-    if (p != len)
-        return "end of the timestamp";
-    return NULL;
-}
-
-static const char *k8s_ts_scan(const char *s, size_t len, int64_t *ns, size_t *at)
-{
-    int f[6];
-    const char *what = k8s_ts_date_time(s, len, f, at);
-    if (what)
-        return what;
-    size_t pos = 19;
-    int64_t frac, off;
-    if ((what = k8s_ts_fraction(s, len, &pos, &frac)) != NULL) {
-        *at = pos;
-        return what;
-    }
-    *at = pos;
-    if ((what = k8s_ts_offset(s, len, at, &off)) != NULL)
-        return what;
-    int64_t secs = k8s_days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 + f[4] * 60 +
-                   f[5] - off;
-    /* Before 1970 with a fraction, borrow a second so that the product
-     * stays in range down to the earliest representable instant. */
-    if (secs < 0 && frac > 0) {
-        secs += 1;
-        frac -= 1000000000;
-    }
-    int64_t out;
-    if (__builtin_mul_overflow(secs, (int64_t)1000000000, &out) ||
-        __builtin_add_overflow(out, frac, &out)) {
-        *at = 0;
-        return "time within 1677-2262 (nanoseconds since 1970 in 64 bits)";
-    }
-    *ns = out;
-    return NULL;
-}
-
-int k8s_parse_timestamp(const char *s, size_t len, int64_t *ns, sl_error *err)
-{
-    size_t at = 0;
-    const char *what = k8s_ts_scan(s, len, ns, &at);
-    if (what)
-        return sl_fail(err, "bad RFC 3339 timestamp: expected %s at byte %zu", what, at);
-    return 0;
 }
 
 /* ---- CRI ----------------------------------------------------------------- */
@@ -252,7 +71,8 @@ int k8s_parse_cri(const char *line, size_t len, k8s_cri_line *out, sl_error *err
     if (!sp)
         return sl_fail(err, "CRI line: no space after the timestamp (byte %zu)", len);
     size_t ts_len = (size_t)(sp - line), at = 0;
-    const char *what = k8s_ts_scan(line, ts_len, &out->timestamp_ns, &at);
+    const char *what = sltime_parse_rfc3339(line, ts_len, SLTIME_RFC3339_LEAP_SECOND,
+                                            &out->timestamp_ns, &at);
     if (what)
         return sl_fail(err, "CRI line: bad timestamp: expected %s at byte %zu", what, at);
     size_t pos = ts_len + 1, end = len;
@@ -310,7 +130,8 @@ int k8s_parse_docker(arena *a, const char *line, size_t len, k8s_docker_line *ou
     if (!time || k8s_docker_stream(stream, &out->stream, err) < 0)
         return -1;
     size_t at = 0;
-    const char *what = k8s_ts_scan(time->u.s, time->len, &out->timestamp_ns, &at);
+    const char *what = sltime_parse_rfc3339(time->u.s, time->len, SLTIME_RFC3339_LEAP_SECOND,
+                                            &out->timestamp_ns, &at);
     if (what)
         return sl_fail(err, "docker json-file line: bad \"time\": expected %s at byte %zu",
                        what, at);
@@ -461,6 +282,11 @@ static bool k8s_component_before(const char *path, size_t end, k8s_span *out)
 static bool k8s_span_has(k8s_span sp, char c)
 {
     return sp.len && memchr(sp.ptr, c, sp.len) != NULL;
+}
+
+static bool k8s_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
 }
 
 static bool k8s_all_digits(const char *s, size_t n)

@@ -21,11 +21,6 @@ typedef enum k8s_stream {
 /* "stdout" or "stderr". */
 const char *k8s_stream_name(k8s_stream s);
 
-/* An RFC 3339 timestamp ("2016-10-06T00:17:09.669794202Z", "...:41Z",
- * "...:09.5-07:00"): 0 to 9 fraction digits, `Z` or a numeric offset, as
- * nanoseconds since the epoch in UTC. Errors name the byte offset in s. */
-int k8s_parse_timestamp(const char *s, size_t len, int64_t *ns, sl_error *err);
-
 /* One CRI line: `<timestamp> <stdout|stderr> <tags> <content>`. */
 typedef struct k8s_cri_line {
     int64_t timestamp_ns;

@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_EVERY_NS (10 * 1000000000LL)   /* one log line per kind per 10 s */
+#define LOG_EVERY_NS (10 * NS_PER_SEC)   /* one log line per kind per 10 s */
 
 enum { READ_FROM_BEGINNING = 0, READ_FROM_END };
 
@@ -185,13 +185,6 @@ typedef struct k8s_file {
     uint64_t last_end;             /* end of the last line consumed */
 } k8s_file;
 
-/* At most one log line per kind per LOG_EVERY_NS, saying how many it
- * stands for: a broken file can't flood the service log. */
-typedef struct rate_log {
-    int64_t next_ns;
-    uint64_t suppressed;
-} rate_log;
-
 typedef struct k8s_source {
     tail_source *ts;
     char *id;
@@ -208,21 +201,8 @@ typedef struct k8s_source {
     metrics_series *lines_read_total;
     metrics_series *parse_errors_total;
     const component_metrics *metrics;
-    rate_log parse_log, too_big_log;
+    log_limiter parse_log, too_big_log; /* a broken file can't flood the log */
 } k8s_source;
-
-static bool rate_log_allow(rate_log *r, uint64_t *suppressed)
-{
-    int64_t now = sl_now_mono_ns();
-    if (now < r->next_ns) {
-        r->suppressed++;
-        return false;
-    }
-    *suppressed = r->suppressed;
-    r->suppressed = 0;
-    r->next_ns = now + LOG_EVERY_NS;
-    return true;
-}
 
 static void file_state_free(k8s_source *src, k8s_file *kf)
 {
@@ -520,7 +500,7 @@ static void report_parse_error(k8s_source *src, const k8s_file *kf, const char *
 {
     src->parse_errors++;
     uint64_t more;
-    if (rate_log_allow(&src->parse_log, &more))
+    if (log_limiter_allow(&src->parse_log, LOG_EVERY_NS, &more))
         slog_warn(src->id, "Could not parse a line of %s as %s (%s); passed on unparsed. "
                   "(%" PRIu64 " more since the last report)", kf->path,
                   kf->format == K8S_FORMAT_DOCKER ? "docker json-file" :
@@ -532,7 +512,7 @@ static void report_too_big(k8s_source *src, const k8s_file *kf, const k8s_merged
 {
     src->too_big++;
     uint64_t more;
-    if (rate_log_allow(&src->too_big_log, &more))
+    if (log_limiter_allow(&src->too_big_log, LOG_EVERY_NS, &more))
         slog_warn(src->id, "Discarded a %s line of %s longer than max_merged_line_bytes "
                   "(%zu bytes, %zu gathered). (%" PRIu64 " more since the last report)",
                   k8s_stream_name(m->stream), kf->path, src->max_merged, m->too_big_len,

@@ -35,7 +35,7 @@
 /* Less free room than this at the end of a block and the next read goes to a
  * fresh block: small reads would cost more syscalls than the copy saves. */
 #define MIN_READ_ROOM (32 * 1024)
-#define REPORT_INTERVAL_NS (5LL * 1000000000LL)
+#define REPORT_INTERVAL_NS (5 * NS_PER_SEC)
 
 enum { CODEC_BYTES = 0, CODEC_JSON };
 
@@ -90,21 +90,10 @@ typedef struct stdin_state {
     uint32_t extra_timestamp;
 } stdin_state;
 
-/* Map order of value.h: key bytes, then the shorter key first. Field names
- * are short and differ early, so a byte loop beats a call to memcmp. */
-static inline int key_order(const value_entry *x, const value_entry *y)
-{
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    const unsigned char *a = (const unsigned char *)x->key, *b = (const unsigned char *)y->key;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return a[i] < b[i] ? -1 : 1;
-    return (x->klen > y->klen) - (x->klen < y->klen);
-}
-
+/* value.h's map order, for qsort. */
 static int entry_order(const void *a, const void *b)
 {
-    return key_order(a, b);
+    return value_entry_compare(a, b);
 }
 
 static void template_add(stdin_state *st, const char *key, value v)
@@ -235,8 +224,7 @@ typedef struct line_reader {
     int64_t now_ns;            /* wall time of the last read */
     uint64_t line_no;          /* lines framed so far, for messages */
     bool discarding;           /* inside a line longer than max_length */
-    int64_t last_report_ns;
-    uint64_t unreported;       /* decode errors since the last message */
+    log_limiter decode_log;
 } line_reader;
 
 enum { LINES_DRAINED = 0, LINES_FULL = 1, LINES_STOP = 2 };
@@ -296,27 +284,24 @@ static int rotate_batch(line_reader *r)
 static void report_decode_error(line_reader *r, const char *why)
 {
     component_metrics_error(r->metrics, "parser_failed", "processing", 1);
-    if (r->last_report_ns && r->now_ns - r->last_report_ns < REPORT_INTERVAL_NS) {
-        r->unreported++;
+    uint64_t unreported;
+    if (!log_limiter_allow(&r->decode_log, REPORT_INTERVAL_NS, &unreported))
         return;
-    }
-    if (r->unreported)
+    if (unreported)
         slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s "
                    "(%" PRIu64 " more lines failed since the last report).",
-                   r->line_no, why, r->unreported);
+                   r->line_no, why, unreported);
     else
         slog_error(r->id, "Failed to decode line %" PRIu64 " as JSON, line skipped: %s",
                    r->line_no, why);
-    r->last_report_ns = r->now_ns;
-    r->unreported = 0;
 }
 
 static void report_unreported(line_reader *r)
 {
-    if (r->unreported)
+    uint64_t unreported = log_limiter_take_held(&r->decode_log);
+    if (unreported)
         slog_error(r->id, "%" PRIu64 " more lines failed to decode as JSON and were skipped.",
-                   r->unreported);
-    r->unreported = 0;
+                   unreported);
 }
 
 static void report_oversized(line_reader *r)
@@ -369,7 +354,7 @@ static int add_missing_fields(const stdin_state *st, arena *a, value_map *m, int
     uint32_t at[3], which[3], k = 0, i = 0;
     for (uint32_t j = 0; j < st->nextra; j++) {
         int c = 1;
-        while (i < m->len && (c = key_order(&m->entries[i], &st->extra[j])) < 0)
+        while (i < m->len && (c = value_entry_compare(&m->entries[i], &st->extra[j])) < 0)
             i++;
         if (i < m->len && c == 0)
             continue;

@@ -13,25 +13,19 @@ void xf_ctx_init(xf_ctx *c, const component_info *info)
     c->id = info ? info->id : NULL;
     c->metrics = info ? info->metrics : NULL;
     atomic_init(&c->log.next_ns, 0);
-    atomic_init(&c->log.suppressed, 0);
+    atomic_init(&c->log.held, 0);
 }
 
 void xf_log_error(xf_ctx *c, const char *fmt, ...)
 {
-    int64_t now = sl_now_mono_ns();
-    int_fast64_t next = atomic_load(&c->log.next_ns);
-    /* One worker wins the window; the others only count. */
-    if (now < next ||
-        !atomic_compare_exchange_strong(&c->log.next_ns, &next, now + XF_LOG_INTERVAL_NS)) {
-        atomic_fetch_add(&c->log.suppressed, 1);
+    uint64_t skipped;
+    if (!log_limiter_allow(&c->log, XF_LOG_INTERVAL_NS, &skipped))
         return;
-    }
     char msg[SL_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    uint64_t skipped = atomic_exchange(&c->log.suppressed, 0);
     if (skipped)
         slog_error(c->id, "%s (%llu more errors since the last report)", msg,
                    (unsigned long long)skipped);

@@ -10,27 +10,21 @@
 #ifndef SLUICE_XF_H
 #define SLUICE_XF_H
 
-#include <stdatomic.h>
-
 #include "pipeline/component.h"
+#include "pipeline/log.h"
 #include "transforms/vrl/vrl.h"
 
 /* Error logging of one component: at most one line per XF_LOG_INTERVAL_NS,
  * naming how many errors went unlogged since the previous line. Vector
  * limits these logs per call site rather than per message text, because the
  * text of a runtime error usually carries the offending value. */
-#define XF_LOG_INTERVAL_NS (10 * 1000000000LL)
-
-typedef struct xf_errlog {
-    atomic_int_fast64_t next_ns;
-    atomic_uint_fast64_t suppressed;
-} xf_errlog;
+#define XF_LOG_INTERVAL_NS (10 * NS_PER_SEC)
 
 /* What a transform needs to count and log its errors; filled by build. */
 typedef struct xf_ctx {
     const char *id;
     const component_metrics *metrics;
-    xf_errlog log;
+    log_limiter log;
 } xf_ctx;
 
 void xf_ctx_init(xf_ctx *c, const component_info *info);

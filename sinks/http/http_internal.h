@@ -19,7 +19,6 @@
 #include <curl/curl.h>
 
 #define NS_PER_MS 1000000LL
-#define NS_PER_SEC 1000000000LL
 #define STATUS_SERIES_MAX 32
 
 /* ---- compression (http_compress.c) ---- */
@@ -212,11 +211,6 @@ typedef struct request {
     sl_error zerr;
 } request;
 
-typedef struct rate_limited_log {
-    int64_t next_ns;
-    uint64_t suppressed;
-} rate_limited_log;
-
 typedef struct status_series {
     long status;
     metrics_series *s;
@@ -272,7 +266,7 @@ struct http_sink {
     uint8_t *items;
     const event **events;    /* the judged request's events, for the codec */
     size_t items_cap;
-    rate_limited_log retry_log, reject_log;
+    log_limiter retry_log, reject_log;
 
     metrics_series *m_requests, *m_inflight, *m_events_inflight, *m_rtt;
     metrics_series *m_arc_limit;   /* adaptive_concurrency_limit, when adaptive */
@@ -283,7 +277,7 @@ struct http_sink {
 /* ---- http_sink.c ---- */
 
 /* Logs at most one message per interval per kind. */
-void http_log_limited(http_sink *h, rate_limited_log *rl, slog_level level, const char *fmt,
+void http_log_limited(http_sink *h, log_limiter *rl, slog_level level, const char *fmt,
                       ...) SL_PRINTF(4, 5);
 /* One event is finished (copied: a request carried it as a copy); the last
  * of its batch acknowledges the batch. */

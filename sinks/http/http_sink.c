@@ -48,25 +48,20 @@ static uint64_t next_random(http_sink *h)
 
 /* Logs at most one message per interval per kind, saying how many were
  * held back, so an endpoint failing every request cannot flood the log. */
-void http_log_limited(http_sink *h, rate_limited_log *rl, slog_level level, const char *fmt,
-                      ...)
+void http_log_limited(http_sink *h, log_limiter *rl, slog_level level, const char *fmt, ...)
 {
-    int64_t now = sl_now_mono_ns();
-    if (now < rl->next_ns) {
-        rl->suppressed++;
+    uint64_t held;
+    if (!log_limiter_allow(rl, LOG_INTERVAL_NS, &held))
         return;
-    }
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (rl->suppressed)
-        slog(level, h->id, "%s (%" PRIu64 " similar messages suppressed)", msg, rl->suppressed);
+    if (held)
+        slog(level, h->id, "%s (%" PRIu64 " similar messages suppressed)", msg, held);
     else
         slog(level, h->id, "%s", msg);
-    rl->suppressed = 0;
-    rl->next_ns = now + LOG_INTERVAL_NS;
 }
 
 /* ---- metrics ---- */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/sltime.h"
 #include "sources/k8s_format.h"
 
 static void require(bool ok)
@@ -104,7 +105,7 @@ static void check_line(arena *a, k8s_merger *m, model *models, const char *line,
         require(f == K8S_FORMAT_DOCKER);
         check_feed(m, models, d.stream, d.partial, d.content, d.content_len, d.timestamp_ns);
     }
-    (void)k8s_parse_timestamp(line, n, &ns, &err);
+    (void)sltime_parse_rfc3339(line, n, SLTIME_RFC3339_LEAP_SECOND, &ns, NULL);
 
     char *path = malloc(n + 1);
     if (!path)

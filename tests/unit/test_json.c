@@ -43,14 +43,6 @@ static void assert_float_formats(double f, const char *json, const char *display
     buf_free(&b);
 }
 
-static void assert_timestamp(int64_t ns, const char *want)
-{
-    char out[JSON_TIMESTAMP_MAX];
-    size_t n = json_format_timestamp(out, ns);
-    assert_string_equal(out, want);
-    assert_int_equal(n, strlen(want));
-}
-
 static char *encode_event(const event *e)
 {
     buf b = BUF_INIT;
@@ -309,21 +301,6 @@ static void test_float_round_trip_random(void **state)
             assert_true(strtod(shorter, NULL) != f);
         }
     }
-}
-
-static void test_timestamps_autosi(void **state)
-{
-    (void)state;
-    assert_timestamp(0, "1970-01-01T00:00:00Z");
-    assert_timestamp(981173106000000000LL, "2001-02-03T04:05:06Z");
-    assert_timestamp(1597263831404000000LL, "2020-08-12T20:23:51.404Z");
-    assert_timestamp(1795255200123000000LL, "2026-11-21T10:00:00.123Z");
-    assert_timestamp(951825600000120000LL, "2000-02-29T12:00:00.000120Z");
-    assert_timestamp(1735689599000000001LL, "2024-12-31T23:59:59.000000001Z");
-    assert_timestamp(-1, "1969-12-31T23:59:59.999999999Z");
-    assert_timestamp(-9223372036000000000LL, "1677-09-21T00:12:44Z");
-    assert_timestamp(INT64_MAX, "2262-04-11T23:47:16.854775807Z");
-    assert_timestamp(INT64_MIN, "1677-09-21T00:12:43.145224192Z");
 }
 
 /* ---- values and metrics ------------------------------------------------ */
@@ -767,7 +744,6 @@ int main(void)
         cmocka_unit_test(test_string_random_bytes),
         cmocka_unit_test(test_float_formats),
         cmocka_unit_test(test_float_round_trip_random),
-        cmocka_unit_test(test_timestamps_autosi),
         cmocka_unit_test(test_encode_value_tree),
         cmocka_unit_test(test_metric_counter_json),
         cmocka_unit_test(test_metric_gauge_and_set_json),

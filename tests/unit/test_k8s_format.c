@@ -1,5 +1,5 @@
 /* Unit tests: Kubernetes pod log formats - CRI and docker json-file lines,
- * RFC 3339 timestamps as containerd and CRI-O write them, the merger of
+ * the merger of
  * partial chunks, and the pod log path layouts. Expected values are exact. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,89 +15,6 @@
 #define SEC 1000000000LL
 /* 2016-10-06T00:17:09Z */
 #define T0 (1475713029LL * SEC)
-
-static int64_t ts_ok(const char *s)
-{
-    int64_t ns = -1;
-    sl_error err = {{0}};
-    if (k8s_parse_timestamp(s, strlen(s), &ns, &err) != 0)
-        fail_msg("%s: %s", s, err.msg);
-    return ns;
-}
-
-static void ts_bad(const char *s, const char *msg)
-{
-    int64_t ns = 0;
-    sl_error err = {{0}};
-    assert_int_equal(k8s_parse_timestamp(s, strlen(s), &ns, &err), -1);
-    assert_string_equal(err.msg, msg);
-}
-
-static void timestamps_of_any_fraction_width(void **state)
-{
-    (void)state;
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.669794202Z"), T0 + 669794202);
-    assert_int_equal(ts_ok("2016-10-06T00:17:41Z"), 1475713061LL * SEC);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.5Z"), T0 + 500000000);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.05Z"), T0 + 50000000);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.123456Z"), T0 + 123456000);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.000000001Z"), T0 + 1);
-    assert_int_equal(ts_ok("2016-10-06t00:17:09z"), T0);
-    assert_int_equal(ts_ok("1970-01-01T00:00:00Z"), 0);
-    assert_int_equal(ts_ok("1969-12-31T23:59:59.5Z"), -SEC / 2);
-    assert_int_equal(ts_ok("2024-02-29T23:59:59Z"), 1709251199LL * SEC);
-    /* a leap second counts into the next minute */
-    assert_int_equal(ts_ok("2016-10-06T00:17:60Z"), (1475713029LL + 51) * SEC);
-    assert_int_equal(ts_ok("2262-04-11T23:47:16.854775807Z"), INT64_MAX);
-    assert_int_equal(ts_ok("1677-09-21T00:12:43.145224192Z"), INT64_MIN);
-}
-
-static void timestamps_with_offsets(void **state)
-{
-    (void)state;
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.669794202+00:00"), T0 + 669794202);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09-00:00"), T0);
-    /* 23:59:59 at -07:00 is 06:59:59 the next day in UTC */
-    assert_int_equal(ts_ok("2024-02-29T23:59:59.250-07:00"), 1709276399LL * SEC + 250000000);
-    assert_int_equal(ts_ok("2016-10-06T05:47:09+05:30"), T0);
-    assert_int_equal(ts_ok("2016-10-06T00:17:09.669794202+23:59"),
-                     T0 - (23 * 3600 + 59 * 60) * SEC + 669794202);
-}
-
-static void bad_timestamps(void **state)
-{
-    (void)state;
-    ts_bad("", "bad RFC 3339 timestamp: expected year at byte 0");
-    ts_bad("2016/10/06T00:17:09Z", "bad RFC 3339 timestamp: expected '-' in the date at byte 4");
-    ts_bad("2016-10-06 00:17:09Z",
-           "bad RFC 3339 timestamp: expected 'T' between date and time at byte 10");
-    ts_bad("2016-13-06T00:17:09Z", "bad RFC 3339 timestamp: expected month (1-12) at byte 5");
-    ts_bad("2016-00-06T00:17:09Z", "bad RFC 3339 timestamp: expected month (1-12) at byte 5");
-    ts_bad("2023-02-29T00:17:09Z",
-           "bad RFC 3339 timestamp: expected day of the month at byte 8");
-    ts_bad("2016-10-06T24:17:09Z", "bad RFC 3339 timestamp: expected hour (0-23) at byte 11");
-    ts_bad("2016-10-06T00:60:09Z", "bad RFC 3339 timestamp: expected minute (0-59) at byte 14");
-    ts_bad("2016-10-06T00:17:61Z", "bad RFC 3339 timestamp: expected second (0-60) at byte 17");
-    ts_bad("2016-10-06T00:17:0Z", "bad RFC 3339 timestamp: expected second at byte 17");
-    ts_bad("2016-10-06T00:17:09", "bad RFC 3339 timestamp: expected 'Z' or an offset at byte 19");
-    ts_bad("2016-10-06T00:17:09.Z",
-           "bad RFC 3339 timestamp: expected fraction digits after '.' at byte 20");
-    ts_bad("2016-10-06T00:17:09.1234567891Z",
-           "bad RFC 3339 timestamp: expected fraction (at most 9 digits) at byte 29");
-    ts_bad("2016-10-06T00:17:09+0000", "bad RFC 3339 timestamp: expected offset (+hh:mm) at byte 19");
-    ts_bad("2016-10-06T00:17:09+24:00",
-           "bad RFC 3339 timestamp: expected offset (hours 0-23, minutes 0-59) at byte 19");
-    ts_bad("2016-10-06T00:17:09Zx", "bad RFC 3339 timestamp: expected end of the timestamp at byte 20");
-    ts_bad("2262-04-11T23:47:16.854775808Z",
-           "bad RFC 3339 timestamp: expected time within 1677-2262 (nanoseconds since 1970 in "
-           "64 bits) at byte 0");
-    ts_bad("1677-09-21T00:12:43.145224191Z",
-           "bad RFC 3339 timestamp: expected time within 1677-2262 (nanoseconds since 1970 in "
-           "64 bits) at byte 0");
-    ts_bad("0000-01-01T00:00:00Z",
-           "bad RFC 3339 timestamp: expected time within 1677-2262 (nanoseconds since 1970 in "
-           "64 bits) at byte 0");
-}
 
 static k8s_cri_line cri_ok(const char *line)
 {
@@ -552,9 +469,6 @@ static void rotated_and_excluded_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(timestamps_of_any_fraction_width),
-        cmocka_unit_test(timestamps_with_offsets),
-        cmocka_unit_test(bad_timestamps),
         cmocka_unit_test(cri_lines_of_containerd_and_crio),
         cmocka_unit_test(cri_empty_content),
         cmocka_unit_test(cri_bad_lines),

@@ -244,6 +244,23 @@ static void concurrent_writers_never_interleave(void **state)
     free(text);
 }
 
+static void a_limiter_lets_one_message_through_per_interval(void **state)
+{
+    (void)state;
+    log_limiter l = {0};
+    uint64_t held = 99;
+    assert_true(log_limiter_allow(&l, 3600 * NS_PER_SEC, &held));
+    assert_int_equal(held, 0);
+    assert_false(log_limiter_allow(&l, 3600 * NS_PER_SEC, &held));
+    assert_false(log_limiter_allow(&l, 3600 * NS_PER_SEC, &held));
+    assert_int_equal(log_limiter_take_held(&l), 2);
+    assert_int_equal(log_limiter_take_held(&l), 0);
+    log_limiter quick = {0};
+    assert_true(log_limiter_allow(&quick, 0, &held));
+    assert_true(log_limiter_allow(&quick, 0, &held));
+    assert_int_equal(held, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +277,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_summary_follows_the_end_of_the_window,
                                         capture_start, capture_stop),
         cmocka_unit_test(parse_level_and_format),
+        cmocka_unit_test(a_limiter_lets_one_message_through_per_interval),
         cmocka_unit_test_setup_teardown(concurrent_writers_never_interleave,
                                         capture_start, capture_stop),
     };

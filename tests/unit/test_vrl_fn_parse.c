@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "tests/unit/vrl_fn_test.h"
-#include "transforms/vrl/fn_time.h"
+#include "pipeline/sltime.h"
 
 #define STR(s) value_bytes((s), sizeof(s) - 1)
 
@@ -314,9 +314,9 @@ static const char *this_year(arena *a)
 {
     int64_t y;
     unsigned m, d;
-    vrl_civil_from_days(sl_now_wall_ns() / 1000000000 / 86400, &y, &m, &d);
-    char *s = arena_alloc(a, 8);
-    snprintf(s, 8, "%lld", (long long)y);
+    sltime_civil_from_days(sl_now_wall_ns() / 1000000000 / 86400, &y, &m, &d);
+    char *s = arena_alloc(a, 24);
+    snprintf(s, 24, "%lld", (long long)y);
     return s;
 }
 

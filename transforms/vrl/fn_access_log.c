@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transforms/vrl/fn_time.h"
+#include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
 
 #define K(kind) VRL_KIND(kind)
@@ -90,7 +90,7 @@ static int check_time_format(const vrl_const_arg *a, sl_error *err)
 {
     const char *f;
     size_t n;
-    if (vrl_const_bytes(a, &f, &n) && !vrl_time_format_ok(f, n))
+    if (vrl_const_bytes(a, &f, &n) && !sltime_strptime_format_ok(f, n))
         return sl_fail(err, "`timestamp_format` is not a valid format string");
     return 0;
 }
@@ -147,10 +147,10 @@ static int log_field(const char *name, const char *v, size_t vn, const char *fmt
 {
     if (strcmp(name, "timestamp") == 0) {
         int64_t ns;
-        vrl_time_error e = vrl_time_parse(v, vn, fmt, fmtn, vrl_tz_local(), &ns);
-        if (e != VRL_TIME_OK)
+        sltime_error e = sltime_strptime(v, vn, fmt, fmtn, sltime_zone_local(), &ns);
+        if (e != SLTIME_OK)
             return sl_fail(err, "failed parsing timestamp %.*s using format %.*s: %s", (int)vn, v,
-                           (int)fmtn, fmt, vrl_time_error_text(e));
+                           (int)fmtn, fmt, sltime_error_text(e));
         *out = value_timestamp(ns);
         return 0;
     }

@@ -19,7 +19,7 @@
 #include "pipeline/json.h"
 #include "pipeline/log.h"
 #include "transforms/vrl/program.h"
-#include "transforms/vrl/rfc3339.h"
+#include "pipeline/sltime.h"
 
 #define K_NULL VRL_KIND(VALUE_NULL)
 #define K_BOOL VRL_KIND(VALUE_BOOL)
@@ -324,58 +324,6 @@ static int cant_coerce(sl_error *err, uint8_t from, const char *to)
     return sl_fail(err, "unable to coerce %s into %s", vrl_kind_name(from), to);
 }
 
-/* Rust's Display for f64: the shortest digits that read back, without an
- * exponent ("5", "0.1", "100000000000000000000", "0.0000001"). */
-static size_t float_display(char *out, size_t cap, double f)
-{
-    if (isnan(f))
-        return (size_t)snprintf(out, cap, "NaN");
-    if (isinf(f))
-        return (size_t)snprintf(out, cap, f < 0 ? "-inf" : "inf");
-    char sci[JSON_FLOAT_MAX];
-    json_format_float(sci, f);
-    char digits[JSON_FLOAT_MAX];
-    size_t nd = 0;
-    int point = -1;
-    const char *p = sci;
-    bool negative = *p == '-';
-    if (negative)
-        p++;
-    for (; *p && *p != 'e'; p++) {
-        if (*p == '.')
-            point = (int)nd;
-        else
-            digits[nd++] = *p;
-    }
-    if (point < 0)
-        point = (int)nd;
-    if (*p == 'e')
-        point += atoi(p + 1);
-    /* "1.0" has a zero that Display drops; "0.5" a leading one it keeps. */
-    while (nd > 1 && digits[nd - 1] == '0' && (int)nd > point)
-        nd--;
-    size_t len = 0;
-    if (negative)
-        out[len++] = '-';
-    if (point <= 0) {
-        len += (size_t)snprintf(out + len, cap - len, "0.");
-        for (int i = 0; i < -point && len + 1 < cap; i++)
-            out[len++] = '0';
-        for (size_t i = 0; i < nd && len + 1 < cap; i++)
-            out[len++] = digits[i];
-    } else {
-        for (int i = 0; i < point && len + 1 < cap; i++)
-            out[len++] = (size_t)i < nd ? digits[i] : '0';
-        if ((size_t)point < nd && len + 1 < cap) {
-            out[len++] = '.';
-            for (size_t i = (size_t)point; i < nd && len + 1 < cap; i++)
-                out[len++] = digits[i];
-        }
-    }
-    out[len] = '\0';
-    return len;
-}
-
 static int text_value(arena *a, const char *s, size_t n, value *out, sl_error *err)
 {
     char *copy = arena_strndup(a, s, n);
@@ -385,11 +333,19 @@ static int text_value(arena *a, const char *s, size_t n, value *out, sl_error *e
     return 0;
 }
 
+/* An integer, float or timestamp as text, copied into the arena. */
+static int number_text(arena *a, const value *v, value *out, sl_error *err)
+{
+    buf text = BUF_INIT;
+    int rc = json_append_text(&text, v, false, "") < 0 ? oom(err)
+             : text_value(a, text.data, text.len, out, err);
+    buf_free(&text);
+    return rc;
+}
+
 static int to_string_call(const vrl_call *c, const vrl_arg *args, value *out, sl_error *err)
 {
     const value *v = &args[0].val;
-    char tmp[400];
-    size_t n;
     switch (v->kind) {
     case VALUE_BYTES:
         *out = *v;
@@ -401,14 +357,9 @@ static int to_string_call(const vrl_call *c, const vrl_arg *args, value *out, sl
         *out = v->u.b ? value_bytes("true", 4) : value_bytes("false", 5);
         return 0;
     case VALUE_INT:
-        n = (size_t)snprintf(tmp, sizeof(tmp), "%lld", (long long)v->u.i);
-        return text_value(c->a, tmp, n, out, err);
     case VALUE_FLOAT:
-        n = float_display(tmp, sizeof(tmp), v->u.f);
-        return text_value(c->a, tmp, n, out, err);
     case VALUE_TIMESTAMP:
-        n = json_format_timestamp(tmp, v->u.ts);
-        return text_value(c->a, tmp, n, out, err);
+        return number_text(c->a, v, out, err);
     default:
         return cant_coerce(err, v->kind, "string");
     }
@@ -711,7 +662,8 @@ static int to_timestamp_compile(const vrl_const_arg *args, void **state, sl_erro
 static int parse_timestamp_text(const value *v, int64_t *ns, sl_error *err)
 {
     int64_t secs;
-    if (vrl_rfc3339_parse(v->u.s, v->len, true, ns) == 0)
+    if (!sltime_parse_rfc3339(v->u.s, v->len, SLTIME_RFC3339_CHRONO | SLTIME_RFC3339_ZONE_OPTIONAL,
+                              ns, NULL))
         return 0;
     if (!parse_i64(v->u.s, v->len, &secs) && secs < INT64_MAX / 1000000000 &&
         secs > INT64_MIN / 1000000000) {

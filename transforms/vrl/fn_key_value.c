@@ -115,9 +115,9 @@ static int quoted_field(kv_parser *p, char q, const finder *terminator, size_t p
         if (ch == '\\') {
             if (i + 1 >= p->n)
                 return 0;
-            i += 1 + vrl_utf8_next(p->s + i + 1, p->n - i - 1, &cp);
+            i += 1 + utf8_next(p->s + i + 1, p->n - i - 1, &cp);
         } else {
-            i += vrl_utf8_next(p->s + i, p->n - i, &cp);
+            i += utf8_next(p->s + i, p->n - i, &cp);
         }
     }
     size_t close = i + 1;

@@ -40,7 +40,7 @@ static int get_env_var_call(const vrl_call *c, const vrl_arg *args, value *out, 
     if (!v)
         return sl_fail(err, "environment variable not found");
     size_t vn = strlen(v);
-    if (!vrl_utf8_valid(v, vn))
+    if (!utf8_valid(v, vn))
         return sl_fail(err, "environment variable was not valid unicode");
     *out = vrl_bytes_copy(c->a, v, vn);
     if (out->kind != VALUE_BYTES)

@@ -44,13 +44,13 @@ static int change_case(arena *a, const char *s, size_t n, bool upper, const char
     } else {
         for (size_t i = 0; i < n;) {
             uint32_t cp;
-            i += vrl_utf8_next(s + i, n - i, &cp);
+            i += utf8_next(s + i, n - i, &cp);
             if (upper && cp == 0xDF) {
                 o[w++] = 'S';
                 o[w++] = 'S';
                 continue;
             }
-            w += vrl_utf8_put(o + w, upper ? vrl_to_upper(cp) : vrl_to_lower(cp));
+            w += utf8_encode(upper ? vrl_to_upper(cp) : vrl_to_lower(cp), o + w);
         }
     }
     *out = o;
@@ -263,7 +263,7 @@ static int matcher_next(arena *a, matcher *m, sl_error *err)
             m->done = true;
         } else {
             uint32_t cp;
-            m->pos += vrl_utf8_next(m->s + m->pos, m->n - m->pos, &cp);
+            m->pos += utf8_next(m->s + m->pos, m->n - m->pos, &cp);
         }
         return 1;
     }
@@ -599,7 +599,7 @@ static int truncate_call(const vrl_call *c, const vrl_arg *args, value *out, sl_
     size_t pos = 0;
     for (int64_t k = 0; k < limit && pos < n; k++) {
         uint32_t cp;
-        pos += vrl_utf8_next(s + pos, n - pos, &cp);
+        pos += utf8_next(s + pos, n - pos, &cp);
     }
     if (pos >= n || sn == 0) {
         *out = value_bytes(s, pos);

@@ -7,9 +7,8 @@
  * length, so hostile input costs time in proportion to its size. */
 #include <string.h>
 
-#include "transforms/vrl/fn_time.h"
+#include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
-#include "transforms/vrl/rfc3339.h"
 
 #define K(kind) VRL_KIND(kind)
 
@@ -104,7 +103,7 @@ static void read_pri(cursor *c, syslog_msg *m)
 static bool char_is_space(const cursor *c, size_t i, size_t *len)
 {
     uint32_t cp;
-    *len = vrl_utf8_next(c->s + i, c->n - i, &cp);
+    *len = utf8_next(c->s + i, c->n - i, &cp);
     return vrl_is_whitespace(cp);
 }
 
@@ -144,7 +143,7 @@ static bool sd_param_value(cursor *c, const char **v, size_t *vn)
             if (c->i + 1 >= c->n)
                 return false;
             uint32_t cp;
-            c->i += 1 + vrl_utf8_next(c->s + c->i + 1, c->n - c->i - 1, &cp);
+            c->i += 1 + utf8_next(c->s + c->i + 1, c->n - c->i - 1, &cp);
         } else {
             c->i++;
         }
@@ -242,7 +241,8 @@ static bool parse_5424(cursor c, syslog_msg *m)
         return false;
     m->version = (int64_t)version;
     const char *sp = memchr(c.s + c.i, ' ', c.n - c.i);
-    if (!sp || vrl_rfc3339_parse(c.s + c.i, (size_t)(sp - (c.s + c.i)), false, &m->time) != 0)
+    if (!sp || sltime_parse_rfc3339(c.s + c.i, (size_t)(sp - (c.s + c.i)),
+                                    SLTIME_RFC3339_CHRONO, &m->time, NULL))
         return false;
     m->has_time = true;
     c.i = (size_t)(sp - c.s);
@@ -270,7 +270,7 @@ static int64_t syslog_year(unsigned month)
     int64_t y;
     unsigned mon, day;
     int64_t now = sl_now_wall_ns() / 1000000000;
-    vrl_civil_from_days(now / 86400, &y, &mon, &day);
+    sltime_civil_from_days(now / 86400, &y, &mon, &day);
     return mon == 1 && month == 12 ? y - 1 : y;
 }
 
@@ -281,7 +281,7 @@ static bool timestamp_3164_text(cursor *c, bool with_year, int64_t *ns)
     if (c->n - c->i < 3)
         return false;
     char abbr[4] = {c->s[c->i], c->s[c->i + 1], c->s[c->i + 2], '\0'};
-    unsigned month = vrl_month_from_abbr(abbr);
+    unsigned month = sltime_month_from_abbr(abbr);
     c->i += 3;
     if (!month || !space1(c) || !read_uint(c, UINT32_MAX, &day) || !space1(c))
         return false;
@@ -292,12 +292,12 @@ static bool timestamp_3164_text(cursor *c, bool with_year, int64_t *ns)
         return false;
     take_char(c, ':');
     int64_t y = with_year ? (int64_t)year : syslog_year(month);
-    if (day < 1 || day > vrl_days_in_month(y, month) || h > 23 || mi > 59 || sec > 59)
+    if (day < 1 || day > sltime_days_in_month(y, month) || h > 23 || mi > 59 || sec > 59)
         return false;
-    int64_t local = vrl_days_from_civil(y, month, (unsigned)day) * 86400 +
+    int64_t local = sltime_days_from_civil(y, month, (unsigned)day) * 86400 +
                     (int64_t)(h * 3600 + mi * 60 + sec);
     int64_t utc;
-    return vrl_tz_to_utc(vrl_tz_local(), local, &utc) && vrl_time_to_ns(utc, 0, ns);
+    return sltime_zone_to_utc(sltime_zone_local(), local, &utc) && sltime_to_ns(utc, 0, ns);
 }
 
 static bool timestamp_3164(cursor *c, int64_t *ns)
@@ -313,7 +313,8 @@ static bool timestamp_3164(cursor *c, int64_t *ns)
         return true;
     }
     const char *sp = memchr(c->s + c->i, ' ', c->n - c->i);
-    if (!sp || vrl_rfc3339_parse(c->s + c->i, (size_t)(sp - (c->s + c->i)), false, ns) != 0)
+    if (!sp || sltime_parse_rfc3339(c->s + c->i, (size_t)(sp - (c->s + c->i)),
+                                    SLTIME_RFC3339_CHRONO, ns, NULL))
         return false;
     c->i = (size_t)(sp - c->s);
     return true;

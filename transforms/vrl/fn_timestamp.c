@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transforms/vrl/fn_time.h"
+#include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
-#include "pipeline/template.h"
 
 #define K(kind) VRL_KIND(kind)
 
@@ -20,7 +19,7 @@
 
 /* A `timezone` argument: resolved at compile time when it is a literal. */
 typedef struct zone_arg {
-    const vrl_tz *tz;
+    const sltime_zone *tz;
 } zone_arg;
 
 static int compile_zone(const vrl_const_arg *a, void **state, sl_error *err)
@@ -33,7 +32,7 @@ static int compile_zone(const vrl_const_arg *a, void **state, sl_error *err)
     zone_arg *z = malloc(sizeof(*z));
     if (!z)
         return sl_fail(err, "out of memory compiling a time zone");
-    z->tz = vrl_tz_find(name, n);
+    z->tz = sltime_zone_find(name, n);
     if (!z->tz) {
         free(z);
         return sl_fail(err, "unable to parse timezone: %.*s", (int)n, name);
@@ -48,8 +47,8 @@ static void free_zone(void *state)
 }
 
 /* The zone to use: the literal's, the run-time argument's, or dflt. */
-static int zone_of(const vrl_call *c, const vrl_arg *a, const vrl_tz *dflt, const vrl_tz **tz,
-                   sl_error *err)
+static int zone_of(const vrl_call *c, const vrl_arg *a, const sltime_zone *dflt,
+                   const sltime_zone **tz, sl_error *err)
 {
     const zone_arg *z = c->state;
     if (z) {
@@ -64,7 +63,7 @@ static int zone_of(const vrl_call *c, const vrl_arg *a, const vrl_tz *dflt, cons
     size_t n;
     if (vrl_arg_bytes(a, &name, &n, err) < 0)
         return -1;
-    *tz = vrl_tz_find(name, n);
+    *tz = sltime_zone_find(name, n);
     if (!*tz)
         return sl_fail(err, "unable to parse timezone: %.*s", (int)n, name);
     return 0;
@@ -74,7 +73,7 @@ static int parse_timestamp_compile(const vrl_const_arg *args, void **state, sl_e
 {
     const char *f;
     size_t n;
-    if (vrl_const_bytes(&args[1], &f, &n) && !vrl_time_format_ok(f, n))
+    if (vrl_const_bytes(&args[1], &f, &n) && !sltime_strptime_format_ok(f, n))
         return sl_fail(err, "`format` is not a valid format string");
     return compile_zone(&args[2], state, err);
 }
@@ -90,17 +89,17 @@ static int parse_timestamp_call(const vrl_call *c, const vrl_arg *args, value *o
         return sl_fail(err, "unable to convert %s value to timestamp", vrl_kind_name(v->kind));
     const char *s, *fmt;
     size_t n, fmtn;
-    const vrl_tz *tz;
+    const sltime_zone *tz;
     if (vrl_arg_lossy(c, &args[0], &s, &n, err) < 0 || vrl_arg_lossy(c, &args[1], &fmt, &fmtn, err) < 0 ||
-        zone_of(c, &args[2], vrl_tz_local(), &tz, err) < 0)
+        zone_of(c, &args[2], sltime_zone_local(), &tz, err) < 0)
         return -1;
     int64_t ns;
-    vrl_time_error e = vrl_time_parse(s, n, fmt, fmtn, tz, &ns);
-    if (e != VRL_TIME_OK) {
+    sltime_error e = sltime_strptime(s, n, fmt, fmtn, tz, &ns);
+    if (e != SLTIME_OK) {
         buf quoted = BUF_INIT;
         int rc = json_encode_string(&quoted, s, n);
         sl_fail(err, "Invalid timestamp %s: %s", rc == 0 && quoted.data ? quoted.data : "",
-                vrl_time_error_text(e));
+                sltime_error_text(e));
         buf_free(&quoted);
         return -1;
     }
@@ -134,7 +133,7 @@ static const char *strftime_format(arena *a, const char *f, size_t n, sl_error *
         sl_fail(err, "out of memory in format_timestamp");
         return NULL;
     }
-    if (strlen(text) != n || !template_strftime_valid(text)) {
+    if (strlen(text) != n || !sltime_strftime_valid(text)) {
         sl_fail(err, "invalid format");
         return NULL;
     }
@@ -162,7 +161,7 @@ static int format_timestamp_call(const vrl_call *c, const vrl_arg *args, value *
     const value *v = &args[0].val;
     const char *fmt;
     size_t fmtn;
-    const vrl_tz *tz;
+    const sltime_zone *tz;
     if (v->kind != VALUE_TIMESTAMP)
         return vrl_expected(err, K(VALUE_TIMESTAMP), v);
     if (vrl_arg_lossy(c, &args[1], &fmt, &fmtn, err) < 0 || zone_of(c, &args[2], NULL, &tz, err) < 0 ||
@@ -172,10 +171,10 @@ static int format_timestamp_call(const vrl_call *c, const vrl_arg *args, value *
     const char *zone = "UTC";
     if (tz) {
         int64_t secs = v->u.ts / 1000000000 - (v->u.ts % 1000000000 < 0);
-        offset = vrl_tz_offset(tz, secs, &zone);
+        offset = sltime_zone_offset(tz, secs, &zone);
     }
     buf b = BUF_INIT;
-    if (template_strftime(&b, fmt, v->u.ts, offset, zone) < 0) {
+    if (sltime_strftime(&b, fmt, v->u.ts, offset, zone) < 0) {
         buf_free(&b);
         return OOM(err, "format_timestamp");
     }

@@ -115,69 +115,9 @@ bool vrl_const_bytes(const vrl_const_arg *a, const char **s, size_t *n)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-size_t vrl_utf8_next(const char *str, size_t n, uint32_t *cp)
-{
-    size_t k = utf8_decode((const unsigned char *)str, n, cp);
-    if (*cp == UTF8_INVALID)
-        *cp = VRL_REPLACEMENT_CHAR;
-    return k;
-}
-
-bool vrl_utf8_valid(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        /* Eight ASCII bytes at a time: the common case for log lines. */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t k = vrl_utf8_next(s + i, n - i, &cp);
-        if (cp == VRL_REPLACEMENT_CHAR && !(k == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0))
-            return false;
-        i += k;
-    }
-    return true;
-}
-
-size_t vrl_utf8_put(char *out, uint32_t cp)
-{
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 int vrl_utf8_lossy(arena *a, const char **s, size_t *n)
 {
-    if (vrl_utf8_valid(*s, *n))
+    if (utf8_valid(*s, *n))
         return 0;
     /* Each invalid byte becomes at most three. */
     if (*n > SIZE_MAX / 3)
@@ -188,9 +128,9 @@ int vrl_utf8_lossy(arena *a, const char **s, size_t *n)
     size_t o = 0, i = 0;
     while (i < *n) {
         uint32_t cp;
-        size_t k = vrl_utf8_next(*s + i, *n - i, &cp);
-        if (cp == VRL_REPLACEMENT_CHAR)
-            o += vrl_utf8_put(out + o, cp);
+        size_t k = utf8_next(*s + i, *n - i, &cp);
+        if (cp == UTF8_REPLACEMENT)
+            o += utf8_encode(cp, out + o);
         else {
             memcpy(out + o, *s + i, k);
             o += k;
@@ -226,7 +166,7 @@ void vrl_trim(const char **sp, size_t *np)
     size_t start = 0, end = *np;
     while (start < end) {
         uint32_t cp;
-        size_t k = vrl_utf8_next(s + start, end - start, &cp);
+        size_t k = utf8_next(s + start, end - start, &cp);
         if (!vrl_is_whitespace(cp))
             break;
         start += k;
@@ -236,7 +176,7 @@ void vrl_trim(const char **sp, size_t *np)
         if (i < start)
             i = start;
         uint32_t cp;
-        size_t k = vrl_utf8_next(s + i, end - i, &cp);
+        size_t k = utf8_next(s + i, end - i, &cp);
         if (i + k != end || !vrl_is_whitespace(cp))
             break;
         end = i;
@@ -423,5 +363,5 @@ size_t vrl_regex_step(const vrl_regex_code *code, const char *s, size_t n, size_
     if (!(options & PCRE2_UTF))
         return 1;
     uint32_t cp;
-    return vrl_utf8_next(s + i, n - i, &cp);
+    return utf8_next(s + i, n - i, &cp);
 }

@@ -13,6 +13,7 @@
 #include <pcre2.h>
 
 #include "pipeline/buf.h"
+#include "pipeline/utf8.h"
 #include "transforms/vrl/function.h"
 
 /* VRL's name for a value kind: "string", "integer", "object", ... */
@@ -40,15 +41,7 @@ bool vrl_const_bytes(const vrl_const_arg *a, const char **s, size_t *n);
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-#define VRL_REPLACEMENT_CHAR 0xFFFDu
-
-/* Decodes the character at s (n > 0). Returns the bytes it takes; for an
- * invalid sequence, the length of its maximal invalid subpart (what one
- * U+FFFD replaces in from_utf8_lossy) with *cp = U+FFFD. */
-size_t vrl_utf8_next(const char *s, size_t n, uint32_t *cp);
-bool vrl_utf8_valid(const char *s, size_t n);
-/* Encodes cp into out (room for 4 bytes); returns the length. */
-size_t vrl_utf8_put(char *out, uint32_t cp);
+/* Characters are read and written with pipeline/utf8.h. */
 /* Replaces *s and *n by a lossy copy in a when the text is not valid UTF-8
  * (left as is otherwise). -1 on allocation failure. */
 int vrl_utf8_lossy(arena *a, const char **s, size_t *n);

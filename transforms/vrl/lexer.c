@@ -7,6 +7,7 @@
  * r'', s'' and t'' end at an unescaped quote; users' programs also write
  * regexes as r"...", which end at an unescaped double quote. */
 #include "transforms/vrl/lexer.h"
+#include "pipeline/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -92,41 +93,6 @@ static void set_token(vrl_token *t, vrl_tok_kind kind, size_t start, size_t end)
 
 /* ---- strings ----------------------------------------------------------- */
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static size_t put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 static bool is_space(int c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -152,7 +118,7 @@ static int unicode_escape(vrl_lexer *lx, sl_error *err, size_t backslash, char *
     uint32_t cp = 0;
     int ndigits = 0;
     while (peek(lx) != '}') {
-        int h = hex_value(peek(lx));
+        int h = sl_hex_value(peek(lx));
         if (h < 0 || ndigits == 6)
             return lex_fail(lx, err, 209, "invalid escape character", backslash, lx->pos + 1,
                             "invalid unicode escape");
@@ -164,7 +130,7 @@ static int unicode_escape(vrl_lexer *lx, sl_error *err, size_t backslash, char *
     if (ndigits == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return lex_fail(lx, err, 209, "invalid escape character", backslash, lx->pos,
                         "invalid unicode escape");
-    *n += put_utf8(out + *n, cp);
+    *n += utf8_encode(cp, out + *n);
     return 0;
 }
 

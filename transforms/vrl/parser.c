@@ -17,7 +17,7 @@
 
 #include "transforms/vrl/ast.h"
 #include "transforms/vrl/lexer.h"
-#include "transforms/vrl/rfc3339.h"
+#include "pipeline/sltime.h"
 
 /* Deep enough for any real program, shallow enough for the C stack. */
 #define PARSE_MAX_DEPTH 200
@@ -214,7 +214,7 @@ static vrl_ast *literal(parser *p, value v)
 static vrl_ast *timestamp_literal(parser *p)
 {
     int64_t ns;
-    if (vrl_rfc3339_parse(p->cur.text, p->cur.len, false, &ns) < 0) {
+    if (sltime_parse_rfc3339(p->cur.text, p->cur.len, SLTIME_RFC3339_CHRONO, &ns, NULL)) {
         vrl_diag(p->err, p->src, 601, "invalid timestamp literal", p->cur.span,
                  "write it in RFC 3339, for example t'2021-02-11T10:32:50.553955473Z'",
                  "this is not an RFC 3339 timestamp");

@@ -26,6 +26,7 @@
  * on (vrl.h). */
 #include <string.h>
 
+#include "pipeline/path.h"
 #include "transforms/vrl/fn_util.h"
 #include "transforms/vrl/program.h"
 
@@ -48,29 +49,11 @@ value *vrl_place_root(vrl_ctx *cx, const vrl_place *p)
     }
 }
 
-static int64_t resolve_index(int64_t index, uint32_t len)
-{
-    if (index < 0)
-        index += len;
-    return index < 0 || index >= (int64_t)len ? -1 : index;
-}
-
 const value *vrl_walk(const value *root, const vrl_seg *segs, uint32_t n)
 {
     const value *cur = root;
-    for (uint32_t i = 0; i < n && cur; i++) {
-        const vrl_seg *s = &segs[i];
-        if (s->is_index) {
-            if (cur->kind != VALUE_ARRAY)
-                return NULL;
-            int64_t at = resolve_index(s->index, cur->u.arr->len);
-            cur = at < 0 ? NULL : &cur->u.arr->items[at];
-        } else {
-            if (cur->kind != VALUE_MAP)
-                return NULL;
-            cur = value_map_get(cur->u.map, s->key, s->klen);
-        }
-    }
+    for (uint32_t i = 0; i < n && cur; i++)
+        cur = path_step(cur, segs[i].is_index, segs[i].index, segs[i].key, segs[i].klen);
     return cur;
 }
 
@@ -409,7 +392,7 @@ static int remove_last(vrl_ctx *cx, const vrl_place *p, uint32_t n, value *remov
     }
     if (s->is_index && parent->kind == VALUE_ARRAY) {
         value_array *arr = parent->u.arr;
-        int64_t at = resolve_index(s->index, arr->len);
+        int64_t at = path_resolve_index(s->index, arr->len);
         if (at < 0)
             return 0;
         if (journal && remember(cx, arr, false) < 0)
