@@ -170,10 +170,10 @@ static int parse_escaped_string(decoder *d, const unsigned char *body, const cha
         q += *q == '\\' ? 2 : 1;
     }
     const unsigned char *close = q;
-    char *buf = arena_alloc(d->a, (size_t)(close - body));
-    if (!buf)
+    char *text = arena_alloc(d->a, (size_t)(close - body));
+    if (!text)
         return out_of_memory(d);
-    char *o = buf;
+    char *o = text;
     const unsigned char *p = body;
     while (p < close) {
         const unsigned char *stop = skip_plain(p, close);
@@ -204,8 +204,8 @@ static int parse_escaped_string(decoder *d, const unsigned char *body, const cha
             return decode_fail(d, p - 1, "invalid escape");
         }
     }
-    *s = buf;
-    *n = (size_t)(o - buf);
+    *s = text;
+    *n = (size_t)(o - text);
     d->p = close + 1;
     return 0;
 }
