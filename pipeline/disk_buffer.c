@@ -14,9 +14,8 @@
  * Locking: one mutex guards what the writer, the reader and the ack
  * callbacks share (the segment list, the tracked records, the counters).
  * File I/O happens outside it, except the unlink of a finished segment. */
-#include "pipeline/disk_buffer.h"
+#include "pipeline/disk_buffer_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,16 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pipeline/arena.h"
-#include "pipeline/buf.h"
-#include "pipeline/buffer_kind.h"
-#include "pipeline/buffer_ledger.h"
-#include "pipeline/buffer_segment.h"
 #include "pipeline/event_codec.h"
 #include "pipeline/log.h"
 
@@ -48,83 +42,16 @@
 /* Damaged regions logged one by one before the rest are logged at debug. */
 #define DAMAGE_LOG_LIMIT 20
 
-typedef struct segment {
-    uint64_t first_id;   /* its name */
-    uint64_t last_id;    /* of its last record; 0 while it has none */
-    uint64_t size;       /* bytes written and readable */
-} segment;
-
-/* Where a record the reader handed out lies, kept with it in the ack ring
- * (where its position is the record id) until it is finished. */
-typedef struct record_place {
-    uint64_t segment_first;
-    uint64_t offset;
-    uint32_t count;
-} record_place;
-
-struct disk_buffer {
-    char *dir;
-    char *id;
-    uint64_t max_size;
-    uint64_t segment_target;
-    uint32_t sync_interval_ms;
-    uint32_t batch_events;
-    bool drop_newest;
-    const component_metrics *metrics;
-    buffer_counters counters;
-    int lock_fd;
-    int dir_fd;
-    buffer_ledger ledger;
-
-    pthread_mutex_t mu;
-    pthread_cond_t readable;   /* a record, writer_done, a rewind or close */
-    pthread_cond_t room;       /* space freed, or close */
-
-    /* Shared, under mu. */
-    segment *segs;             /* in record order */
-    size_t nsegs, segs_cap;
-    bool writer_has_segment;   /* segs[nsegs - 1] is being appended to */
-    uint64_t total_bytes;
-    uint64_t unacked_events;
-    ack_ring records;          /* handed out, by record id; tokens are their
-                                  batches' ack tokens */
-    uint64_t acked_id;
-    uint64_t rewind_token;     /* the earliest record released as errored */
-    bool rewind_asked;
-    bool ledger_dirty;
-    bool writer_done;
-    bool closed;
-    unsigned damage_logged;
-
-    /* The writer's. */
-    int wfd;
-    uint64_t next_id;
-    buf encoded;
-    char *compressed;
-    size_t compressed_cap;
-    ack_group **unsynced;      /* of the batches written since the last sync */
-    size_t nunsynced, unsynced_cap;
-    bool needs_fsync;
-    bool dir_needs_fsync;
-    int64_t last_sync_ns;
-
-    /* The reader's. */
-    bseg_reader reader;
-    uint64_t read_segment;     /* first id of the segment read */
-    uint64_t reader_file;      /* first id of the segment open in reader (fd >= 0) */
-    uint64_t last_read_id;
-};
-
 /* ---- small helpers ---- */
 
-static void segment_path(const disk_buffer *db, uint64_t first_id, char out[PATH_MAX])
+void dbuf_segment_path(const disk_buffer *db, uint64_t first_id, char out[PATH_MAX])
 {
     char name[BSEG_NAME_SIZE];
     bseg_file_name(name, first_id);
     snprintf(out, PATH_MAX, "%s/%s", db->dir, name);
 }
 
-static void count_error(disk_buffer *db, const char *code)
+void dbuf_count_error(disk_buffer *db, const char *code)
 {
     const component_metrics *m = db->metrics;
     if (!m || !m->id)
@@ -198,7 +125,7 @@ static size_t find_segment_locked(const disk_buffer *db, uint64_t first_id, bool
                       compare_segment_first, found);
 }
 
-static int append_segment_locked(disk_buffer *db, uint64_t first_id)
+int dbuf_append_segment_locked(disk_buffer *db, uint64_t first_id)
 {
     if (db->nsegs == db->segs_cap) {
         size_t cap = db->segs_cap ? db->segs_cap * 2 : 16;
@@ -221,7 +148,7 @@ static bool segment_is_finished_locked(const disk_buffer *db, size_t i)
 
 /* Deletes the segments whose records are all finished and that the writer
  * has left. */
-static void delete_finished_segments_locked(disk_buffer *db)
+void dbuf_delete_finished_segments_locked(disk_buffer *db)
 {
     size_t kept = 0;
     bool freed = false;
@@ -231,11 +158,11 @@ static void delete_finished_segments_locked(disk_buffer *db)
             continue;
         }
         char path[PATH_MAX];
-        segment_path(db, db->segs[i].first_id, path);
+        dbuf_segment_path(db, db->segs[i].first_id, path);
         if (unlink(path) < 0 && errno != ENOENT) {
             slog_error(db->id, "cannot delete the finished buffer segment %s: %s", path,
                        strerror(errno));
-            count_error(db, "delete_failed");
+            dbuf_count_error(db, "delete_failed");
             db->segs[kept++] = db->segs[i];
             continue;
         }
@@ -269,7 +196,7 @@ static void advance_acked_locked(disk_buffer *db)
         return;
     db->acked_id = id;
     db->ledger_dirty = true;
-    delete_finished_segments_locked(db);
+    dbuf_delete_finished_segments_locked(db);
     publish_gauges_locked(db);
     /* Even when no segment went, a full writer may now leave its own. */
     pthread_cond_broadcast(&db->room);
@@ -314,157 +241,6 @@ static void forget_vanished_records_locked(disk_buffer *db, uint64_t after, uint
 
 /* ---- opening ---- */
 
-static int lock_directory(disk_buffer *db, sl_error *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/lock", db->dir);
-    db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (db->lock_fd < 0)
-        return sl_fail(err, "cannot open %s: %s", path, strerror(errno));
-    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
-            return sl_fail(err, "the disk buffer directory %s is in use by another sluice "
-                           "process (or another sink with the same buffer directory)", db->dir);
-        return sl_fail(err, "cannot lock %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The first ids of the segment files in the directory, sorted. */
-static int list_segment_files(disk_buffer *db, uint64_t **ids, size_t *n, sl_error *err)
-{
-    DIR *d = opendir(db->dir);
-    if (!d)
-        return sl_fail(err, "cannot read the buffer directory %s: %s", db->dir, strerror(errno));
-    uint64_t *v = NULL;
-    size_t len = 0, cap = 0;
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d))) {
-        uint64_t first;
-        if (!bseg_parse_file_name(e->d_name, &first))
-            continue;
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            uint64_t *nv = realloc(v, ncap * sizeof(*nv));
-            if (!nv) {
-                rc = sl_fail(err, "out of memory listing the buffer directory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        v[len++] = first;
-    }
-    closedir(d);
-    if (rc < 0) {
-        free(v);
-        return -1;
-    }
-    if (len > 1)
-        qsort(v, len, sizeof(*v), compare_u64);
-    *ids = v;
-    *n = len;
-    return 0;
-}
-
-static void remove_empty_segment(disk_buffer *db, const char *path, uint64_t size)
-{
-    if (size > 0) {
-        slog_warn(db->id, "buffer segment %s holds no intact record (%" PRIu64
-                  " bytes); removed", path, size);
-        count_error(db, "corrupt_record");
-    }
-    if (unlink(path) < 0 && errno != ENOENT)
-        slog_error(db->id, "cannot remove buffer segment %s: %s", path, strerror(errno));
-}
-
-static void report_scan(disk_buffer *db, const char *path, const bseg_scan_result *r)
-{
-    if (r->truncated) {
-        slog_warn(db->id, "buffer segment %s ended in a partly written record (a crash "
-                  "while writing); cut %" PRIu64 " bytes at offset %" PRIu64,
-                  path, r->truncated, r->size);
-        count_error(db, "torn_tail");
-    }
-    if (r->damaged)
-        slog_info(db->id, "buffer segment %s has %" PRIu64 " damaged region(s); their "
-                  "records will be skipped", path, r->damaged);
-}
-
-/* Scans every segment: cuts a torn tail off the last one, drops files with
- * no record, and finds where reading resumes and the next record id. */
-static int recover_segments(disk_buffer *db, sl_error *err)
-{
-    uint64_t *ids = NULL;
-    size_t n = 0;
-    if (list_segment_files(db, &ids, &n, err) < 0)
-        return -1;
-    uint64_t max_id = db->acked_id;
-    bool resume_set = false;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char path[PATH_MAX];
-        segment_path(db, ids[i], path);
-        bseg_scan_result r;
-        if (bseg_scan(path, db->acked_id, i == n - 1, &r, err) < 0) {
-            rc = -1;
-            break;
-        }
-        report_scan(db, path, &r);
-        if (r.records == 0) {
-            remove_empty_segment(db, path, r.size);
-            continue;
-        }
-        if (append_segment_locked(db, ids[i]) < 0) {
-            rc = sl_fail(err, "out of memory recovering the disk buffer");
-            break;
-        }
-        segment *s = &db->segs[db->nsegs - 1];
-        s->last_id = r.last_id;
-        s->size = r.size;
-        db->total_bytes += r.size;
-        db->unacked_events += r.pending_events;
-        if (r.last_id > max_id)
-            max_id = r.last_id;
-        if (ids[i] > max_id)
-            max_id = ids[i];
-        if (!resume_set && r.resume_offset < r.size) {
-            db->read_segment = ids[i];
-            db->reader.offset = r.resume_offset;
-            resume_set = true;
-        }
-    }
-    free(ids);
-    if (rc < 0)
-        return -1;
-    db->next_id = max_id + 1;
-    db->last_read_id = db->acked_id;
-    delete_finished_segments_locked(db);
-    return 0;
-}
-
-static int open_ledger(disk_buffer *db, ledger_state *state, sl_error *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/ledger", db->dir);
-    if (buffer_ledger_open(&db->ledger, path, state, err) < 0)
-        return -1;
-    if (*state == LEDGER_CORRUPT) {
-        slog_warn(db->id, "the buffer ledger %s is damaged; reading resumes at the oldest "
-                  "record (some may be sent again)", path);
-        count_error(db, "ledger_corrupt");
-    }
-    db->acked_id = db->ledger.acked_id;
-    return 0;
-}
-
 static uint64_t segment_target_for(uint64_t max_size)
 {
     uint64_t t = max_size / 8;
@@ -473,20 +249,6 @@ static uint64_t segment_target_for(uint64_t max_size)
     if (t > SEGMENT_MAX_BYTES)
         t = SEGMENT_MAX_BYTES;
     return t;
-}
-
-static int open_directory(disk_buffer *db, sl_error *err)
-{
-    if (sl_mkdir_p(db->dir) < 0)
-        return sl_fail(err, "cannot create the buffer directory %s: %s", db->dir,
-                       strerror(errno));
-    if (lock_directory(db, err) < 0)
-        return -1;
-    db->dir_fd = open(db->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (db->dir_fd < 0)
-        return sl_fail(err, "cannot open the buffer directory %s: %s", db->dir,
-                       strerror(errno));
-    return 0;
 }
 
 int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *err)
@@ -519,16 +281,9 @@ int disk_buffer_open(const disk_buffer_options *o, disk_buffer **out, sl_error *
     db->metrics = o->metrics;
     db->last_sync_ns = sl_now_mono_ns();
     buffer_counters_register(&db->counters, db->metrics);
-    ledger_state ledger;
-    if (open_directory(db, err) < 0 || open_ledger(db, &ledger, err) < 0 ||
-        recover_segments(db, err) < 0) {
+    if (dbuf_recover(db, err) < 0) {
         disk_buffer_free(db);
         return -1;
-    }
-    if (ledger == LEDGER_MISSING && db->nsegs > 0) {
-        slog_warn(db->id, "the buffer in %s has no ledger; reading resumes at the oldest "
-                  "record (some may be sent again)", db->dir);
-        count_error(db, "ledger_missing");
     }
     publish_gauges_locked(db);
     *out = db;
@@ -592,7 +347,7 @@ static int close_write_segment(disk_buffer *db, sl_error *err)
     db->wfd = -1;
     pthread_mutex_lock(&db->mu);
     db->writer_has_segment = false;
-    delete_finished_segments_locked(db);
+    dbuf_delete_finished_segments_locked(db);
     pthread_cond_broadcast(&db->readable);
     pthread_mutex_unlock(&db->mu);
     return 0;
@@ -601,12 +356,12 @@ static int close_write_segment(disk_buffer *db, sl_error *err)
 static int open_write_segment(disk_buffer *db, sl_error *err)
 {
     char path[PATH_MAX];
-    segment_path(db, db->next_id, path);
+    dbuf_segment_path(db, db->next_id, path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return sl_fail(err, "cannot create buffer segment %s: %s", path, strerror(errno));
     pthread_mutex_lock(&db->mu);
-    int rc = append_segment_locked(db, db->next_id);
+    int rc = dbuf_append_segment_locked(db, db->next_id);
     if (rc == 0)
         db->writer_has_segment = true;
     pthread_mutex_unlock(&db->mu);
@@ -728,11 +483,11 @@ static bool append_record(disk_buffer *db, const bseg_header *h, const uint8_t *
             if (bseg_append(db->wfd, at, hdr, db->compressed, h->length) == 0)
                 return true;
             char path[PATH_MAX];
-            segment_path(db, first_id, path);
+            dbuf_segment_path(db, first_id, path);
             sl_fail(&err, "cannot write to buffer segment %s: %s", path, strerror(errno));
         }
         slog_error(db->id, "%s; retrying in a second", err.msg);
-        count_error(db, "write_failed");
+        dbuf_count_error(db, "write_failed");
         if (!wait_unless_closed(db, &db->room, RETRY_WAIT_MS))
             return false;
     }
@@ -829,7 +584,7 @@ queue_result disk_buffer_write(disk_buffer *db, batch *b)
     sl_error err;
     int64_t length = encode_batch(db, b, &err);
     if (length < 0) {
-        count_error(db, "encode_failed");
+        dbuf_count_error(db, "encode_failed");
         drop_batch(db, b, err.msg);
         return QUEUE_DROPPED;
     }
@@ -869,12 +624,12 @@ static void release_unsynced(disk_buffer *db, ack_status status)
 int disk_buffer_sync(disk_buffer *db, sl_error *err)
 {
     if (db->needs_fsync && db->wfd >= 0 && fsync_fd(db->wfd) < 0) {
-        count_error(db, "sync_failed");
+        dbuf_count_error(db, "sync_failed");
         return sl_fail(err, "cannot sync the disk buffer of %s: %s", db->id, strerror(errno));
     }
     db->needs_fsync = false;
     if (db->dir_needs_fsync && fsync_fd(db->dir_fd) < 0) {
-        count_error(db, "sync_failed");
+        dbuf_count_error(db, "sync_failed");
         return sl_fail(err, "cannot sync the buffer directory %s: %s", db->dir,
                        strerror(errno));
     }
@@ -893,7 +648,7 @@ int disk_buffer_sync(disk_buffer *db, sl_error *err)
         pthread_mutex_lock(&db->mu);
         db->ledger_dirty = true;
         pthread_mutex_unlock(&db->mu);
-        count_error(db, "sync_failed");
+        dbuf_count_error(db, "sync_failed");
         return -1;
     }
     return 0;
@@ -994,8 +749,8 @@ static void log_damage(disk_buffer *db, const char *what, uint64_t segment_first
                        uint64_t at, uint64_t skipped)
 {
     char path[PATH_MAX];
-    segment_path(db, segment_first, path);
-    count_error(db, "corrupt_record");
+    dbuf_segment_path(db, segment_first, path);
+    dbuf_count_error(db, "corrupt_record");
     pthread_mutex_lock(&db->mu);
     bool loud = db->damage_logged++ < DAMAGE_LOG_LIMIT;
     pthread_mutex_unlock(&db->mu);
@@ -1066,11 +821,11 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
     sl_error err;
     if (db->reader.fd < 0 || db->reader_file != first_id) {
         char path[PATH_MAX];
-        segment_path(db, first_id, path);
+        dbuf_segment_path(db, first_id, path);
         uint64_t offset = db->reader.offset;
         if (bseg_reader_open(&db->reader, path, offset, &err) < 0) {
             slog_error(db->id, "%s; its records are skipped", err.msg);
-            count_error(db, "read_failed");
+            dbuf_count_error(db, "read_failed");
             db->reader.offset = limit;
             return STEP_NEXT;
         }
@@ -1083,7 +838,7 @@ static step_result read_step(disk_buffer *db, uint64_t first_id, uint64_t limit,
         return STEP_NEXT;
     if (res == BSEG_IO_ERROR) {
         slog_error(db->id, "%s; the rest of the segment is skipped", err.msg);
-        count_error(db, "read_failed");
+        dbuf_count_error(db, "read_failed");
         db->reader.offset = limit;
         return STEP_NEXT;
     }
