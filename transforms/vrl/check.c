@@ -23,17 +23,10 @@
 #include <string.h>
 
 #include "transforms/vrl/ast.h"
+#include "transforms/vrl/kinds.h"
 #include "pipeline/path.h"
 
 #define NUMERIC (VRL_KIND(VALUE_INT) | VRL_KIND(VALUE_FLOAT))
-#define K_NULL VRL_KIND(VALUE_NULL)
-#define K_BOOL VRL_KIND(VALUE_BOOL)
-#define K_INT VRL_KIND(VALUE_INT)
-#define K_FLOAT VRL_KIND(VALUE_FLOAT)
-#define K_BYTES VRL_KIND(VALUE_BYTES)
-#define K_TS VRL_KIND(VALUE_TIMESTAMP)
-#define K_ARRAY VRL_KIND(VALUE_ARRAY)
-#define K_MAP VRL_KIND(VALUE_MAP)
 
 #define HANDLE_HINT "handle the error with `!`, `??` or `value, err = ...`"
 #define FALLIBLE_LABEL "this expression is fallible"

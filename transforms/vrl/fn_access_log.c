@@ -10,8 +10,6 @@
 #include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
 /* ---- parse_common_log, parse_apache_log -------------------------------- */

@@ -10,8 +10,6 @@
 
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 /* ---- length ------------------------------------------------------------ */
 
 static int length_call(const vrl_call *c, const vrl_arg *args, value *out, sl_error *err)

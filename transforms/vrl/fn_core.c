@@ -21,16 +21,6 @@
 #include "transforms/vrl/program.h"
 #include "pipeline/sltime.h"
 
-#define K_NULL VRL_KIND(VALUE_NULL)
-#define K_BOOL VRL_KIND(VALUE_BOOL)
-#define K_INT VRL_KIND(VALUE_INT)
-#define K_FLOAT VRL_KIND(VALUE_FLOAT)
-#define K_BYTES VRL_KIND(VALUE_BYTES)
-#define K_TS VRL_KIND(VALUE_TIMESTAMP)
-#define K_ARRAY VRL_KIND(VALUE_ARRAY)
-#define K_MAP VRL_KIND(VALUE_MAP)
-#define K_ANY VRL_KIND_ANY
-
 /* compact() nests no deeper than this (the JSON codec stops at 128). */
 #define COMPACT_MAX_DEPTH 256
 

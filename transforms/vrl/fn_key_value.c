@@ -11,8 +11,6 @@
 
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
 /* ---- parse_key_value, parse_logfmt ------------------------------------- */

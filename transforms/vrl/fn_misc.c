@@ -17,8 +17,6 @@
 
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 /* ---- get_env_var, get_hostname ----------------------------------------- */
 
 static int get_env_var_call(const vrl_call *c, const vrl_arg *args, value *out, sl_error *err)

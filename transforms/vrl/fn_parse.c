@@ -9,7 +9,6 @@
 #include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
 
-#define K(kind) VRL_KIND(kind)
 #define JSON_KINDS (K(VALUE_NULL) | K(VALUE_BOOL) | K(VALUE_INT) | K(VALUE_FLOAT) | \
                     K(VALUE_BYTES) | K(VALUE_ARRAY) | K(VALUE_MAP))
 

@@ -19,8 +19,6 @@
 
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 /* ---- named groups ------------------------------------------------------ */
 
 typedef struct named_group {

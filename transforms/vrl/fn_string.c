@@ -14,8 +14,6 @@
 #include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
 
-#define K(kind) VRL_KIND(kind)
-
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
 static bool is_ascii(const char *s, size_t n)

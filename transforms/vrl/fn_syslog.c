@@ -10,8 +10,6 @@
 #include "pipeline/sltime.h"
 #include "transforms/vrl/fn_util.h"
 
-#define K(kind) VRL_KIND(kind)
-
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
 static const vrl_param value_param[] = {

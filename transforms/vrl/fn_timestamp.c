@@ -11,8 +11,6 @@
 #include "transforms/vrl/fn_util.h"
 #include "pipeline/json.h"
 
-#define K(kind) VRL_KIND(kind)
-
 #define OOM(err, fn) sl_fail((err), "out of memory in " fn)
 
 /* ---- parse_timestamp, format_timestamp, now ---------------------------- */

@@ -15,6 +15,7 @@
 #include "pipeline/buf.h"
 #include "pipeline/utf8.h"
 #include "transforms/vrl/function.h"
+#include "transforms/vrl/kinds.h"
 
 /* VRL's name for a value kind: "string", "integer", "object", ... */
 const char *vrl_kind_name(uint8_t kind);
