@@ -52,14 +52,8 @@ static diag *diag_slot(diag_list *l)
 {
     if (list_is_oom_only(l))
         return NULL;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        diag *items = realloc(l->items, cap * sizeof(*items));
-        if (!items)
-            return NULL;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (SL_GROW(l->items, l->n, l->cap, 8) < 0)
+        return NULL;
     return &l->items[l->n];
 }
 

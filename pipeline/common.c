@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +66,23 @@ int sl_write_all(int fd, const void *data, size_t n)
         p += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+int sl_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first_cap)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first_cap;
+    if (ncap <= *cap || ncap > SIZE_MAX / size)
+        return -1;
+    void *old;
+    memcpy(&old, items_ptr, sizeof(old));
+    void *p = realloc(old, ncap * size);
+    if (!p)
+        return -1;
+    memcpy(items_ptr, &p, sizeof(p));
+    *cap = ncap;
     return 0;
 }
 

@@ -54,6 +54,15 @@ static inline int sl_hex_value(int c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* Makes room for one more element in a heap array that holds n of *cap
+ * elements of `size` bytes, doubling it (first_cap elements the first
+ * time). items_ptr is the address of the caller's array pointer, which is
+ * replaced on growth. 0, or -1 out of memory with the array unchanged.
+ * SL_GROW(arr, n, cap, first) passes arr's address and element size. */
+int sl_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first_cap);
+#define SL_GROW(items, n, cap, first) \
+    sl_grow(&(items), &(cap), (n), sizeof(*(items)), (first))
+
 /* Binary search over n sorted elements of `size` bytes: the index of the
  * element cmp() finds equal to key (*found = true), else the index where key
  * would be inserted. Inline so that a constant comparator is inlined too. */

@@ -127,14 +127,8 @@ static size_t find_segment_locked(const disk_buffer *db, uint64_t first_id, bool
 
 int dbuf_append_segment_locked(disk_buffer *db, uint64_t first_id)
 {
-    if (db->nsegs == db->segs_cap) {
-        size_t cap = db->segs_cap ? db->segs_cap * 2 : 16;
-        segment *s = realloc(db->segs, cap * sizeof(*s));
-        if (!s)
-            return -1;
-        db->segs = s;
-        db->segs_cap = cap;
-    }
+    if (SL_GROW(db->segs, db->nsegs, db->segs_cap, 16) < 0)
+        return -1;
     db->segs[db->nsegs++] = (segment){first_id, 0, 0};
     return 0;
 }
@@ -456,14 +450,8 @@ static queue_result wait_for_room(disk_buffer *db, uint64_t size)
 
 static int remember_unsynced(disk_buffer *db, ack_group *g)
 {
-    if (db->nunsynced == db->unsynced_cap) {
-        size_t cap = db->unsynced_cap ? db->unsynced_cap * 2 : 64;
-        ack_group **v = realloc(db->unsynced, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        db->unsynced = v;
-        db->unsynced_cap = cap;
-    }
+    if (SL_GROW(db->unsynced, db->nunsynced, db->unsynced_cap, 64) < 0)
+        return -1;
     db->unsynced[db->nunsynced++] = g;
     return 0;
 }

@@ -55,15 +55,9 @@ static int list_segment_files(disk_buffer *db, uint64_t **ids, size_t *n, sl_err
         uint64_t first;
         if (!bseg_parse_file_name(e->d_name, &first))
             continue;
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            uint64_t *nv = realloc(v, ncap * sizeof(*nv));
-            if (!nv) {
-                rc = sl_fail(err, "out of memory listing the buffer directory");
-                break;
-            }
-            v = nv;
-            cap = ncap;
+        if (SL_GROW(v, len, cap, 16) < 0) {
+            rc = sl_fail(err, "out of memory listing the buffer directory");
+            break;
         }
         v[len++] = first;
     }

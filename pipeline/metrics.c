@@ -232,20 +232,6 @@ static size_t series_position(const metrics_family *f, const metrics_label *labe
     return sl_bsearch(f->series, f->nseries, sizeof(*f->series), &k, series_cmp, found);
 }
 
-/* Makes room for one more pointer in a growable array. */
-static int ptr_array_grow(void ***items, size_t n, size_t *cap)
-{
-    if (n < *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void **p = realloc(*items, ncap * sizeof(*p));
-    if (!p)
-        return -1;
-    *items = p;
-    *cap = ncap;
-    return 0;
-}
-
 static void ptr_array_insert(void **items, size_t *n, size_t at, void *item)
 {
     memmove(&items[at + 1], &items[at], (*n - at) * sizeof(*items));
@@ -285,7 +271,7 @@ static metrics_family *family_find_or_add(const char *name, const char *help,
     if (found)
         return registry.families[at]->type == type ? registry.families[at] : NULL;
 
-    if (ptr_array_grow((void ***)&registry.families, registry.nfamilies, &registry.cap) < 0)
+    if (SL_GROW(registry.families, registry.nfamilies, registry.cap, 8) < 0)
         return NULL;
     metrics_family *f = calloc(1, sizeof(*f));
     if (!f)
@@ -347,7 +333,7 @@ static metrics_series *registry_series(const char *name, const char *help, metri
         return f->series[at];
 
     metrics_series *s = NULL;
-    if (ptr_array_grow((void ***)&f->series, f->nseries, &f->cap) == 0)
+    if (SL_GROW(f->series, f->nseries, f->cap, 8) == 0)
         s = series_new(f, sorted, n);
     if (!s) {
         family_drop_if_empty(f);

@@ -30,14 +30,8 @@ static int parse_fail(path_parser *pp, const char *what)
 static path_segment *push_segment(path_parser *pp)
 {
     path *p = pp->out;
-    if (p->n == pp->cap) {
-        size_t cap = pp->cap ? pp->cap * 2 : 4;
-        path_segment *segs = realloc(p->segs, cap * sizeof(*segs));
-        if (!segs)
-            return NULL;
-        p->segs = segs;
-        pp->cap = cap;
-    }
+    if (SL_GROW(p->segs, p->n, pp->cap, 4) < 0)
+        return NULL;
     path_segment *s = &p->segs[p->n++];
     memset(s, 0, sizeof(*s));
     return s;

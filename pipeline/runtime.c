@@ -426,15 +426,9 @@ int transform_emit_to(transform_emit *em, size_t named, batch *b)
         batch_release(b, ACK_DELIVERED);
         return 0;
     }
-    if (s->nnamed == s->named_cap) {
-        size_t cap = s->named_cap ? s->named_cap * 2 : 4;
-        named_batch *nb = realloc(s->named, cap * sizeof(*nb));
-        if (!nb) {
-            batch_release(b, ACK_ERRORED);
-            return -1;
-        }
-        s->named = nb;
-        s->named_cap = cap;
+    if (SL_GROW(s->named, s->nnamed, s->named_cap, 4) < 0) {
+        batch_release(b, ACK_ERRORED);
+        return -1;
     }
     s->named[s->nnamed].output = output;
     s->named[s->nnamed].b = b;

@@ -64,14 +64,8 @@ void template_free(template *t)
 
 static part *add_part(template *t, size_t *cap, part_kind kind)
 {
-    if (t->n == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        part *p = realloc(t->parts, c * sizeof(*p));
-        if (!p)
-            return NULL;
-        t->parts = p;
-        *cap = c;
-    }
+    if (SL_GROW(t->parts, t->n, *cap, 4) < 0)
+        return NULL;
     part *p = &t->parts[t->n++];
     memset(p, 0, sizeof(*p));
     p->kind = kind;

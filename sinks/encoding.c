@@ -241,14 +241,8 @@ typedef struct logfmt_state {
 
 static int add_leaf(logfmt_state *st, size_t key_off, const value *v)
 {
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        logfmt_leaf *l = realloc(st->leaves, cap * sizeof(*l));
-        if (!l)
-            return -1;
-        st->leaves = l;
-        st->cap = cap;
-    }
+    if (SL_GROW(st->leaves, st->n, st->cap, 16) < 0)
+        return -1;
     logfmt_leaf *leaf = &st->leaves[st->n];
     leaf->key_off = key_off;
     leaf->key_len = st->keys.len - key_off;

@@ -291,14 +291,8 @@ static int start_compression(file_sink *fs, out_file *f)
 
 static int remember_file(file_sink *fs, out_file *f)
 {
-    if (fs->nfiles == fs->files_cap) {
-        size_t cap = fs->files_cap ? fs->files_cap * 2 : 8;
-        out_file **files = realloc(fs->files, cap * sizeof(*files));
-        if (!files)
-            return -1;
-        fs->files = files;
-        fs->files_cap = cap;
-    }
+    if (SL_GROW(fs->files, fs->nfiles, fs->files_cap, 8) < 0)
+        return -1;
     fs->files[fs->nfiles++] = f;
     return 0;
 }
@@ -348,14 +342,8 @@ static int mark_touched(file_sink *fs, out_file *f)
 {
     if (f->batch_mark == fs->batch_no)
         return 0;
-    if (fs->ntouched == fs->touched_cap) {
-        size_t cap = fs->touched_cap ? fs->touched_cap * 2 : 8;
-        out_file **t = realloc(fs->touched, cap * sizeof(*t));
-        if (!t)
-            return -1;
-        fs->touched = t;
-        fs->touched_cap = cap;
-    }
+    if (SL_GROW(fs->touched, fs->ntouched, fs->touched_cap, 8) < 0)
+        return -1;
     fs->touched[fs->ntouched++] = f;
     f->batch_mark = fs->batch_no;
     buf_reset(&f->pending);

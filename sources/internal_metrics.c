@@ -111,14 +111,8 @@ static const char *snapshot_str(snapshot *s, const char *text)
 
 static sample *snapshot_push(snapshot *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        sample *items = realloc(s->items, cap * sizeof(*items));
-        if (!items)
-            return NULL;
-        s->items = items;
-        s->cap = cap;
-    }
+    if (SL_GROW(s->items, s->n, s->cap, 64) < 0)
+        return NULL;
     return &s->items[s->n++];
 }
 

@@ -99,15 +99,9 @@ static CURL *take_easy(curl_transport *t)
 
 static void return_easy(curl_transport *t, CURL *e)
 {
-    if (t->nidle == t->idle_cap) {
-        size_t cap = t->idle_cap ? t->idle_cap * 2 : 8;
-        CURL **idle = realloc(t->idle, cap * sizeof(*idle));
-        if (!idle) {
-            curl_easy_cleanup(e);
-            return;
-        }
-        t->idle = idle;
-        t->idle_cap = cap;
+    if (SL_GROW(t->idle, t->nidle, t->idle_cap, 8) < 0) {
+        curl_easy_cleanup(e);
+        return;
     }
     t->idle[t->nidle++] = e;
 }

@@ -44,14 +44,8 @@ void http_request_free(request *r)
 
 int http_push_ref(request *r, ev_ref ref)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        ev_ref *refs = realloc(r->refs, cap * sizeof(*refs));
-        if (!refs)
-            return -1;
-        r->refs = refs;
-        r->cap = cap;
-    }
+    if (SL_GROW(r->refs, r->n, r->cap, 64) < 0)
+        return -1;
     r->refs[r->n++] = ref;
     return 0;
 }

@@ -383,14 +383,8 @@ static int note_pos(batch_rec *rec, const tailer_file *f, uint64_t end)
             rec->pos[rec->n - 1] = p;
             return 0;
         }
-    if (rec->n == rec->cap) {
-        size_t cap = rec->cap ? rec->cap * 2 : 4;
-        file_pos *p = realloc(rec->pos, cap * sizeof(*p));
-        if (!p)
-            return -1;
-        rec->pos = p;
-        rec->cap = cap;
-    }
+    if (SL_GROW(rec->pos, rec->n, rec->cap, 4) < 0)
+        return -1;
     rec->pos[rec->n++] = (file_pos){f->fp, f->gen, end};
     return 0;
 }

@@ -142,14 +142,8 @@ void tail_watch_begin(tail_watch *w)
 
 static int add_row(tail_watch *w, int wd, const char *dir)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 16;
-        watched *rows = realloc(w->w, cap * sizeof(*rows));
-        if (!rows)
-            return -1;
-        w->w = rows;
-        w->cap = cap;
-    }
+    if (SL_GROW(w->w, w->n, w->cap, 16) < 0)
+        return -1;
     char *copy = strdup(dir);
     if (!copy)
         return -1;

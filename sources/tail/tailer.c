@@ -117,14 +117,8 @@ tailer *tailer_new(const tailer_options *o, const char *checkpoint_path, sl_erro
 
 entry *tail_entry_add(tailer *t, uint64_t fp, const char *path)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        entry **e = realloc(t->e, cap * sizeof(*e));
-        if (!e)
-            return NULL;
-        t->e = e;
-        t->cap = cap;
-    }
+    if (SL_GROW(t->e, t->n, t->cap, 16) < 0)
+        return NULL;
     entry *e = calloc(1, sizeof(*e));
     char *p = strdup(path);
     if (!e || !p) {

@@ -75,15 +75,9 @@ static const char *pool_copy(lowerer *L, const char *s, size_t n)
 static int own(lowerer *L, void *ptr, void (*free_fn)(void *))
 {
     vrl_program *p = L->prog;
-    if (p->nowned == p->owned_cap) {
-        size_t cap = p->owned_cap ? p->owned_cap * 2 : 8;
-        vrl_owned *o = realloc(p->owned, cap * sizeof(*o));
-        if (!o) {
-            free_fn(ptr);
-            return out_of_memory(L);
-        }
-        p->owned = o;
-        p->owned_cap = cap;
+    if (SL_GROW(p->owned, p->nowned, p->owned_cap, 8) < 0) {
+        free_fn(ptr);
+        return out_of_memory(L);
     }
     p->owned[p->nowned].ptr = ptr;
     p->owned[p->nowned].free_fn = free_fn;
