@@ -54,6 +54,10 @@ static inline int sl_hex_value(int c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* "00" "01" ... "99": two decimal digits at 2 * v, for number and time
+ * formatting on hot paths (a table load instead of a division). */
+extern const char sl_digit_pairs[201];
+
 /* Makes room for one more element in a heap array that holds n of *cap
  * elements of `size` bytes, doubling it (first_cap elements the first
  * time). items_ptr is the address of the caller's array pointer, which is

@@ -216,11 +216,6 @@ static inline size_t utf8_sequence(const unsigned char *s, size_t n, size_t *bad
     return valid ? k : 0;
 }
 
-static const char digit_pairs[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
 /* Writes u in decimal at out; returns the length (at most 20). */
 static inline size_t format_u64(char *out, uint64_t u)
 {
@@ -230,11 +225,11 @@ static inline size_t format_u64(char *out, uint64_t u)
         unsigned r = (unsigned)(u % 100);
         u /= 100;
         p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+        memcpy(p, sl_digit_pairs + 2 * r, 2);
     }
     if (u >= 10) {
         p -= 2;
-        memcpy(p, digit_pairs + 2 * u, 2);
+        memcpy(p, sl_digit_pairs + 2 * u, 2);
     } else {
         *--p = (char)('0' + u);
     }

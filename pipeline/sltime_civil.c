@@ -7,6 +7,7 @@
 #include "pipeline/sltime.h"
 #include "pipeline/common.h"
 
+#include <string.h>
 #include <strings.h>
 
 const char *const sltime_month_names[12] = {
@@ -91,8 +92,7 @@ void sltime_fields_from_ns(int64_t ns, sltime_fields *t)
 
 static char *put2(char *p, unsigned v)
 {
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
+    memcpy(p, sl_digit_pairs + 2 * v, 2);
     return p + 2;
 }
 
