@@ -29,6 +29,7 @@
 #include "sinks/http/http_sink.h"
 #include "pipeline/json.h"
 #include "pipeline/log.h"
+#include "pipeline/utf8.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -218,16 +219,6 @@ static long rewrite_view(dd_logs_encoder *enc, buf *out, size_t start)
     return (long)(out->len - start);
 }
 
-/* The largest index <= i that starts a UTF-8 character of s. */
-static size_t floor_char_boundary(const char *s, size_t n, size_t i)
-{
-    if (i >= n)
-        return n;
-    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
-        i--;
-    return i;
-}
-
 static int set_truncated_message(dd_logs_encoder *enc, dd_field *msg, const value *original,
                                  size_t body_len)
 {
@@ -319,8 +310,8 @@ static int truncate_log(dd_logs_encoder *enc, buf *out, size_t start, long size,
                        "with no string message to truncate.", size, max);
     const value *original = msg->val;
     size_t n = original->len;
-    size_t body_len = floor_char_boundary(original->u.s, n,
-                                          n < enc->max_message_bytes ? n : enc->max_message_bytes);
+    size_t body_len = utf8_cut(original->u.s, n,
+                               n < enc->max_message_bytes ? n : enc->max_message_bytes);
     if (body_len < n && set_truncated_message(enc, msg, original, body_len) < 0)
         return sl_fail(err, "out of memory");
     if (ensure_truncated_tag(enc) < 0 || (size = rewrite_view(enc, out, start)) < 0)
@@ -334,7 +325,7 @@ static int truncate_log(dd_logs_encoder *enc, buf *out, size_t start, long size,
     if (size > max) {
         size_t marker = body_len == n ? strlen(TRUNCATION_MARKER) : 0;
         size_t excess = (size_t)(size - max) + marker;
-        body_len = floor_char_boundary(original->u.s, n, body_len > excess ? body_len - excess : 0);
+        body_len = utf8_cut(original->u.s, n, body_len > excess ? body_len - excess : 0);
         if (set_truncated_message(enc, msg, original, body_len) < 0 ||
             (size = rewrite_view(enc, out, start)) < 0)
             return sl_fail(err, "out of memory");
