@@ -84,11 +84,13 @@ def assert_delivered(rx, n=3):
 def assert_refused(s, rx, *words):
     """Nothing delivered; each of the 3 attempts (the first, retry_attempts:
     2) failed in TLS, was logged with curl's error and retried, then the
-    request was given up. (A client that rejects the server's name hangs up
-    after a handshake the server saw succeed, so only no request shows.)"""
+    request was given up, its events released as errored. (A client that
+    rejects the server's name hangs up after a handshake the server saw
+    succeed, so only no request shows.)"""
     err = s.stderr()
     assert rx.received() == []
-    assert "retrying" in err and "failed for good after 3 attempts" in err
+    assert "retrying" in err and "Request failed after 3 attempts" in err
+    assert "released as errored" in err
     assert any(w in err for w in words), err
 
 
