@@ -147,4 +147,4 @@ def test_client_certificate_required_by_the_server(start_sluice, pki):
     with HttpReceiver(ssl_context=server_context(pki, client_ca=True)) as rx:
         s = send(start_sluice, rx, tls_extra(ca_file=ca))
         assert rx.accepted() == []
-        assert "retrying" in s.stderr() and "failed for good" in s.stderr()
+        assert "retrying" in s.stderr() and "released as errored" in s.stderr()
