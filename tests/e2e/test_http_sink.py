@@ -723,3 +723,32 @@ def test_retries_run_out_and_the_checkpoint_stays_before_the_lines(start_sluice,
     wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to reach the end")
     assert s.terminate() == 0
+
+
+def test_a_400_is_rejected_and_the_checkpoint_passes_it(start_sluice, http_receiver,
+                                                         tmp_path):
+    """The receiver says the data itself is bad: reading it again would be
+    rejected again, so with acknowledgements the checkpoint passes it,
+    loudly."""
+    rx = http_receiver
+    rx.default = Reply(400, body="bad payload")
+    log = tmp_path / "in.log"
+    payload = lines(20)
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    source = f"""  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+"""
+    extra = ("    acknowledgements:\n      enabled: true\n"
+             "    batch:\n      timeout_secs: 0.1\n" + retry_extra("      retry_attempts: 1\n"))
+    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+    s = start_sluice(cfg)
+    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+             what="the checkpoint to pass the rejected lines")
+    assert len(rx.received()) == 1
+    assert s.terminate() == 0
+    assert "HTTP 400: bad payload" in s.stderr()
+    assert "released as errored" not in s.stderr()
