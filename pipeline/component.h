@@ -142,11 +142,13 @@ void sink_done(sink_ctx *ctx, batch *b, ack_status status);
  * path template that could not render): they are counted as discarded, not
  * sent. */
 void sink_done_partial(sink_ctx *ctx, batch *b, ack_status status, uint32_t dropped);
-/* Finishes b when `rejected` of its events failed for good and the others
- * were delivered (an HTTP sink's partial failures): the delivered ones are
- * counted as sent, the rejected ones as discarded, and b is released as
- * rejected when any was, so its source learns the worst status. */
-void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected);
+/* Finishes b when `rejected` of its events failed for good, `errored` of
+ * them were given up on for now (retries ran out) and the others were
+ * delivered (an HTTP sink's partial failures): the delivered ones are
+ * counted as sent, the failed ones as discarded, as sink_done counts them.
+ * b is released as errored when any was, so that no source passes it, else
+ * as rejected when any was. */
+void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected, uint32_t errored);
 const component_metrics *sink_metrics(const sink_ctx *ctx);
 const char *sink_id(const sink_ctx *ctx);
 

@@ -39,6 +39,12 @@
 #define SEGMENT_MAX_BYTES (128u * 1024 * 1024)
 /* How long a failed write or a full buffer waits before trying again. */
 #define RETRY_WAIT_MS 1000
+/* The reader's pause before it goes back to a record released as errored:
+ * none the first time after progress, then doubling from the first step up
+ * to the most, so a sink that fails every time (an endpoint that is down,
+ * a write that keeps failing) reads its records again at a calm pace. */
+#define REWIND_PAUSE_FIRST_MS 10
+#define REWIND_PAUSE_MAX_MS 1000
 /* Damaged regions logged one by one before the rest are logged at debug. */
 #define DAMAGE_LOG_LIMIT 20
 
@@ -196,19 +202,37 @@ static void advance_acked_locked(disk_buffer *db)
     pthread_cond_broadcast(&db->room);
 }
 
+static int64_t rewind_pause_ns(unsigned errored_in_row)
+{
+    if (errored_in_row == 0)
+        return 0;
+    int64_t ms = REWIND_PAUSE_FIRST_MS;
+    for (unsigned i = 1; i < errored_in_row && ms < REWIND_PAUSE_MAX_MS; i++)
+        ms *= 2;
+    return (ms < REWIND_PAUSE_MAX_MS ? ms : REWIND_PAUSE_MAX_MS) * 1000000;
+}
+
 /* The ack callback of every batch read. An errored record is not finished:
- * the reader goes back to it. */
+ * the reader goes back to it, after a pause that grows while nothing is
+ * finished. */
 static void record_acknowledged(void *ud, uint64_t token, ack_status status)
 {
     disk_buffer *db = ud;
     pthread_mutex_lock(&db->mu);
     if (ack_ring_holds(&db->records, token) && !ack_ring_finished(&db->records, token)) {
         if (status == ACK_ERRORED) {
-            if (!db->rewind_asked || token < db->rewind_token)
+            if (!db->rewind_asked) {
                 db->rewind_token = token;
+                db->rewind_at_ns = sl_now_mono_ns() + rewind_pause_ns(db->errored_in_row);
+            } else if (token < db->rewind_token) {
+                db->rewind_token = token;
+            }
             db->rewind_asked = true;
+            if (db->errored_in_row < UINT_MAX)
+                db->errored_in_row++;
             pthread_cond_broadcast(&db->readable);
         } else if (finish_record_locked(db, token, status)) {
+            db->errored_in_row = 0;
             advance_acked_locked(db);
         }
     }
@@ -667,6 +691,20 @@ void disk_buffer_writer_done(disk_buffer *db)
 
 /* ---- reading ---- */
 
+/* Waits (under mu) for the pause before a rewind, or until the read's
+ * deadline (has_deadline) when that comes first; false when the read timed
+ * out. */
+static bool wait_for_rewind_locked(disk_buffer *db, int64_t left_ns, bool has_deadline,
+                                   const struct timespec *until)
+{
+    struct timespec at = deadline_after_ms((left_ns + 999999) / 1000000);
+    bool deadline_first = has_deadline && (until->tv_sec < at.tv_sec ||
+                                           (until->tv_sec == at.tv_sec &&
+                                            until->tv_nsec < at.tv_nsec));
+    int rc = pthread_cond_timedwait(&db->readable, &db->mu, deadline_first ? until : &at);
+    return !(deadline_first && rc == ETIMEDOUT);
+}
+
 /* Goes back to the earliest record a sink released as errored. */
 static void apply_rewind_locked(disk_buffer *db)
 {
@@ -871,8 +909,18 @@ queue_result disk_buffer_read(disk_buffer *db, batch **out, int timeout_ms)
     for (;;) {
         if (db->closed)
             break;
-        if (db->rewind_asked)
+        if (db->rewind_asked) {
+            int64_t left_ns = db->rewind_at_ns - sl_now_mono_ns();
+            if (left_ns > 0) {
+                /* Nothing is handed out meanwhile: it would be sent again
+                 * after the rewind. */
+                if (timeout_ms == 0 || !wait_for_rewind_locked(db, left_ns, timeout_ms > 0,
+                                                               &until))
+                    goto timed_out;
+                continue;
+            }
             apply_rewind_locked(db);
+        }
         segment *s = reading_segment_locked(db);
         if (s && db->reader.offset < s->size) {
             uint64_t first_id = s->first_id, limit = s->size;

@@ -61,6 +61,10 @@ struct disk_buffer {
     uint64_t acked_id;
     uint64_t rewind_token;     /* the earliest record released as errored */
     bool rewind_asked;
+    int64_t rewind_at_ns;      /* when the reader may go back to it */
+    unsigned errored_in_row;   /* errored releases since a record was last
+                                  finished: the pause before going back
+                                  grows with them */
     bool ledger_dirty;
     bool writer_done;
     bool closed;

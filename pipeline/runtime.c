@@ -357,21 +357,22 @@ void sink_done_partial(sink_ctx *ctx, batch *b, ack_status status, uint32_t drop
     batch_release(b, status);
 }
 
-void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected)
+void sink_done_mixed(sink_ctx *ctx, batch *b, uint32_t rejected, uint32_t errored)
 {
-    if (rejected == 0) {
+    if (rejected == 0 && errored == 0) {
         sink_done(ctx, b, ACK_DELIVERED);
         return;
     }
     rt_node *n = ctx->node;
-    if (rejected > b->count)
-        rejected = b->count;
-    uint32_t sent = b->count - rejected;
-    metrics_add(n->metrics.discarded_error, rejected);
+    uint32_t failed = rejected + errored;
+    if (failed > b->count)
+        failed = b->count;
+    uint32_t sent = b->count - failed;
+    metrics_add(n->metrics.discarded_error, failed);
     metrics_add(n->metrics.sent_events, sent);
     metrics_add(n->metrics.sent_bytes, b->count ? b->json_bytes * sent / b->count : 0);
     component_metrics_error(&n->metrics, "delivery_failed", "sending", 1);
-    batch_release(b, ACK_REJECTED);
+    batch_release(b, errored ? ACK_ERRORED : ACK_REJECTED);
 }
 
 const component_metrics *sink_metrics(const sink_ctx *ctx) { return &ctx->node->metrics; }

@@ -143,7 +143,8 @@ typedef struct http_outcome {
 typedef struct in_batch {
     batch *b;            /* NULL once detached */
     uint32_t left;       /* events not finished yet */
-    uint32_t rejected;
+    uint32_t rejected;   /* finished as failed for good */
+    uint32_t errored;    /* finished as given up on for now (retries ran out) */
     uint32_t attached;   /* of those, the ones requests read from b itself
                             rather than from a copy of their own */
     uint64_t event_bytes;   /* each event's share of b's estimated JSON
@@ -279,10 +280,11 @@ struct http_sink {
 /* Logs at most one message per interval per kind. */
 void http_log_limited(http_sink *h, log_limiter *rl, slog_level level, const char *fmt,
                       ...) SL_PRINTF(4, 5);
-/* One event is finished (copied: a request carried it as a copy); the last
- * of its batch acknowledges the batch. */
-void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected);
-void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected);
+/* One event is finished with status (copied: a request carried it as a
+ * copy); the last of its batch acknowledges the batch, errored when any of
+ * its events was, else rejected when any was. */
+void http_finish_event(http_sink *h, in_batch *t, bool copied, ack_status status);
+void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, ack_status status);
 /* An event that cannot be sent at all: counted, logged, finished. */
 void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why);
 /* The event of *ref, from its batch, is now read from a copy elsewhere:
@@ -313,12 +315,16 @@ void http_queue_request(http_sink *h, request *r);
 void http_rebuild_request(http_sink *h, request *r);
 /* Takes back the requests the pool has compressed: each is queued, split
  * when over the codec's compressed limit, or (compression failed) tried
- * again later, or rejected when it was a retry. */
+ * again later, or given up on (errored) when it was a retry. */
 void http_take_compressed(http_sink *h);
 /* Puts r at the end of the pending list. */
 void http_pending_push(http_sink *h, request *r);
 /* Fails every event of r for good and frees it. */
 void http_reject_request(http_sink *h, request *r);
+/* Gives up on r for now (its retries ran out: not the data's fault) and
+ * frees it: its events are released as errored, so a disk buffer or a
+ * source with acknowledgements reads them again. */
+void http_give_up_request(http_sink *h, request *r);
 /* Sends r's events as two requests of half as many; a single event still
  * too large is rejected. */
 void http_split_request(http_sink *h, request *r, const char *why);

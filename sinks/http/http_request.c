@@ -140,7 +140,13 @@ void http_pending_push(http_sink *h, request *r)
 
 void http_reject_request(http_sink *h, request *r)
 {
-    http_finish_refs(h, r->refs, r->n, true);
+    http_finish_refs(h, r->refs, r->n, ACK_REJECTED);
+    http_request_free(r);
+}
+
+void http_give_up_request(http_sink *h, request *r)
+{
+    http_finish_refs(h, r->refs, r->n, ACK_ERRORED);
     http_request_free(r);
 }
 
@@ -229,7 +235,7 @@ static void queue_compressed(http_sink *h, request *r)
 {
     if (r->zfailed) {
         if (r->retrying) {
-            http_reject_request(h, r);
+            http_give_up_request(h, r);
             return;
         }
         http_log_limited(h, &h->retry_log, SLOG_ERROR, "Cannot compress a request: %s",
@@ -428,7 +434,7 @@ static void take_event(http_sink *h, in_batch *t, uint32_t index)
         sl_error err = {{0}};
         int rc = d->codec.prepare(d->codec.ud, e, &ref.note, &err);
         if (rc > 0) {
-            http_finish_event(h, t, false, false);   /* nothing to send: delivered */
+            http_finish_event(h, t, false, ACK_DELIVERED);   /* nothing to send */
             return;
         }
         if (rc < 0) {

@@ -100,6 +100,8 @@ static void update_gauges(http_sink *h)
  * sink released early (see in_batch): `failed` of its events not sent. */
 static void finish_detached(http_sink *h, in_batch *t, uint32_t failed, ack_status status)
 {
+    if (failed > t->count)
+        failed = t->count;
     const component_metrics *m = h->metrics;
     uint32_t sent = t->count - failed;
     if (m) {
@@ -147,10 +149,10 @@ void http_detach_ref(const ev_ref *ref)
         detach_input(t);
 }
 
-void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected)
+void http_finish_event(http_sink *h, in_batch *t, bool copied, ack_status status)
 {
-    if (rejected)
-        t->rejected++;
+    t->rejected += status == ACK_REJECTED;
+    t->errored += status == ACK_ERRORED;
     h->held_bytes -= t->event_bytes;
     if (!copied)
         t->attached--;
@@ -160,24 +162,25 @@ void http_finish_event(http_sink *h, in_batch *t, bool copied, bool rejected)
         return;
     }
     if (t->b)
-        sink_done_mixed(h->ctx, t->b, t->rejected);
+        sink_done_mixed(h->ctx, t->b, t->rejected, t->errored);
     else
-        finish_detached(h, t, t->rejected, t->rejected ? ACK_REJECTED : ACK_DELIVERED);
+        finish_detached(h, t, t->rejected + t->errored,
+                        t->errored ? ACK_ERRORED : t->rejected ? ACK_REJECTED : ACK_DELIVERED);
     free(t);
 }
 
-void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, bool rejected)
+void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, ack_status status)
 {
     h->events_held -= n < h->events_held ? n : h->events_held;
     for (size_t i = 0; i < n; i++)
-        http_finish_event(h, refs[i].t, refs[i].copied, rejected);
+        http_finish_event(h, refs[i].t, refs[i].copied, status);
 }
 
 void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why)
 {
     component_metrics_error(h->metrics, error_type, "processing", 1);
     http_log_limited(h, &h->reject_log, SLOG_ERROR, "Event dropped (%s): %s", error_type, why);
-    http_finish_event(h, ref->t, ref->copied, true);
+    http_finish_event(h, ref->t, ref->copied, ACK_REJECTED);
 }
 
 /* ---- sending ---- */
@@ -267,15 +270,19 @@ static int64_t backoff_ns(http_sink *h, unsigned attempt)
 }
 
 /* Counts a failed attempt and sets when r may go again; false when r has
- * no attempts left, and has been rejected. */
+ * no attempts left and was given up on. Running out of retries is not the
+ * data's fault: its events are released as errored, never passed as
+ * rejected, so that what can read them again (a disk buffer, a source with
+ * acknowledgements) does. */
 static bool plan_retry(http_sink *h, request *r, const char *why)
 {
     r->attempts++;
     if (h->retry_attempts && r->attempts > h->retry_attempts) {
         http_log_limited(h, &h->reject_log, SLOG_ERROR,
-                         "Request failed for good after %u attempts, %zu events dropped: %s",
-                         r->attempts, r->n, why);
-        http_reject_request(h, r);
+                         "Request failed after %u attempts (%s); its %zu events are released "
+                         "as errored: a disk buffer or a source with acknowledgements reads "
+                         "them again.", r->attempts, why, r->n);
+        http_give_up_request(h, r);
         return false;
     }
     int64_t delay = r->retry_after_ns >= 0 ? r->retry_after_ns : backoff_ns(h, r->attempts);
@@ -339,9 +346,13 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
                 continue;
             }
         }
-        bool failed = items[i] != HTTP_ITEM_DELIVERED;
-        http_finish_refs(h, &r->refs[i], 1, failed);
-        rejected += failed;
+        /* An item to retry gets here only when pooling it ran out of
+         * memory: not its fault, so errored. */
+        ack_status status = items[i] == HTTP_ITEM_DELIVERED ? ACK_DELIVERED
+                            : items[i] == HTTP_ITEM_RETRY   ? ACK_ERRORED
+                                                            : ACK_REJECTED;
+        http_finish_refs(h, &r->refs[i], 1, status);
+        rejected += status == ACK_REJECTED;
     }
     if (rejected) {
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
@@ -363,7 +374,7 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
         /* Its new body is compressed like a fresh request's; it then
          * waits out the backoff planned here. */
         if (http_encode_request(h, again) < 0)
-            http_reject_request(h, again);
+            http_give_up_request(h, again);
         else if (plan_retry(h, again, why))
             http_queue_request(h, again);
     } else {
@@ -404,7 +415,7 @@ static void handle_response(http_sink *h, request *r, long status)
     h->failures_in_row = v == HTTP_RETRY ? h->failures_in_row + 1 : 0;
     switch (v) {
     case HTTP_DELIVERED:
-        http_finish_refs(h, r->refs, r->n, false);
+        http_finish_refs(h, r->refs, r->n, ACK_DELIVERED);
         http_request_free(r);
         break;
     case HTTP_RETRY:

@@ -5,7 +5,9 @@ and delivering everything exactly once; max_size holding under `block`
 (back-pressure, nothing lost) and under `drop_newest` (counted); a corrupt
 record skipped, counted, and the rest delivered; the buffer metrics; and a
 SIGTERM with the receiver down that exits within seconds, leaving in the
-buffer what a restart then delivers."""
+buffer what a restart then delivers; requests whose retries run out read
+again from the buffer at a calm pace and delivered once the receiver is
+back."""
 import hashlib
 import pathlib
 import re
@@ -299,6 +301,31 @@ sinks:
     write_lines(log, 500, 500)
     time.sleep(1.5)   # past the checkpoint interval
     assert all(o == 0 for o in checkpoint_offsets(data_dir)), checkpoint_offsets(data_dir)
+    assert s.terminate() == 0
+
+
+def test_retries_that_run_out_are_read_again_from_the_buffer_at_a_calm_pace(
+        start_sluice, http_receiver, tmp_path):
+    """A request whose retry_attempts ran out is released as errored: the
+    disk buffer reads its record again (not dropped), pausing longer each
+    time while nothing gets through, and delivers it once the receiver
+    answers again, without a restart."""
+    rx = http_receiver
+    rx.default = Reply(503)
+    write_lines(tmp_path / "in.log", 0, 20)
+    port = free_port()
+    s = start_sluice(config(tmp_path, rx.url, port,
+                            retry=FAST_RETRIES + "      retry_attempts: 1\n"))
+    wait_for(lambda: "released as errored" in s.stderr(), what="the retries to run out")
+    first = len(rx.received())
+    time.sleep(4)
+    # Each round is two requests; rounds pause 10 ms doubling up to 1 s, so
+    # four seconds hold about a dozen rounds, not hundreds.
+    assert len(rx.received()) - first < 40, len(rx.received()) - first
+    assert len(rx.received()) - first >= 4
+    rx.default = Reply(200)
+    wait_for(lambda: sorted(delivered(rx)) == [line(i) for i in range(20)],
+             what="delivery once the receiver is back")
     assert s.terminate() == 0
 
 

@@ -177,13 +177,17 @@ def test_retry_after_connection_reset(start_sluice, http_receiver):
     assert "retrying" in s.stderr()
 
 
-def test_retry_attempts_limit_rejects(start_sluice, http_receiver):
+def test_retry_attempts_limit_releases_the_events_as_errored(start_sluice, http_receiver):
+    """Running out of retries is not the data's fault: the events are
+    released as errored (read again by what can), not dropped as rejected."""
     rx = http_receiver
     rx.default = Reply(503)
     extra = retry_extra("      retry_attempts: 2\n")
     s = run_with_input(start_sluice, config(rx.url, "ndjson", extra), lines(3))
     assert len(rx.received()) == 3
-    assert "failed for good after 3 attempts" in s.stderr()
+    assert "Request failed after 3 attempts (HTTP 503)" in s.stderr()
+    assert "released as errored" in s.stderr()
+    assert "dropped" not in s.stderr()
 
 
 # ---- permanent failures and splitting ----
@@ -682,3 +686,69 @@ def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_recei
     wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to reach the end")
     s.terminate()
+
+
+def test_retries_run_out_and_the_checkpoint_stays_before_the_lines(start_sluice,
+                                                                    http_receiver, tmp_path):
+    """A batch whose retries ran out is errored: with acknowledgements the
+    file checkpoint does not pass it, and the next start delivers it."""
+    rx = http_receiver
+    rx.default = Reply(503)
+    log = tmp_path / "in.log"
+    payload = lines(50)
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    source = f"""  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+"""
+    extra = ("    acknowledgements:\n      enabled: true\n"
+             "    batch:\n      timeout_secs: 0.1\n" + retry_extra("      retry_attempts: 1\n"))
+    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+    s = start_sluice(cfg)
+    wait_for(lambda: "released as errored" in s.stderr(), what="the retries to run out")
+    time.sleep(1.5)   # several checkpoint intervals
+    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir)), \
+        "checkpoint passed events whose retries ran out"
+    assert rx.accepted() == []
+    assert s.terminate() == 0
+    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir))
+
+    rx.default = Reply(200)
+    s = start_sluice(cfg)
+    wait_for(lambda: sorted(delivered_messages(rx, "ndjson")) ==
+             sorted(f"line {i}" for i in range(50)), what="delivery after the restart")
+    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+             what="the checkpoint to reach the end")
+    assert s.terminate() == 0
+
+
+def test_a_400_is_rejected_and_the_checkpoint_passes_it(start_sluice, http_receiver,
+                                                         tmp_path):
+    """The receiver says the data itself is bad: reading it again would be
+    rejected again, so with acknowledgements the checkpoint passes it,
+    loudly."""
+    rx = http_receiver
+    rx.default = Reply(400, body="bad payload")
+    log = tmp_path / "in.log"
+    payload = lines(20)
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    source = f"""  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+"""
+    extra = ("    acknowledgements:\n      enabled: true\n"
+             "    batch:\n      timeout_secs: 0.1\n" + retry_extra("      retry_attempts: 1\n"))
+    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+    s = start_sluice(cfg)
+    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+             what="the checkpoint to pass the rejected lines")
+    assert len(rx.received()) == 1
+    assert s.terminate() == 0
+    assert "HTTP 400: bad payload" in s.stderr()
+    assert "released as errored" not in s.stderr()

@@ -84,11 +84,13 @@ def assert_delivered(rx, n=3):
 def assert_refused(s, rx, *words):
     """Nothing delivered; each of the 3 attempts (the first, retry_attempts:
     2) failed in TLS, was logged with curl's error and retried, then the
-    request was given up. (A client that rejects the server's name hangs up
-    after a handshake the server saw succeed, so only no request shows.)"""
+    request was given up, its events released as errored. (A client that
+    rejects the server's name hangs up after a handshake the server saw
+    succeed, so only no request shows.)"""
     err = s.stderr()
     assert rx.received() == []
-    assert "retrying" in err and "failed for good after 3 attempts" in err
+    assert "retrying" in err and "Request failed after 3 attempts" in err
+    assert "released as errored" in err
     assert any(w in err for w in words), err
 
 
@@ -145,4 +147,4 @@ def test_client_certificate_required_by_the_server(start_sluice, pki):
     with HttpReceiver(ssl_context=server_context(pki, client_ca=True)) as rx:
         s = send(start_sluice, rx, tls_extra(ca_file=ca))
         assert rx.accepted() == []
-        assert "retrying" in s.stderr() and "failed for good" in s.stderr()
+        assert "retrying" in s.stderr() and "released as errored" in s.stderr()

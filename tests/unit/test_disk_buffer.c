@@ -380,6 +380,34 @@ static void errored_batch_is_read_again(void **state)
     disk_buffer_free(db);
 }
 
+static void a_record_errored_again_is_read_again_after_a_growing_pause(void **state)
+{
+    fixture *f = *state;
+    disk_buffer *db = open_buffer(f, 1 << 20, 0, false);
+    assert_int_equal(disk_buffer_write(db, make_batch(2, 0, 10, NULL)), QUEUE_OK);
+    batch *b;
+    assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+    /* The first time after progress: back at once. */
+    batch_release(b, ACK_ERRORED);
+    assert_int_equal(disk_buffer_read(db, &b, 0), QUEUE_OK);
+    /* Errored again, with nothing finished: a pause, which grows, so that a
+     * sink failing every time does not read the record at full speed. */
+    int64_t pause_ns[2];
+    for (int i = 0; i < 2; i++) {
+        batch_release(b, ACK_ERRORED);
+        int64_t t0 = sl_now_mono_ns();
+        assert_int_equal(disk_buffer_read(db, &b, 0), QUEUE_TIMEOUT);
+        assert_int_equal(disk_buffer_read(db, &b, 1000), QUEUE_OK);
+        pause_ns[i] = sl_now_mono_ns() - t0;
+        assert_int_equal(check_batch(b, 2, 10), 0);
+    }
+    assert_true(pause_ns[0] >= 9000000);
+    assert_true(pause_ns[1] >= 19000000);
+    batch_release(b, ACK_DELIVERED);
+    assert_int_equal(disk_buffer_events(db), 0);
+    disk_buffer_free(db);
+}
+
 typedef struct writer_run {
     disk_buffer *db;
     int batches;
@@ -815,6 +843,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(damaged_ledger_reads_from_the_oldest_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(errored_batch_is_read_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            a_record_errored_again_is_read_again_after_a_growing_pause, setup, teardown),
         cmocka_unit_test_setup_teardown(full_buffer_blocks_the_writer_until_acks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(batch_larger_than_max_size_goes_in_parts, setup,

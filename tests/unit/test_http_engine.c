@@ -2,8 +2,10 @@
  * runtime (a counting source into an engine sink) with a fake transport
  * that answers every request with a status the test scripts, without a
  * network: a failed request is retried and delivered once, a 413 splits the
- * request into halves, a 400 is rejected without a retry, an Elasticsearch
- * bulk response retries its 429 items and rejects its 400 items, and a
+ * request into halves, a 400 is rejected without a retry, a request whose
+ * request.retry_attempts run out is released as errored (not the data's
+ * fault: what can read it again does), an Elasticsearch bulk response
+ * retries its 429 items and rejects its 400 items, and a
  * concurrency limit's worth of failures in a row makes waiting retries take
  * slots (no more input is read) until a request succeeds. */
 #include <stdarg.h>
@@ -231,6 +233,7 @@ typedef struct engine_case {
     fake fake;
     uint64_t concurrency;
     uint64_t max_events;
+    uint64_t retry_attempts;   /* 0: no limit */
     http_verdict (*judge)(void *ud, const http_response *r, size_t n, uint8_t *items,
                           char *reason, size_t reason_cap);
 } engine_case;
@@ -254,6 +257,7 @@ static int engine_build(const void *options, const component_info *info, void **
         .concurrency = c->concurrency,
         .retry_initial_backoff_secs = 0.001,
         .retry_max_duration_secs = 0.004,
+        .retry_attempts = c->retry_attempts,
         .auth_strategy = -1,
     };
     static const char *const urls[] = {"http://fake.invalid/"};
@@ -415,6 +419,29 @@ static void a_400_is_rejected_without_a_retry(void **state)
     batch_status_is(&src, 0, ACK_REJECTED);
 }
 
+/* ---- retries that run out ---- */
+
+static answer unavailable(fake *f, const sent *s)
+{
+    (void)f;
+    (void)s;
+    return (answer){.status = 503};
+}
+
+static void retries_that_run_out_release_the_batch_as_errored(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 3, .per_batch = 3};
+    engine_case c = {.fake = {.rule = unavailable}, .concurrency = 2, .max_events = 10,
+                     .retry_attempts = 2};
+    run_pipeline(&src, &c);
+    /* The first send and two retries, then given up on: errored, so that a
+     * source with acknowledgements or a disk buffer reads it again. */
+    assert_int_equal(c.fake.nsent, 3);
+    assert_int_equal(c.fake.log[2].attempts, 2);
+    batch_status_is(&src, 0, ACK_ERRORED);
+}
+
 /* ---- Elasticsearch partial failures ---- */
 
 /* What the elasticsearch sink's judge does with a 2xx: the bulk response
@@ -490,6 +517,38 @@ static void a_bulk_response_retries_429_items_and_rejects_400_items(void **state
     batch_status_is(&src, 1, ACK_DELIVERED);
 }
 
+/* Events 0-3: 0 and 3 indexed, 1 throttled (429) every time, 2 rejected
+ * (400); the others indexed. */
+static answer bulk_429_forever_and_400(fake *f, const sent *s)
+{
+    if (strcmp(s->body, "[0,1,2,3]") == 0)
+        return bulk_429_and_400(f, s);
+    if (strcmp(s->body, "[1]") == 0)
+        return (answer){.status = 200,
+                        .body = "{\"took\":1,\"errors\":true,\"items\":["
+                                ES_ITEM(429, ES_ERROR) "]}"};
+    for (size_t i = 0; i < s->nevents; i++)
+        f->accepted[s->events[i]]++;
+    return (answer){.status = 200, .body = "{\"took\":1,\"errors\":false,\"items\":[]}"};
+}
+
+static void a_429_item_whose_retries_run_out_makes_its_batch_errored(void **state)
+{
+    (void)state;
+    counter_src src = {.total = 8, .per_batch = 4};
+    engine_case c = {.fake = {.rule = bulk_429_forever_and_400}, .concurrency = 2,
+                     .max_events = 4, .retry_attempts = 1, .judge = es_like_judge};
+    run_pipeline(&src, &c);
+    int retries = 0;
+    for (size_t i = 0; i < c.fake.nsent; i++)
+        retries += strcmp(c.fake.log[i].body, "[1]") == 0;
+    assert_int_equal(retries, 1);
+    /* Item 1 ran out of retries (errored) and item 2 was rejected: the
+     * batch is errored, which no source passes; the other was delivered. */
+    batch_status_is(&src, 0, ACK_ERRORED);
+    batch_status_is(&src, 1, ACK_DELIVERED);
+}
+
 /* ---- the endpoint that seems down ---- */
 
 #define DOWN_EVENTS 20
@@ -559,7 +618,9 @@ int main(void)
         cmocka_unit_test(a_transport_error_is_retried),
         cmocka_unit_test(a_413_splits_the_request_into_halves),
         cmocka_unit_test(a_400_is_rejected_without_a_retry),
+        cmocka_unit_test(retries_that_run_out_release_the_batch_as_errored),
         cmocka_unit_test(a_bulk_response_retries_429_items_and_rejects_400_items),
+        cmocka_unit_test(a_429_item_whose_retries_run_out_makes_its_batch_errored),
         cmocka_unit_test(failures_in_a_row_hold_input_until_a_request_succeeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
