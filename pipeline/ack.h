@@ -4,8 +4,9 @@
  * batch (each sink it fans out to, each copy a transform makes) holds one
  * reference; releasing a reference reports a status, and when the last
  * reference goes the source's callback gets the worst status reported
- * (rejected > errored > delivered). Events a transform drops on purpose are
- * released as delivered.
+ * (errored > rejected > delivered: a batch some sink could not deliver for
+ * now is read again, even if another sink refused it for good). Events a
+ * transform drops on purpose are released as delivered.
  *
  * An ack tracker turns out-of-order completions into the contiguous prefix a
  * source may make durable (a file checkpoint, a Kafka offset). Both are
@@ -21,8 +22,8 @@
 
 typedef enum ack_status {
     ACK_DELIVERED = 0,
-    ACK_ERRORED = 1,    /* failed, might succeed if sent again */
-    ACK_REJECTED = 2,   /* failed for good */
+    ACK_REJECTED = 1,   /* failed for good */
+    ACK_ERRORED = 2,    /* failed, might succeed if sent again */
 } ack_status;
 
 typedef struct ack_group ack_group;
