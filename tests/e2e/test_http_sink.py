@@ -657,12 +657,13 @@ def read_checkpoint_offsets(data_dir):
     return offsets
 
 
-def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_receiver,
-                                                        tmp_path):
-    rx = http_receiver
-    rx.default = Reply(503)
+def acked_file_pipeline(tmp_path, url, nlines, more_retry=""):
+    """A file source with nlines lines into the http sink with its own
+    acknowledgements on: (config, the file's bytes, the data_dir). The
+    sink's own switch is enough: the source learns that a sink downstream
+    wants acknowledgements."""
     log = tmp_path / "in.log"
-    payload = lines(100)
+    payload = lines(nlines)
     log.write_bytes(payload)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -672,10 +673,16 @@ def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_recei
     read_from: beginning
 """
     extra = ("    acknowledgements:\n      enabled: true\n"
-             "    batch:\n      timeout_secs: 0.1\n" + retry_extra())
-    # The sink's own switch is enough: the source learns that a sink
-    # downstream wants acknowledgements.
-    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+             "    batch:\n      timeout_secs: 0.1\n" + retry_extra(more_retry))
+    cfg = f'data_dir: "{data_dir}"\n' + config(url, "ndjson", extra, source=source)
+    return cfg, payload, data_dir
+
+
+def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_receiver,
+                                                        tmp_path):
+    rx = http_receiver
+    rx.default = Reply(503)
+    cfg, payload, data_dir = acked_file_pipeline(tmp_path, rx.url, 100)
     s = start_sluice(cfg)
     wait_for(lambda: len(rx.received()) >= 3, what="failing requests")
     time.sleep(1.5)   # several checkpoint intervals
@@ -694,19 +701,7 @@ def test_retries_run_out_and_the_checkpoint_stays_before_the_lines(start_sluice,
     file checkpoint does not pass it, and the next start delivers it."""
     rx = http_receiver
     rx.default = Reply(503)
-    log = tmp_path / "in.log"
-    payload = lines(50)
-    log.write_bytes(payload)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    source = f"""  in:
-    type: file
-    include: ["{log}"]
-    read_from: beginning
-"""
-    extra = ("    acknowledgements:\n      enabled: true\n"
-             "    batch:\n      timeout_secs: 0.1\n" + retry_extra("      retry_attempts: 1\n"))
-    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+    cfg, payload, data_dir = acked_file_pipeline(tmp_path, rx.url, 50, "      retry_attempts: 1\n")
     s = start_sluice(cfg)
     wait_for(lambda: "released as errored" in s.stderr(), what="the retries to run out")
     time.sleep(1.5)   # several checkpoint intervals
@@ -732,19 +727,7 @@ def test_a_400_is_rejected_and_the_checkpoint_passes_it(start_sluice, http_recei
     loudly."""
     rx = http_receiver
     rx.default = Reply(400, body="bad payload")
-    log = tmp_path / "in.log"
-    payload = lines(20)
-    log.write_bytes(payload)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    source = f"""  in:
-    type: file
-    include: ["{log}"]
-    read_from: beginning
-"""
-    extra = ("    acknowledgements:\n      enabled: true\n"
-             "    batch:\n      timeout_secs: 0.1\n" + retry_extra("      retry_attempts: 1\n"))
-    cfg = f'data_dir: "{data_dir}"\n' + config(rx.url, "ndjson", extra, source=source)
+    cfg, payload, data_dir = acked_file_pipeline(tmp_path, rx.url, 20, "      retry_attempts: 1\n")
     s = start_sluice(cfg)
     wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to pass the rejected lines")
