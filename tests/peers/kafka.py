@@ -352,15 +352,19 @@ def kcat_consume(bootstrap, topic, count=None, timeout=10):
     return records
 
 
-def consume_plain(bootstrap, topic, count, group=None, timeout=60):
+def consume_plain(bootstrap, topic, count, group=None, timeout=60, check_seq=False):
     """Runs kafka_consume_plain (a bare librdkafka consumer loop) until it
     read count messages: returns its {"messages", "bytes", "seconds",
-    "rate"}, the seconds from the first message to the last."""
+    "rate"}, the seconds from the first message to the last. check_seq adds
+    "distinct", "duplicates" and "unexpected": the payloads' leading
+    sequence numbers (each of 0..count-1 once when distinct == count)."""
     argv = [peer_binary("kafka_consume_plain", "SLUICE_KAFKA_CONSUME_PLAIN"),
             "--bootstrap", bootstrap, "--topic", topic, "--count", str(count),
             "--timeout-secs", str(timeout)]
     if group:
         argv += ["--group", group]
+    if check_seq:
+        argv.append("--check-seq")
     out = subprocess.run(argv, check=True, timeout=timeout + 15,
                          stdout=subprocess.PIPE).stdout
     return json.loads(out)

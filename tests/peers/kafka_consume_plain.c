@@ -4,13 +4,19 @@
  * its rate is measured against this one on the same cluster and topic.
  *
  *   kafka_consume_plain --bootstrap HOST:PORT --topic T --count N
- *                       [--group G] [--timeout-secs S]
+ *                       [--group G] [--timeout-secs S] [--check-seq]
  *
  * Reads until it has seen N messages and prints one JSON line
  * {"messages":N,"bytes":B,"seconds":S,"rate":R}, where seconds run from the
  * first message to the N-th (the group join before it is not the consumer's
  * speed) and rate is messages per second. Exits 1 with a message on stderr
- * when N messages did not arrive within the timeout (default 60 s). */
+ * when N messages did not arrive within the timeout (default 60 s).
+ *
+ * With --check-seq it also checks what a benchmark wrote: every payload must
+ * start with a decimal sequence number below N (the preload's and the
+ * file_kafka input's lines do), and the line gains "distinct", "duplicates"
+ * and "unexpected" (no number, or one out of range). N messages with N
+ * distinct numbers means each of 0..N-1 arrived exactly once. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +34,7 @@ typedef struct plain_args {
     char group[128];
     long long count;
     long long timeout_secs;
+    int check_seq;
 } plain_args;
 
 typedef struct plain_tally {
@@ -35,6 +42,10 @@ typedef struct plain_tally {
     long long bytes;
     int64_t first_ns;
     int64_t last_ns;
+    unsigned char *seen; /* --check-seq: one byte per sequence number */
+    long long distinct;
+    long long duplicates;
+    long long unexpected;
 } plain_tally;
 
 static int plain_parse_count(const char *s, long long *out) {
@@ -51,6 +62,10 @@ static int plain_parse_args(plain_args *a, int argc, char **argv, sl_error *err)
     snprintf(a->group, sizeof a->group, "kafka-consume-plain-%ld", (long)getpid());
     a->timeout_secs = 60;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check-seq")) {
+            a->check_seq = 1;
+            continue;
+        }
         const char *name = argv[i], *val = i + 1 < argc ? argv[++i] : NULL;
         if (!val)
             return sl_fail(err, "%s wants a value", name);
@@ -67,7 +82,7 @@ static int plain_parse_args(plain_args *a, int argc, char **argv, sl_error *err)
     }
     if (!a->bootstrap || !a->topic || !a->count)
         return sl_fail(err, "usage: kafka_consume_plain --bootstrap HOST:PORT --topic T "
-                            "--count N [--group G] [--timeout-secs S]");
+                            "--count N [--group G] [--timeout-secs S] [--check-seq]");
     return 0;
 }
 
@@ -106,6 +121,23 @@ static rd_kafka_t *plain_consumer(const plain_args *a, sl_error *err) {
     return rk;
 }
 
+/* Counts the payload's leading sequence number as seen, a duplicate, or
+ * unexpected. */
+static void plain_check_seq(plain_tally *t, long long count, const char *payload, size_t len) {
+    long long v = 0;
+    size_t i = 0;
+    for (; i < len && i < 19 && payload[i] >= '0' && payload[i] <= '9'; i++)
+        v = v * 10 + (payload[i] - '0');
+    if (!i || v >= count)
+        t->unexpected++;
+    else if (t->seen[v])
+        t->duplicates++;
+    else {
+        t->seen[v] = 1;
+        t->distinct++;
+    }
+}
+
 static int plain_consume(rd_kafka_t *rk, const plain_args *a, plain_tally *t, sl_error *err) {
     int64_t deadline = sl_now_mono_ns() + a->timeout_secs * NS_PER_SEC;
     while (t->messages < a->count) {
@@ -123,6 +155,8 @@ static int plain_consume(rd_kafka_t *rk, const plain_args *a, plain_tally *t, sl
                 t->first_ns = t->last_ns;
             t->messages++;
             t->bytes += (long long)msg->len;
+            if (t->seen)
+                plain_check_seq(t, a->count, msg->payload, msg->len);
         }
         rd_kafka_message_destroy(msg);
     }
@@ -135,6 +169,8 @@ int main(int argc, char **argv) {
     sl_error err = {{0}};
     rd_kafka_t *rk = NULL;
     int rc = plain_parse_args(&a, argc, argv, &err);
+    if (!rc && a.check_seq && !(t.seen = calloc((size_t)a.count, 1)))
+        rc = sl_fail(&err, "out of memory for %lld sequence numbers", a.count);
     if (!rc && !(rk = plain_consumer(&a, &err)))
         rc = -1;
     if (!rc)
@@ -143,12 +179,17 @@ int main(int argc, char **argv) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
     }
+    free(t.seen);
     if (rc) {
         fprintf(stderr, "kafka_consume_plain: %s\n", err.msg);
         return 1;
     }
     double secs = (double)(t.last_ns - t.first_ns) / NS_PER_SEC;
-    printf("{\"messages\":%lld,\"bytes\":%lld,\"seconds\":%.3f,\"rate\":%.0f}\n", t.messages,
+    printf("{\"messages\":%lld,\"bytes\":%lld,\"seconds\":%.3f,\"rate\":%.0f", t.messages,
            t.bytes, secs, secs > 0 ? (double)t.messages / secs : 0.0);
+    if (a.check_seq)
+        printf(",\"distinct\":%lld,\"duplicates\":%lld,\"unexpected\":%lld", t.distinct,
+               t.duplicates, t.unexpected);
+    printf("}\n");
     return 0;
 }

@@ -234,8 +234,15 @@ def test_consume_plain_counts_a_preload():
         assert result["messages"] == 40000
         assert result["bytes"] == 40000 * 200
         assert result["rate"] > 0
+        checked = kafkapeer.consume_plain(mock.bootstrap, "t", 40000, timeout=20,
+                                          check_seq=True)
+        assert (checked["distinct"], checked["duplicates"], checked["unexpected"]) == \
+            (40000, 0, 0)
+        kafkapeer.produce(mock.bootstrap, "t", [b"7 again", b"no number"])
+        bad = kafkapeer.consume_plain(mock.bootstrap, "t", 40002, timeout=20, check_seq=True)
+        assert (bad["distinct"], bad["duplicates"], bad["unexpected"]) == (40000, 1, 1)
         argv = [kafkapeer.peer_binary("kafka_consume_plain", "SLUICE_KAFKA_CONSUME_PLAIN"),
-                "--bootstrap", mock.bootstrap, "--topic", "t", "--count", "40001",
+                "--bootstrap", mock.bootstrap, "--topic", "t", "--count", "40003",
                 "--timeout-secs", "1"]
         late = subprocess.run(argv, capture_output=True, timeout=15)
         assert late.returncode == 1 and b"timeout" in late.stderr and not late.stdout
