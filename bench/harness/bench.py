@@ -1,6 +1,6 @@
 """The Bench: runs one scenario's processes, measures them, and summarises
 the runs. The scenario kinds that need more than "run to completion" live
-in mixins beside it (tailing, receiver_runs, rotation)."""
+in mixins beside it (tailing, receiver_runs, rotation, kafka_runs)."""
 import os
 import pathlib
 import shutil
@@ -12,13 +12,14 @@ import time
 
 from harness.common import SCENARIO_DIR, rel
 from harness.inputs import INPUT_KINDS
+from harness.kafka_runs import KafkaRuns
 from harness.process import Process, Run, check_exit, fail, tree_cpu_seconds
 from harness.receiver_runs import ReceiverRuns
 from harness.rotation import RotationRuns
 from harness.tailing import TailingRuns
 
 
-class Bench(TailingRuns, ReceiverRuns, RotationRuns):
+class Bench(TailingRuns, ReceiverRuns, RotationRuns, KafkaRuns):
     """Runs one scenario: holds the arguments, the input and the results."""
 
     def __init__(self, args):

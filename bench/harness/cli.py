@@ -39,10 +39,12 @@ def parse_args(argv):
                    help="tailing scenarios: interval of the /metrics polls (default 20)")
     p.add_argument("--partial-percent", type=float, default=5.0,
                    help="k8s scenarios: percent of lines split into P+F chunks (default 5)")
-    p.add_argument("--duration", type=float, default=60.0,
-                   help="k8s_rotation, file_rotation: seconds the writer writes (default 60)")
-    p.add_argument("--rate", type=int, default=50_000,
-                   help="k8s_rotation, file_rotation: lines per second written (default 50000)")
+    p.add_argument("--duration", type=float,
+                   help="k8s_rotation, file_rotation, kafka_rebalance: seconds the writer "
+                   "writes (default 60; kafka_rebalance 30)")
+    p.add_argument("--rate", type=int,
+                   help="k8s_rotation, file_rotation, kafka_rebalance: lines (messages) per "
+                   "second written (default 50000; kafka_rebalance 10000)")
     p.add_argument("--rotate-mib", type=float, default=10.0,
                    help="k8s_rotation, file_rotation: 0.log is rotated once this big (default 10)")
     p.add_argument("--fail-percent", type=float, default=10.0,
@@ -58,12 +60,11 @@ def parse_args(argv):
                    help="k8s_rotation, file_rotation: rotated files kept, as kubelet's "
                    "containerLogMaxFiles - 1 (default 2)")
     args = p.parse_args(argv)
-    defaults = SCENARIOS[args.scenario][2]
-    if args.events is None:
-        args.events = defaults["events"]
-    if args.runs is None:
-        args.runs = defaults["runs"]
-    if args.scenario in ("k8s_rotation", "file_rotation"):
+    defaults = {"duration": 60.0, "rate": 50_000, **SCENARIOS[args.scenario][2]}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.scenario in ("k8s_rotation", "file_rotation", "kafka_rebalance"):
         args.events = 0       # what the writer writes: known once it has
         if args.duration <= 0 or args.rate < 1 or args.rotate_mib <= 0 or args.keep_rotated < 1:
             p.error("--duration, --rate, --rotate-mib and --keep-rotated must be positive")

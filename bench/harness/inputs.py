@@ -171,4 +171,31 @@ def ensure_split_input(events, line_bytes, nfiles):
     return path, files
 
 
-INPUT_KINDS = {"seq": ensure_input, "apache": ensure_apache_input, "k8s_json": ensure_k8s_input}
+def ensure_kafka_input(events, line_bytes):
+    """Lines shaped like tests/peers/kafka_mock's preload payloads: the
+    sequence number first (kafka_consume_plain --check-seq reads it back),
+    then a log line whose only other changing part is its timestamp, padded
+    to line_bytes. They compress about as well as the preload's, so a mock
+    partition (5 MiB of compressed batches) holds a few hundred thousand of
+    them with lz4; the `seq=` lines' random text would hold a tenth."""
+    path = input_path(events, line_bytes, "kafka")
+    if path.exists() and path.stat().st_size == events * line_bytes:
+        return path
+    pad = b"abcdefghijklmnopqrstuvwxyz" * (line_bytes // 26 + 2)
+
+    def make(start, n, rng):
+        parts = []
+        for i in range(start, start + n):
+            head = (b'%d level=info ts=2024-05-01T12:%02d:%02d.%03dZ msg="request served" '
+                    b'method=GET path=/api/v1/items status=200 region=eu-west-1 ' %
+                    (i, i // 60000 % 60, i // 1000 % 60, i % 1000))
+            fill = line_bytes - 1 - len(head)
+            if fill < 0:
+                sys.exit(f"--line-bytes must be at least {len(head) + 1} for Kafka lines")
+            parts.append(head + pad[len(head):len(head) + fill] + b"\n")
+        return parts
+    return write_cached(path, make, events)
+
+
+INPUT_KINDS = {"seq": ensure_input, "apache": ensure_apache_input, "k8s_json": ensure_k8s_input,
+               "kafka": ensure_kafka_input}

@@ -42,6 +42,12 @@ def print_table(name, args, results):
     if "receiver" in results[0]:
         print_receiver_table(name, args, results, threads)
         return
+    if "rebalance" in results[0]:
+        print_rebalance_table(name, args, results[0])
+        return
+    if "kafka" in results[0]:
+        print_kafka_table(name, args, results, threads)
+        return
     if "lost" in results[0]:
         r = results[0]
         print(f"scenario: {name} (writer {args.rate:,} lines/s of {args.line_bytes} bytes "
@@ -113,6 +119,66 @@ def print_receiver_table(name, args, results, threads):
     print("verdict: " + ("FAILED" if any(r["failed"] for r in results) else
                          f"every event delivered exactly once in every run (lost {lost}, "
                          f"duplicated {dup})"))
+
+
+def print_kafka_table(name, args, results, threads):
+    k = results[0]["kafka"]
+    print(f"scenario: {name} ({args.events:,} messages of {args.line_bytes} bytes, "
+          f"{k['partitions']} partitions, {k['codec']}; median of {args.runs}{threads})")
+    if k.get("note"):
+        print(f"note: {k['note']}")
+    if k.get("preload_s"):
+        print(f"preload: {args.events / k['preload_s']:,.0f} messages/s into the mock")
+    print("events/s: from the first event to the N-th (sluice: the /metrics polls every "
+          f"{args.poll_ms:g} ms that saw the first and the last; plain: its own clock); "
+          "CPU s: the whole process; cores: CPU per second of that window")
+    header = (f"{'program':<8} {'events/s':>11} {'MB/s':>7} {'CPU s':>7} {'cores':>6} "
+              f"{'mock cores':>10} {'peak RSS MB':>12}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        cores = f"{r['window_cores']:.2f}" if "window_cores" in r else "-"
+        print(f"{r['program']:<8} {r['events_per_s']:>11,.0f} {r['mb_per_s']:>7.1f} "
+              f"{r['cpu_s']:>7.2f} {cores:>6} {r['mock_cores']:>10.2f} "
+              f"{r['peak_rss_mb']:>12.1f}")
+    for r in results:
+        print(f"{r['program']} runs, events/s: " +
+              ", ".join(f"{v:,}" for v in r["events_per_s_all"]) +
+              f"; peak RSS max {r['peak_rss_mb_max']:.1f} MB")
+    s = results[0]
+    if len(results) > 1:
+        p = results[1]
+        print(f"sluice / plain consumer: events/s x{s['events_per_s'] / p['events_per_s']:.2f} "
+              f"(target >= 0.7), CPU x{s['cpu_s'] / p['cpu_s']:.2f}, "
+              f"RSS x{s['peak_rss_mb'] / p['peak_rss_mb']:.2f}")
+        bound = 64 + 64
+        print(f"sluice peak RSS, largest run: {s['peak_rss_mb_max']:.1f} MB against 64 MB + the "
+              f"64 MiB prefetch budget = {bound} MB: "
+              + ("within" if s["peak_rss_mb_max"] <= bound else "ABOVE"))
+        print(f"absolute: {s['events_per_s']:,.0f} events/s against the 1,000,000/s aim "
+              f"(x{s['events_per_s'] / 1e6:.2f})")
+    elif s.get("verified"):
+        print(f"target >= 500,000 messages/s: x{s['events_per_s'] / 5e5:.2f}; every message "
+              "verified (end offsets, nothing deleted, each sequence number read back once)")
+
+
+def print_rebalance_table(name, args, r):
+    print(f"scenario: {name} (writer {args.rate:,} messages/s of {args.line_bytes} bytes for "
+          f"{args.duration:g} s into 4 partitions; sluice B joins at {args.duration / 3:g} s, "
+          f"A gets SIGTERM at {2 * args.duration / 3:g} s; {args.runs} run(s))")
+    print(f"messages       {r['messages']:,.0f} at {r['write_rate']:,.0f}/s")
+    print(f"lost           {r['lost']}")
+    print(f"duplicated     {r['duplicated']} (per run: {r['duplicated_all']})")
+    fmt = lambda d: ", ".join(f"p{p} {v:.2f}" for p, v in sorted(d.items())) or "-"
+    for k, (join, base, leave, a_exit) in enumerate(zip(
+            r["join_pause_s"], r["baseline_gap_s"], r["leave_resume_s"], r["a_exit_s"])):
+        print(f"run {k + 1}: longest pause per partition after B joined (s): {fmt(join)}; "
+              f"before it: {fmt(base)}")
+        exit_s = "no exit" if a_exit is None else f"{a_exit:.2f} s"
+        print(f"run {k + 1}: A's partitions at B, seconds after A's SIGTERM: {fmt(leave)}; "
+              f"A exited in {exit_s}")
+    print("verdict        " + ("FAILED" if r["failed"] else
+                               "every message delivered (duplicates counted above)"))
 
 
 def save_results(name, args, results):
