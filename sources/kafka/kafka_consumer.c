@@ -523,8 +523,8 @@ static void store_offsets(kafka_consumer *kc, rd_kafka_topic_partition_list_t *l
 static int take_actions(kafka_consumer *kc)
 {
     size_t n;
-    const kafka_action *a = kafka_offsets_actions(kc->offsets, sl_now_mono_ns(), &n);
-    if (!a)
+    const kafka_action *a;
+    if (kafka_offsets_actions(kc->offsets, sl_now_mono_ns(), &a, &n) < 0)
         return -1;
     rd_kafka_topic_partition_list_t *store = rd_kafka_topic_partition_list_new(8);
     if (!store)

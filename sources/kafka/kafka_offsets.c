@@ -286,7 +286,8 @@ static int error_actions(kafka_offsets *ko, kafka_partition *p, int64_t now_ns)
     return 0;
 }
 
-const kafka_action *kafka_offsets_actions(kafka_offsets *ko, int64_t now_ns, size_t *n)
+int kafka_offsets_actions(kafka_offsets *ko, int64_t now_ns, const kafka_action **out,
+                          size_t *n)
 {
     int rc = 0;
     pthread_mutex_lock(&ko->lock);
@@ -301,8 +302,9 @@ const kafka_action *kafka_offsets_actions(kafka_offsets *ko, int64_t now_ns, siz
             rc = error_actions(ko, p, now_ns);
     }
     pthread_mutex_unlock(&ko->lock);
+    *out = ko->actions;
     *n = ko->nactions;
-    return rc < 0 ? NULL : ko->actions;
+    return rc;
 }
 
 static uint64_t open_count(kafka_partition *const *parts, size_t n)

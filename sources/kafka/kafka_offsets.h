@@ -115,10 +115,10 @@ int kafka_offsets_seal(kafka_offsets *ko, kafka_batch_rec *rec);
 /* rec's batch finished with status (any thread). rec stays the caller's. */
 void kafka_offsets_complete(kafka_offsets *ko, const kafka_batch_rec *rec, ack_status status);
 
-/* What the poller has to do now: stores, pauses and rewinds. The array
- * belongs to ko and is valid until the next call; *n gets its length.
- * NULL out of memory. */
-const kafka_action *kafka_offsets_actions(kafka_offsets *ko, int64_t now_ns, size_t *n);
+/* What the poller has to do now: stores, pauses and rewinds, in *out
+ * (ko's array, valid until the next call) and *n. -1 out of memory. */
+int kafka_offsets_actions(kafka_offsets *ko, int64_t now_ns, const kafka_action **out,
+                          size_t *n);
 /* Waits until none of the n partitions has a segment in flight or until
  * deadline_ns (monotonic); returns how many segments are still in flight. */
 uint64_t kafka_offsets_wait_idle(kafka_offsets *ko, kafka_partition *const *parts, size_t n,
