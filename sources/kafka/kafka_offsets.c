@@ -197,8 +197,10 @@ int kafka_offsets_seal(kafka_offsets *ko, kafka_batch_rec *rec)
         }
         s->sealed = true;
         p->open++;
+        /* Where the partition started: where it is read again from, and
+         * nothing to store yet. */
         if (p->acked_next < 0)
-            p->acked_next = s->first;
+            p->acked_next = p->stored = s->first;
     }
     pthread_mutex_unlock(&ko->lock);
     return rc;
