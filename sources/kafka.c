@@ -144,6 +144,7 @@ const component_desc source_kafka_desc = {
     .type = "kafka",
     .kind = COMPONENT_SOURCE,
     .acknowledges = true,
+    .position_without_acks = "its offsets are stored as events leave the source",
     .summary = "Records of Kafka topics, read by a consumer group.",
     .options = kafka_option_table,
     .options_size = sizeof(kafka_source_options),

@@ -189,3 +189,4 @@ def test_validate_refuses_a_long_drain_and_a_misspelled_librdkafka_option(tmp_pa
     assert "librdkafka_options.fetch.wiat.max.ms" in r.stdout
     r = validate("drain_timeout_ms: 6000")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "offsets are stored as events leave the source" in r.stdout
