@@ -84,7 +84,7 @@ struct kafka_consumer {
     kafka_partition *last_p;
     kafka_partition **scratch;
     size_t scratch_cap;
-    metrics_series *tombstones, *drain_unacked;
+    metrics_series *tombstones, *drain_unacked, *pauses;
     log_limiter bad_log, read_log;
 };
 
@@ -558,6 +558,7 @@ static void apply_back_pressure(kafka_consumer *kc)
         size_t n = select_partitions(kc, any_partition);
         pause_or_resume(kc, kc->scratch, n, true);
         kc->paused = true;
+        metrics_add(kc->pauses, 1);
     } else if (kc->paused && waiting == 0) {
         size_t n = select_partitions(kc, accepting);
         pause_or_resume(kc, kc->scratch, n, false);
@@ -700,6 +701,9 @@ static int start(kafka_consumer *kc, source_ctx *ctx, sl_error *err)
     kc->drain_unacked = component_metrics_extra(
         kc->metrics, "kafka_drain_unacknowledged_messages_total", METRICS_COUNTER,
         "Records still unacknowledged when a drain timed out (read again by the next owner).");
+    kc->pauses = component_metrics_extra(
+        kc->metrics, "kafka_backpressure_pauses_total", METRICS_COUNTER,
+        "Times the partitions were paused because the pipeline was full.");
     if (kafka_client_init(&kc->client, kc->metrics, kc->o->topic_lag_metric, err) < 0)
         return -1;
     batch *probe = source_batch_new(ctx, NULL);

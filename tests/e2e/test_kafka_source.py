@@ -190,3 +190,29 @@ def test_validate_refuses_a_long_drain_and_a_misspelled_librdkafka_option(tmp_pa
     r = validate("drain_timeout_ms: 6000")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "offsets are stored as events leave the source" in r.stdout
+
+
+def test_back_pressure_pauses_without_losing_records_and_bounds_prefetch(start_sluice):
+    """A slow sink fills the pipeline: the source pauses its partitions
+    (librdkafka drops what it had fetched ahead of them and fetches again
+    from the position the source read to when resumed) and every record
+    still arrives, none skipped."""
+    port = free_port()
+    budget = 4 * 1024 * 1024
+    with KafkaMock(topics={TOPIC: 4}) as mock, HttpReceiver() as rx:
+        count, _ = mock.preload(TOPIC, 20000, 200)
+        assert count == 20000
+        rx.delay = 0.03
+        src = kafka_source(mock.bootstrap, f"fetch_memory_bytes: {budget}\n")
+        s = start_sluice(pipeline(src, http_sink(rx.url).replace("max_events: 20",
+                                                                 "max_events: 200"),
+                                  api_port=port))
+        s.wait_healthy(port)
+        wait_for(lambda: len({m.split()[0] for m in delivered(rx)}) >= 20000, timeout=60,
+                 what="every preloaded record")
+        seqs = [m.split()[0] for m in delivered(rx)]
+        assert len(set(seqs)) == 20000
+        assert metric_value(port, "kafka_backpressure_pauses_total", component_id="k") >= 1
+        wait_for(lambda: offsets_reach_end(mock.bootstrap), timeout=10, what="offsets at the end")
+        print(f"duplicates after pauses: {len(seqs) - 20000}")
+        assert s.terminate(30) == 0, s.stderr()
