@@ -51,6 +51,10 @@ typedef struct component_desc {
     bool internal;                  /* hidden from `sluice list` (test helpers) */
     bool acknowledges;              /* sources: hold their position (a checkpoint)
                                        until deliveries are acknowledged */
+    /* Sources that acknowledge: what becomes of their position when no sink
+     * they feed wants acknowledgements ("offsets are stored as events leave
+     * the source"), for validate's warning. May be NULL. */
+    const char *position_without_acks;
     bool no_default_output;         /* transforms: only the named outputs can be
                                        read (route): `inputs: [id]` is refused */
 

@@ -9,6 +9,7 @@ extern const component_desc source_demo_logs_desc;
 extern const component_desc source_internal_metrics_desc;
 extern const component_desc source_file_desc;
 extern const component_desc source_kubernetes_logs_desc;
+extern const component_desc source_kafka_desc;
 extern const component_desc transform_noop_desc;
 extern const component_desc transform_remap_desc;
 extern const component_desc transform_filter_desc;
@@ -31,6 +32,7 @@ static const component_desc *const all_types[] = {
     &source_internal_metrics_desc,
     &source_file_desc,
     &source_kubernetes_logs_desc,
+    &source_kafka_desc,
     &transform_noop_desc,
     &transform_remap_desc,
     &transform_filter_desc,

@@ -434,7 +434,8 @@ static void warn_unconsumed(topology *t, diag_list *diags)
 
 /* Vector warns too: a source that can't go back (stdin, a generator)
  * gains nothing from acknowledgements, and the operator should know the
- * guarantee doesn't cover it. */
+ * guarantee doesn't cover it. A source that could go back but feeds no
+ * sink with acknowledgements says what its position does instead. */
 static void warn_acks_unusable(topology *t, diag_list *diags)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -444,6 +445,12 @@ static void warn_acks_unusable(topology *t, diag_list *diags)
                      "acknowledgements are enabled for a sink it feeds, but a %s source "
                      "can't use them: what it read is not read again if delivery fails",
                      cc->desc->type);
+        else if (cc->kind == COMPONENT_SOURCE && cc->desc->position_without_acks &&
+                 !topo_wants_acks(t, i))
+            diag_add(diags, DIAG_WARNING, cc->node, cc->label,
+                     "acknowledgements are off for every sink it feeds: %s, so what is in "
+                     "memory is lost if sluice stops abruptly or a delivery fails",
+                     cc->desc->position_without_acks);
     }
 }
 

@@ -397,6 +397,7 @@ const component_desc source_file_desc = {
     .type = "file",
     .kind = COMPONENT_SOURCE,
     .acknowledges = true,
+    .position_without_acks = "its checkpoints move as lines are read",
     .summary = "Lines of files found by glob patterns, followed with checkpoints.",
     .options = file_option_table,
     .options_size = sizeof(file_options),

@@ -735,6 +735,7 @@ const component_desc source_kubernetes_logs_desc = {
     .type = "kubernetes_logs",
     .kind = COMPONENT_SOURCE,
     .acknowledges = true,
+    .position_without_acks = "its checkpoints move as lines are read",
     .summary = "Logs of the pods on this node, from kubelet's files under /var/log/pods.",
     .options = k8s_option_table,
     .options_size = sizeof(k8s_options),
