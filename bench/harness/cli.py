@@ -41,10 +41,10 @@ def parse_args(argv):
                    help="k8s scenarios: percent of lines split into P+F chunks (default 5)")
     p.add_argument("--duration", type=float,
                    help="k8s_rotation, file_rotation, kafka_rebalance: seconds the writer "
-                   "writes (default 60; kafka_rebalance 30)")
+                   "writes (default 60; kafka_rebalance 45)")
     p.add_argument("--rate", type=int,
                    help="k8s_rotation, file_rotation, kafka_rebalance: lines (messages) per "
-                   "second written (default 50000; kafka_rebalance 10000)")
+                   "second written (default 50000; kafka_rebalance 5000)")
     p.add_argument("--rotate-mib", type=float, default=10.0,
                    help="k8s_rotation, file_rotation: 0.log is rotated once this big (default 10)")
     p.add_argument("--fail-percent", type=float, default=10.0,

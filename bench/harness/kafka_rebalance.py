@@ -7,6 +7,7 @@ changed hands how long it paused. Every wait has a deadline."""
 import json
 import os
 import pathlib
+import re
 import signal
 import sys
 import tempfile
@@ -92,6 +93,13 @@ class Member:
             return None
         return time.monotonic() - t0
 
+    def commit_failures(self):
+        """The commits the source logged as failed (a revoke's commit that
+        failed leaves the new owner to read from the last one that did)."""
+        path = self.dir / "stderr.txt"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return text.count("Could not commit offsets")
+
     def stderr_tail(self):
         path = self.dir / "stderr.txt"
         text = path.read_text(errors="replace") if path.exists() else "(not started)"
@@ -107,6 +115,36 @@ class Member:
                     rows.append((float(e["received_at"]), e["partition"],
                                  int(e["message"].split(" ", 1)[0])))
         return rows
+
+
+class Missing:
+    """The sequence numbers no output has shown yet: A's deliveries, then
+    B's output file read as it grows (only the number, by a regex: this
+    runs every half second while B is still consuming)."""
+
+    SEQ = re.compile(rb'"message":"(\d+) ')
+
+    def __init__(self, total, rows):
+        self.seen = bytearray(total)
+        for _, _, seq in rows:
+            if seq < total:
+                self.seen[seq] = 1
+        self.offset = 0
+
+    def left(self, path):
+        try:
+            with open(path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        whole = chunk[:chunk.rfind(b"\n") + 1]
+        self.offset += len(whole)
+        for m in self.SEQ.finditer(whole):
+            seq = int(m.group(1))
+            if seq < len(self.seen):
+                self.seen[seq] = 1
+        return self.seen.count(0)
 
 
 def wait_until(what, check, deadline, step=0.1):
@@ -150,10 +188,10 @@ def rebalance_in(bench, peers, scenario_name, i, tmp):
                 problems.append(f"sluice A exit status {a.proc.returncode}")
             writer.join(args.duration + 60)
             a_rows = a.deliveries()
-            wait_until("B did not catch up within 60 s of the writer's end",
-                       lambda: len(a_rows) + (b.sent() or 0) >= writer.written,
-                       time.monotonic() + 60, step=0.2)
-            time.sleep(0.5)
+            missing = Missing(writer.written, a_rows)
+            wait_until("B did not deliver every message within 60 s of the writer's end",
+                       lambda: missing.left(b.outdir / "out.json") == 0,
+                       time.monotonic() + 60, step=0.5)
         except TimeoutError as e:
             problems.append(str(e))
             writer.halt.set()
@@ -172,7 +210,7 @@ def rebalance_in(bench, peers, scenario_name, i, tmp):
     result = analyse(a_rows, b_rows, total, b.started, t_term)
     span = (writer.stopped - writer.started) if writer.started and writer.stopped else 0
     result.update(write_rate=total / span if span > 0 else 0.0, chunks=writer.chunks,
-                  a_exit_s=a_exit)
+                  a_exit_s=a_exit, commit_failures=a.commit_failures() + b.commit_failures())
     if result["lost"]:
         problems.append(f"{result['lost']} of {total} messages lost (first: seq "
                         f"{result['first_lost']})")
@@ -182,7 +220,8 @@ def rebalance_in(bench, peers, scenario_name, i, tmp):
     result["problems"] = [f"run {i + 1}: " + "\n".join(problems)] if problems else []
     print(f"  run {i + 1}: {total:,} messages at {result['write_rate']:,.0f}/s in "
           f"{writer.chunks} chunks; A {len(a_rows):,}, B {len(b_rows):,} delivered; lost "
-          f"{result['lost']}, duplicated {result['duplicated']}; longest pause after B "
+          f"{result['lost']}, duplicated {result['duplicated']} ({result['commit_failures']} "
+          f"commits logged as failed); longest pause after B "
           f"joined: {fmt_pauses(result['join_pause_s'])} (before: "
           f"{fmt_pauses(result['baseline_gap_s'])}); A stopped (exit in "
           f"{a_exit if a_exit is None else round(a_exit, 2)} s): "

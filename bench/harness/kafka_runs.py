@@ -391,6 +391,7 @@ def summarise_rebalance(runs):
            "lost": sum(r["lost"] for r in runs),
            "duplicated": sum(r["duplicated"] for r in runs),
            "duplicated_all": [r["duplicated"] for r in runs],
+           "commit_failures": [r["commit_failures"] for r in runs],
            "join_pause_s": [r["join_pause_s"] for r in runs],
            "baseline_gap_s": [r["baseline_gap_s"] for r in runs],
            "leave_resume_s": [r["leave_resume_s"] for r in runs],

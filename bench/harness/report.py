@@ -168,7 +168,8 @@ def print_rebalance_table(name, args, r):
           f"A gets SIGTERM at {2 * args.duration / 3:g} s; {args.runs} run(s))")
     print(f"messages       {r['messages']:,.0f} at {r['write_rate']:,.0f}/s")
     print(f"lost           {r['lost']}")
-    print(f"duplicated     {r['duplicated']} (per run: {r['duplicated_all']})")
+    print(f"duplicated     {r['duplicated']} (per run: {r['duplicated_all']}; commits the "
+          f"sources logged as failed, per run: {r['commit_failures']})")
     fmt = lambda d: ", ".join(f"p{p} {v:.2f}" for p, v in sorted(d.items())) or "-"
     for k, (join, base, leave, a_exit) in enumerate(zip(
             r["join_pause_s"], r["baseline_gap_s"], r["leave_resume_s"], r["a_exit_s"])):

@@ -26,6 +26,6 @@ def file_kafka(bench):
 
 @scenario("kafka_rebalance", "a writer fills a topic at --rate for --duration s; two sluice "
           "processes in one group (kafka -> file), B joins at 1/3, A stopped at 2/3; lost, "
-          "duplicated, pauses", events=0, runs=1, duration=30.0, rate=10_000)
+          "duplicated, pauses", events=0, runs=1, duration=45.0, rate=5_000)
 def kafka_rebalance(bench):
     return bench.kafka_rebalance("kafka_rebalance")
