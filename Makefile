@@ -17,7 +17,8 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake pkg-config clang libclang-rt-14-dev \
   librdkafka-dev libcurl4-openssl-dev libpcre2-dev libjansson-dev \
   libmicrohttpd-dev liblz4-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev \
-  libcmocka-dev libssl-dev python3 python3-pytest python3-requests prometheus pcre2-utils python3-zstandard
+  libcmocka-dev libssl-dev python3 python3-pytest python3-requests prometheus pcre2-utils python3-zstandard \
+  kcat python3-kafka python3-confluent-kafka python3-lz4 python3-snappy
 
 .PHONY: all build deps run test asan fuzz chaos bench clean
 

@@ -509,7 +509,7 @@ static void note_failure(void *ctx, const es_bulk_item *it, http_item verdict)
 {
     es_sink *s = ctx;
     judging *j = &s->j;
-    if (verdict == HTTP_ITEM_RETRY && s->retry_partial) {
+    if (verdict == HTTP_ITEM_RETRY) {   /* sent again, or read again: no dead letter */
         j->retried++;
         return;
     }
@@ -590,10 +590,13 @@ static http_verdict es_judge(void *ud, const http_response *r, size_t n, uint8_t
     case ES_BULK_ITEMS:
         break;
     }
+    /* Without partial retries, a document that failed for a reason that
+       may pass (429, 5xx) is not sent again here, yet not refused either:
+       an acknowledging source or a disk buffer reads it again. */
     if (!s->retry_partial)
         for (size_t i = 0; i < n; i++)
             if (items[i] == HTTP_ITEM_RETRY)
-                items[i] = HTTP_ITEM_REJECTED;
+                items[i] = HTTP_ITEM_ERRORED;
     if (j->rejected == 0 && j->retried == 0)
         return HTTP_DELIVERED;
     write_dead_letters(s);
@@ -604,7 +607,7 @@ static http_verdict es_judge(void *ud, const http_response *r, size_t n, uint8_t
     else if (j->rejected)
         snprintf(reason, cap, "%.*s", first_len, first);
     else
-        snprintf(reason, cap, "%zu documents to retry (429 or 5xx)", j->retried);
+        snprintf(reason, cap, "%zu documents failed for now (429 or 5xx)", j->retried);
     keep_one_line(reason);
     return HTTP_PARTIAL;
 }

@@ -335,7 +335,7 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
     bool pool = delivered && r->retry_after_ns < 0;
     int64_t due = pool ? sl_now_mono_ns() + backoff_ns(h, 1) : 0;
     request *again = pool ? NULL : http_request_new(r->dest);
-    size_t rejected = 0, pooled = 0;
+    size_t rejected = 0, errored = 0, pooled = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (items[i] == HTTP_ITEM_RETRY) {
             int rc = pool    ? http_pool_retry(h, r->dest, r->refs[i], due)
@@ -349,11 +349,17 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
         /* An item to retry gets here only when pooling it ran out of
          * memory: not its fault, so errored. */
         ack_status status = items[i] == HTTP_ITEM_DELIVERED ? ACK_DELIVERED
-                            : items[i] == HTTP_ITEM_RETRY   ? ACK_ERRORED
-                                                            : ACK_REJECTED;
+                            : items[i] == HTTP_ITEM_REJECTED ? ACK_REJECTED
+                                                             : ACK_ERRORED;
         http_finish_refs(h, &r->refs[i], 1, status);
         rejected += status == ACK_REJECTED;
+        errored += items[i] == HTTP_ITEM_ERRORED;
     }
+    if (errored)
+        http_log_limited(h, &h->retry_log, SLOG_WARN,
+                         "%zu of %zu events failed for now and are not sent again by this "
+                         "sink (%s); released as errored: a disk buffer or a source with "
+                         "acknowledgements reads them again.", errored, r->n, why);
     if (rejected) {
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
         http_log_limited(h, &h->reject_log, SLOG_ERROR,

@@ -185,7 +185,11 @@ typedef enum http_verdict {
 typedef enum http_item {
     HTTP_ITEM_DELIVERED = 0,
     HTTP_ITEM_RETRY,
-    HTTP_ITEM_REJECTED
+    HTTP_ITEM_REJECTED,
+    HTTP_ITEM_ERRORED     /* failed for now, not sent again by this sink (its
+                             configuration says so): released as errored, so
+                             a disk buffer or an acknowledging source reads
+                             it again */
 } http_item;
 
 /* A finished request as the codec sees it. */

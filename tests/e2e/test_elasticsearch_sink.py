@@ -150,6 +150,39 @@ def checkpoint_offsets(data_dir):
     return offsets
 
 
+def acked_file_to_es(data_dir, log, url, extra=""):
+    """file (JSON lines, from the beginning) -> elasticsearch with id_key,
+    acknowledgements, batches of 10 and fast retries."""
+    return f"""data_dir: "{data_dir}"
+api:
+  enabled: false
+sources:
+  in:
+    type: file
+    include: ["{log}"]
+    read_from: beginning
+transforms:
+  parsed:
+    type: remap
+    inputs: [in]
+    source: '. = parse_json!(.message)'
+sinks:
+  out:
+    type: elasticsearch
+    inputs: [parsed]
+    endpoints: ["{url}"]
+    id_key: id
+    acknowledgements:
+      enabled: true
+    batch:
+      max_events: 10
+      timeout_secs: 0.1
+    request:
+      retry_initial_backoff_secs: 0.05
+      retry_max_duration_secs: 0.2
+{extra}"""
+
+
 def test_acknowledgement_waits_for_pooled_item_retries(start_sluice, tmp_path):
     """Items pooled for a retry are copies and their input batch is released
     early; its acknowledgement must still wait for them: the file source's
@@ -170,34 +203,7 @@ def test_acknowledgement_waits_for_pooled_item_retries(start_sluice, tmp_path):
             return None
 
         es.item_fault = fault
-        cfg = f"""data_dir: "{data_dir}"
-api:
-  enabled: false
-sources:
-  in:
-    type: file
-    include: ["{log}"]
-    read_from: beginning
-transforms:
-  parsed:
-    type: remap
-    inputs: [in]
-    source: '. = parse_json!(.message)'
-sinks:
-  out:
-    type: elasticsearch
-    inputs: [parsed]
-    endpoints: ["{es.url}"]
-    id_key: id
-    acknowledgements:
-      enabled: true
-    batch:
-      max_events: 10
-      timeout_secs: 0.1
-    request:
-      retry_initial_backoff_secs: 0.05
-      retry_max_duration_secs: 0.2
-"""
+        cfg = acked_file_to_es(data_dir, log, es.url)
         s = start_sluice(cfg)
         wait_for(lambda: len(es.accepted) == n - n // 10, what="the other documents")
         time.sleep(1.5)   # several checkpoint intervals, retries going on
@@ -209,6 +215,47 @@ sinks:
                  what="the checkpoint to reach the end")
         assert s.terminate() == 0
         assert set(es.accepted.values()) == {1}
+        assert es.violations == []
+
+
+def test_without_partial_retries_failed_items_are_errored_not_dropped(start_sluice, tmp_path):
+    """request_retry_partial: false sends no document again, but one
+    answered 429 is not the data's fault: it is neither dead-lettered nor
+    passed by the file checkpoint, and the next run delivers it."""
+    log = tmp_path / "in.log"
+    n = 50
+    payload = "".join(json.dumps({"id": f"e{i}", "n": i}) + "\n" for i in range(n)).encode()
+    log.write_bytes(payload)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    dead = tmp_path / "dead.jsonl"
+    extra = f"    request_retry_partial: false\n    dead_letter:\n      path: \"{dead}\"\n"
+    with EsReceiver(expect={"action": "index", "id": True}) as es:
+        blocked = [True]
+
+        def fault(action, meta, doc):
+            if blocked[0] and meta["_id"] == "e7":
+                return 429, "es_rejected_execution_exception", "rejected execution"
+            return None
+
+        es.item_fault = fault
+        s = start_sluice(acked_file_to_es(data_dir, log, es.url, extra))
+        wait_for(lambda: len(es.accepted) == n - 1, what="the other documents")
+        wait_for(lambda: "failed for now" in s.stderr(), what="the errored items' warning")
+        time.sleep(1.5)   # several checkpoint intervals
+        assert all(o < len(payload) for o in checkpoint_offsets(data_dir)), \
+            "checkpoint passed a document the receiver never stored"
+        assert s.terminate() == 0
+        assert not dead.exists() or dead.read_text() == ""
+        assert not any(doc_id == "e7" for _, doc_id in es.accepted)
+
+        blocked[0] = False
+        s = start_sluice(acked_file_to_es(data_dir, log, es.url, extra))
+        wait_for(lambda: any(doc_id == "e7" for _, doc_id in es.accepted),
+                 what="the errored document, read again")
+        wait_for(lambda: len(payload) in checkpoint_offsets(data_dir), timeout=15,
+                 what="the checkpoint to reach the end")
+        assert s.terminate() == 0
         assert es.violations == []
 
 
