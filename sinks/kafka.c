@@ -240,7 +240,9 @@ static int kafka_build(const void *options, const component_info *info, void **s
         return sl_fail(err, "out of memory");
     s->codec = (encoding_codec)o->codec;
     s->healthcheck_topic = o->healthcheck_topic;
-    if (kafka_client_init(&s->client, info->metrics, false, err) < 0 ||
+    s->client.id = info->id;
+    /* validate builds sinks for their healthchecks without metrics */
+    if ((info->metrics && kafka_client_init(&s->client, info->metrics, false, err) < 0) ||
         template_parse(o->topic, &s->topic, err) < 0 || parse_record_paths(s, o, err) < 0 ||
         make_producer(s, o, err) < 0 || open_static_topic(s, err) < 0) {
         kafka_sink_free(s);
