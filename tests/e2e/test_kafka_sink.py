@@ -166,3 +166,22 @@ def test_healthcheck_in_validate(tmp_path):
     v = run_cli("validate", "-c", str(cfg), timeout=30)
     assert v.returncode != 0
     assert "no Kafka broker answered" in v.stdout + v.stderr
+
+
+def test_metrics_are_records_keyed_by_a_tag(start_sluice, tmp_path):
+    with KafkaMock(topics={"metrics-sluice": 1}) as mock:
+        source = component("in", "internal_metrics", None, "scrape_interval_secs: 0.2")
+        sink = kafka_sink(mock.bootstrap, "metrics-{{ namespace }}", "key_field: host\n")
+        s = start_sluice(pipeline(source, sink))
+        records = []
+
+        def some_arrived():
+            records[:] = consume_all(mock.bootstrap, "metrics-sluice", expect=None, timeout=2)
+            return len(records) >= 20
+        wait_for(some_arrived, timeout=20, what="metric records")
+        assert s.terminate() == 0
+        for r in records[:20]:
+            body = json.loads(r.value)
+            assert body["namespace"] == "sluice" and body["name"]
+            assert r.key == body["tags"]["host"].encode()
+            assert r.timestamp == rfc3339_ms(body["timestamp"])
