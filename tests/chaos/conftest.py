@@ -1,5 +1,5 @@
 """The chaos suite's harness (docs/operations.md, "Chaos suite"): a file
-source under steady load feeding `http`, `datadog_logs` and `elasticsearch`
+source (or, for the Kafka drill, a kafka source) under steady load feeding `http`, `datadog_logs` and `elasticsearch`
 sinks with acknowledgements on, each talking to a counting receiver
 (tests/peers/chaos.py), while a scenario breaks something. At the end of every
 scenario the harness waits until every line written reached every receiver,
@@ -21,12 +21,14 @@ import sys
 import threading
 import time
 
+import kafka
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from peers import prometheus  # noqa: E402
 from peers.chaos import KINDS, ChaosReceiver, make_line  # noqa: E402
+from peers.kafka import API_VERSION, KafkaMock  # noqa: E402
 _spec = importlib.util.spec_from_file_location("e2e_conftest", HERE.parent / "e2e" / "conftest.py")
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
@@ -35,6 +37,7 @@ SHORT = os.environ.get("CHAOS_SHORT", "") not in ("", "0")
 BATCH_EVENTS = 1024              # sluice's batch_events default
 ALLOWANCE_MB = 64                # the slack allowed over the configured buffers
 CHUNK_CACHE_MB = 16              # pipeline/arena: freed chunks kept for reuse
+KAFKA_PREFETCH_MB = 64           # the kafka source's fetch_memory_bytes default
 EVENT_OVERHEAD = 256             # fields beside .message: file, host, timestamp, ...
 RESULTS = []
 
@@ -134,6 +137,57 @@ class Writer(threading.Thread):
         os.close(self.fd)
 
 
+class KafkaWriter(threading.Thread):
+    """Writer's twin for the Kafka drill: produces the same numbered,
+    checksummed lines as messages of one topic (python3-kafka, lz4, keyed
+    by seq so they spread over the partitions), at a steady rate in ticks
+    of 10 ms; `written` is the next seq whose message and every one before
+    it the broker acknowledged. While the broker is down, writing waits."""
+
+    TOPIC = "chaos"
+
+    def __init__(self, bootstrap, rate, payload_bytes=200):
+        super().__init__(daemon=True)
+        self.rate = rate
+        self.payload_bytes = payload_bytes
+        self.line_bytes = payload_bytes + 30
+        self.written = 0
+        self.stopping = threading.Event()
+        self.producer = kafka.KafkaProducer(
+            bootstrap_servers=bootstrap, api_version=API_VERSION, compression_type="lz4",
+            linger_ms=5, retries=1_000_000, max_in_flight_requests_per_connection=1,
+            request_timeout_ms=5000, max_block_ms=60_000)
+
+    def write_now(self, n):
+        self._produce(n)
+
+    def _produce(self, n):
+        first = self.written
+        half = self.payload_bytes // 2
+        for seq in range(first, first + n):
+            self.producer.send(self.TOPIC, key=str(seq).encode(),
+                               value=make_line(seq, os.urandom(half).hex()).encode())
+        self.producer.flush(timeout=60)
+        self.written = first + n
+
+    def run(self):
+        tick = 0.01
+        start = time.monotonic()
+        done = 0
+        while not self.stopping.is_set():
+            due = int((time.monotonic() - start) * self.rate)
+            if due > done:
+                self._produce(due - done)
+                done = due
+            self.stopping.wait(tick)
+
+    def stop(self):
+        self.stopping.set()
+        if self.is_alive():
+            self.join(70)
+        self.producer.close(timeout=5)
+
+
 class RssSampler(threading.Thread):
     """VmRSS of whatever process pid_of() names, every 100 ms."""
 
@@ -228,8 +282,14 @@ class Scenario:
     """One chaos scenario: receivers, writer, sluice runs, RSS sampler, and
     the final accounting (finish)."""
 
-    def __init__(self, name, tmp, loop, disk_info):
+    def __init__(self, name, tmp, loop, disk_info, source="file"):
         self.name = name
+        self.source = source
+        # The Kafka drill's broker: the source reads topic "chaos" from it.
+        self.kafka = None
+        if source == "kafka":
+            self.kafka = KafkaMock(topics={KafkaWriter.TOPIC: 4})
+            self.kafka.start()
         self.tmp = pathlib.Path(tmp)
         self.loop = loop
         self.disk, self.disk_reason = disk_info
@@ -259,12 +319,23 @@ class Scenario:
                # A SIGTERM while receivers are down (buffer_corruption) need
                # not wait out the default 60 s of retries.
                "shutdown_timeout_secs": 5,
-               "sources": {"in": {"type": "file", "include": [str(self.logs / "*.log")],
-                                  "glob_minimum_cooldown_ms": 200}},
+               "sources": {"in": self.source_config()},
                "sinks": {SINK_IDS[k]: sink_config(k, self.urls[k], self.shape) for k in KINDS}}
         return json.dumps(cfg, indent=1)
 
+    def source_config(self):
+        if self.kafka:
+            return {"type": "kafka", "bootstrap_servers": self.kafka.bootstrap,
+                    "topics": [KafkaWriter.TOPIC], "group_id": "chaos",
+                    "auto_offset_reset": "earliest", "session_timeout_ms": 6000}
+        return {"type": "file", "include": [str(self.logs / "*.log")],
+                "glob_minimum_cooldown_ms": 200}
+
     def start_writer(self, rate, payload_bytes=200):
+        if self.kafka:
+            self.writer = KafkaWriter(self.kafka.bootstrap, rate, payload_bytes)
+            self.writer.start()
+            return self.writer
         self.writer = Writer(self.logs / "app.log", rate, payload_bytes)
         self.writer.start()
         return self.writer
@@ -319,7 +390,8 @@ class Scenario:
     def bound_mb(self):
         per_event = self.writer.line_bytes + EVENT_OVERHEAD
         held = len(KINDS) * self.shape.held_events() + 2 * BATCH_EVENTS
-        return (self.baseline_kb / 1024 + CHUNK_CACHE_MB
+        prefetch = KAFKA_PREFETCH_MB if self.kafka else 0
+        return (self.baseline_kb / 1024 + CHUNK_CACHE_MB + prefetch
                 + held * per_event * 2 / (1024 * 1024) + ALLOWANCE_MB)
 
     def cycles(self, written):
@@ -396,6 +468,8 @@ class Scenario:
             c()
         for rx in self.receivers.values():
             rx.stop()
+        if self.kafka:
+            self.kafka.stop()
         # The input and the buffers can be hundreds of MB: pytest keeps the
         # last runs' temp dirs, the sluice runs' logs are what's worth keeping.
         shutil.rmtree(self.logs, ignore_errors=True)
@@ -404,17 +478,18 @@ class Scenario:
 
 @pytest.fixture
 def chaos(tmp_path, loop, disk_buffers):
-    """chaos(name, buffer=None) -> Scenario, with disk buffers when this
-    sluice has them unless buffer="memory"; everything it started is
-    stopped at teardown."""
+    """chaos(name, buffer=None, source="file") -> Scenario, with disk
+    buffers when this sluice has them unless buffer="memory", reading a
+    log file or (source="kafka") a topic of a mock Kafka cluster;
+    everything it started is stopped at teardown."""
     e2e_bin = e2e.sluice_path()
     if not os.access(e2e_bin, os.X_OK):
         pytest.fail(f"sluice binary not found at {e2e_bin} (set SLUICE_BIN)")
     made = []
 
-    def make(name, buffer=None):
+    def make(name, buffer=None, source="file"):
         disk = (False, "memory buffers asked for") if buffer == "memory" else disk_buffers
-        sc = Scenario(name, tmp_path, loop, disk)
+        sc = Scenario(name, tmp_path, loop, disk, source)
         made.append(sc)
         return sc
 

@@ -87,14 +87,18 @@ class KafkaMock:
         self.start_timeout = start_timeout
         self.bootstrap = None
         self.proc = None
+        self.returncode = None
         self._pending = b""
 
     def __enter__(self):
         self.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.stop()
+        if exc_type is None and self.returncode != 0:
+            raise KafkaMockError(f"kafka_mock exited with status {self.returncode}"
+                                 " (a crash or a sanitizer report: see its stderr)")
 
     def start(self):
         argv = [peer_binary("kafka_mock", "SLUICE_KAFKA_MOCK"),
@@ -125,6 +129,7 @@ class KafkaMock:
             self.proc.kill()
             self.proc.wait(timeout=5)
         self.proc.stdout.close()
+        self.returncode = self.proc.returncode
         self.proc = None
 
     def _readline(self, deadline):
@@ -161,7 +166,8 @@ class KafkaMock:
         self.command(f"topic {name} {partitions}")
 
     def broker_down(self, broker_id=1):
-        """Closes the broker's connections and refuses new ones."""
+        """Closes the broker's connections and refuses new ones (brokers
+        count from 1; -1 is every broker). Leadership stays put."""
         self.command(f"down {broker_id}")
 
     def broker_up(self, broker_id=1):
@@ -170,6 +176,11 @@ class KafkaMock:
     def set_rtt(self, broker_id, ms):
         """Delays every response of the broker by ms (0 ends it)."""
         self.command(f"rtt {broker_id} {ms}")
+
+    def set_leader(self, topic, partition, broker_id):
+        """Moves a partition's leadership; the mock never moves it by
+        itself, not even off a broker that is down."""
+        self.command(f"leader {topic} {partition} {broker_id}")
 
     def push_errors(self, api_key, error_code, count=1):
         """The next count requests of api_key (Kafka's number: 0 Produce,

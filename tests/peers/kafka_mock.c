@@ -11,8 +11,12 @@
  *
  *   topic NAME PARTITIONS            create a topic
  *   down BROKER_ID / up BROKER_ID    close a broker's connections and refuse
- *                                    new ones / accept them again
- *   rtt BROKER_ID MS                 delay every response of a broker
+ *                                    new ones / accept them again (brokers
+ *                                    count from 1; -1 is all of them)
+ *   rtt BROKER_ID MS                 delay every response of a broker (or -1)
+ *   leader TOPIC PARTITION BROKER_ID move a partition's leadership (a down
+ *                                    broker's partitions stay with it
+ *                                    until moved)
  *   error APIKEY ERRCODE COUNT       answer the next COUNT requests of APIKEY
  *                                    (any broker) with ERRCODE
  *   preload TOPIC COUNT SIZE [CODEC] produce COUNT messages of SIZE bytes
@@ -38,7 +42,7 @@
  * the oldest beyond that; a consumer then meets "offset out of range". So
  * preload sends 1 MB compressed batches, and tests check `earliest` is still
  * 0. Measured with 200-byte preload messages, per partition: about 390,000
- * with lz4, about 1,070,000 with zstd, about 19,000 uncompressed. A
+ * with lz4, about 1,070,000 with zstd, about 24,000 uncompressed. A
  * million-message benchmark therefore wants lz4 and 4 partitions or more. */
 #include <errno.h>
 #include <inttypes.h>
@@ -347,9 +351,9 @@ static int mock_split(char *line, char **argv) {
 
 static int mock_broker_command(mock *m, const char *cmd, char **argv, int argc, sl_error *err) {
     long id, ms = 0;
-    if (argc != (strcmp(cmd, "rtt") ? 2 : 3) || mock_parse_int(argv[1], 1, m->brokers, &id) ||
-        (argc == 3 && mock_parse_int(argv[2], 0, 3600000, &ms)))
-        return sl_fail(err, "usage: %s BROKER_ID(1-%d)%s", cmd, m->brokers,
+    if (argc != (strcmp(cmd, "rtt") ? 2 : 3) || mock_parse_int(argv[1], -1, m->brokers, &id) ||
+        id == 0 || (argc == 3 && mock_parse_int(argv[2], 0, 3600000, &ms)))
+        return sl_fail(err, "usage: %s BROKER_ID(1-%d, or -1 for all)%s", cmd, m->brokers,
                        strcmp(cmd, "rtt") ? "" : " MS");
     rd_kafka_resp_err_t e;
     if (!strcmp(cmd, "down"))
@@ -363,10 +367,22 @@ static int mock_broker_command(mock *m, const char *cmd, char **argv, int argc, 
     return 0;
 }
 
+static int mock_set_leader(mock *m, char **argv, int argc, sl_error *err) {
+    long partition, id;
+    if (argc != 4 || mock_parse_int(argv[2], 0, 100000, &partition) ||
+        mock_parse_int(argv[3], 1, m->brokers, &id))
+        return sl_fail(err, "usage: leader TOPIC PARTITION BROKER_ID(1-%d)", m->brokers);
+    rd_kafka_resp_err_t e =
+        rd_kafka_mock_partition_set_leader(m->mc, argv[1], (int32_t)partition, (int32_t)id);
+    if (e)
+        return sl_fail(err, "leader of %s/%ld: %s", argv[1], partition, rd_kafka_err2str(e));
+    return 0;
+}
+
 static int mock_push_errors(mock *m, char **argv, int argc, sl_error *err) {
     long apikey, code, count;
     if (argc != 4 || mock_parse_int(argv[1], 0, INT16_MAX, &apikey) ||
-        mock_parse_int(argv[2], -200, 1000, &code) || mock_parse_int(argv[3], 1, 100000, &count))
+        mock_parse_int(argv[2], -1, 1000, &code) || mock_parse_int(argv[3], 1, 100000, &count))
         return sl_fail(err, "usage: error APIKEY ERRCODE COUNT");
     rd_kafka_resp_err_t *errs = malloc((size_t)count * sizeof *errs);
     if (!errs)
@@ -396,6 +412,8 @@ static int mock_run_command(mock *m, char *line, char *answer, size_t answer_len
                  : mock_create_topic(m, argv[1], a, &err);
     } else if (!strcmp(argv[0], "down") || !strcmp(argv[0], "up") || !strcmp(argv[0], "rtt")) {
         rc = mock_broker_command(m, argv[0], argv, argc, &err);
+    } else if (!strcmp(argv[0], "leader")) {
+        rc = mock_set_leader(m, argv, argc, &err);
     } else if (!strcmp(argv[0], "error")) {
         rc = mock_push_errors(m, argv, argc, &err);
     } else if (!strcmp(argv[0], "preload")) {

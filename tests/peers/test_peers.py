@@ -134,25 +134,26 @@ def test_kafka_mock_prints_a_bootstrap_and_answers_commands():
         assert mock.earliest("more") == {0: 0, 1: 0, 2: 0}
         mock.broker_down(2)
         mock.broker_up(2)
+        mock.broker_down(-1)
+        mock.broker_up(-1)
         mock.set_rtt(1, 5)
         mock.set_rtt(1, 0)
-        mock.push_errors(0, 7, 1)
+        mock.set_leader("t", 1, 2)
         with pytest.raises(kafkapeer.KafkaMockError, match="unknown command"):
             mock.command("bogus")
         with pytest.raises(kafkapeer.KafkaMockError, match="usage: down"):
             mock.broker_down(3)
-        proc = mock.proc
-    assert proc.returncode == 0, "kafka_mock exits 0 when its stdin closes"
+        mock.push_errors(0, 7, 1)     # Produce: REQUEST_TIMED_OUT, once
+        with pytest.raises(kafka.errors.RequestTimedOutError):
+            kafkapeer.produce(mock.bootstrap, "t", [b"refused"])
+        assert kafkapeer.produce(mock.bootstrap, "t", [b"back up"])[0][1] == 0
+    assert mock.returncode == 0, "kafka_mock exits 0 when its stdin closes"
 
 
 def test_kafka_mock_exits_cleanly_on_sigterm():
-    mock = kafkapeer.KafkaMock()
-    mock.start()
-    try:
+    with kafkapeer.KafkaMock() as mock:
         mock.proc.send_signal(signal.SIGTERM)
         assert mock.proc.wait(timeout=5) == 0
-    finally:
-        mock.stop()
 
 
 def test_missing_peer_binary_fails_loudly(monkeypatch, tmp_path):
