@@ -196,7 +196,8 @@ static int grow_topics(kafka_sink *s)
     return 0;
 }
 
-rd_kafka_topic_t *kafka_sink_topic(kafka_sink *s, const char *name, size_t len)
+/* The handle of a topic by name, kept until kafka_sink_free. */
+static rd_kafka_topic_t *kafka_sink_topic(kafka_sink *s, const char *name, size_t len)
 {
     if ((s->ntopics + 1) * 2 > s->topics_cap && grow_topics(s) < 0)
         return NULL;
@@ -573,22 +574,6 @@ void kafka_sink_serve(kafka_sink *s, int timeout_ms)
         produce_due_retries(s);
 }
 
-void kafka_sink_drain(kafka_sink *s)
-{
-    while (s->trackers && !must_stop(s)) {
-        if (s->retries)
-            produce_due_retries(s);
-        /* flush sends at once rather than after linger.ms, but returns at
-         * once with nothing queued: records waiting for their backoff. */
-        if (rd_kafka_outq_len(s->rk) > 0)
-            rd_kafka_flush(s->rk, QUEUE_FULL_WAIT_MS);
-        else
-            rd_kafka_poll(s->rk, QUEUE_FULL_WAIT_MS);
-    }
-    if (s->trackers)
-        kafka_sink_abandon(s);
-}
-
 static void drop_retries(kafka_sink *s)
 {
     while (s->retries) {
@@ -606,7 +591,7 @@ static void drop_retries(kafka_sink *s)
 /* Purged records come back as delivery reports, errored now that the sink
  * is stopping; what librdkafka still holds after a short wait is given up
  * on too, its tracker kept until the handle is gone. */
-void kafka_sink_abandon(kafka_sink *s)
+static void kafka_sink_abandon(kafka_sink *s)
 {
     s->stopping = true;
     drop_retries(s);
@@ -623,6 +608,22 @@ void kafka_sink_abandon(kafka_sink *s)
         s->abandoned = t;
         s->finish(s->cb_arg, b, t->rejected, t->errored + t->pending, t->dropped);
     }
+}
+
+void kafka_sink_drain(kafka_sink *s)
+{
+    while (s->trackers && !must_stop(s)) {
+        if (s->retries)
+            produce_due_retries(s);
+        /* flush sends at once rather than after linger.ms, but returns at
+         * once with nothing queued: records waiting for their backoff. */
+        if (rd_kafka_outq_len(s->rk) > 0)
+            rd_kafka_flush(s->rk, QUEUE_FULL_WAIT_MS);
+        else
+            rd_kafka_poll(s->rk, QUEUE_FULL_WAIT_MS);
+    }
+    if (s->trackers)
+        kafka_sink_abandon(s);
 }
 
 void kafka_sink_free(kafka_sink *s)

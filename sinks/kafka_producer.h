@@ -130,12 +130,8 @@ void kafka_sink_send(kafka_sink *s, batch *b);
  * whose backoff is over. */
 void kafka_sink_serve(kafka_sink *s, int timeout_ms);
 /* Waits until every batch is finished, or gives up on them when the sink
- * must stop. */
+ * must stop: purged and released as errored. */
 void kafka_sink_drain(kafka_sink *s);
-/* Gives up on every batch in flight: released as errored. */
-void kafka_sink_abandon(kafka_sink *s);
-/* The handle of a topic by name (kept until kafka_sink_free). */
-rd_kafka_topic_t *kafka_sink_topic(kafka_sink *s, const char *name, size_t len);
 /* Destroys the handle, then what it could still have referred to. */
 void kafka_sink_free(kafka_sink *s);
 
