@@ -12,6 +12,7 @@ import json
 import pathlib
 import re
 import subprocess
+import time
 
 from conftest import free_port, run_cli, wait_for
 from peers.config import component, pipeline, stdin
@@ -138,6 +139,39 @@ def test_a_broker_down_mid_stream_loses_nothing(start_sluice, tmp_path):
         wait_for(lambda: size in read_checkpoint_offsets(data_dir), timeout=15,
                  what="the checkpoint to reach the end")
         assert mock.earliest("logs") == {0: 0, 1: 0}
+        assert s.terminate() == 0
+
+
+def test_a_disk_buffer_keeps_what_the_broker_did_not_take_across_a_restart(start_sluice,
+                                                                            tmp_path):
+    """A disk buffer in front of the sink: while the broker is down the
+    file checkpoint moves once lines are on disk, SIGTERM stops sluice
+    promptly (the buffer keeps what was not delivered), and the next start
+    delivers it once the broker is back."""
+    with KafkaMock(topics={"logs": 2}) as mock:
+        buffer = "buffer:\n  type: disk\n  max_size: 268435488\n"
+        cfg, log, data_dir = file_pipeline(
+            tmp_path, mock.bootstrap, "logs",
+            "message_timeout_ms: 1000\n" + buffer + FAST_RECONNECT)
+        lines = [f"buffered {i}" for i in range(500)]
+        mock.broker_down()
+        append(log, lines)
+        s = start_sluice(cfg)
+        size = log.stat().st_size
+        wait_for(lambda: size in read_checkpoint_offsets(data_dir), timeout=15,
+                 what="the checkpoint to pass lines safe in the disk buffer")
+        start = time.monotonic()
+        assert s.terminate() == 0, s.stderr()
+        assert time.monotonic() - start < 10, "a disk-buffered sink must stop promptly"
+
+        mock.broker_up()
+        s = start_sluice(cfg)
+
+        def all_arrived():
+            values = {r.value.decode()
+                      for r in consume_all(mock.bootstrap, "logs", expect=None, timeout=3)}
+            return values >= set(lines)
+        wait_for(all_arrived, timeout=30, what="the buffered lines after the restart")
         assert s.terminate() == 0
 
 
