@@ -25,6 +25,7 @@ extern const component_desc sink_http_desc;
 extern const component_desc sink_datadog_logs_desc;
 extern const component_desc sink_datadog_metrics_desc;
 extern const component_desc sink_elasticsearch_desc;
+extern const component_desc sink_kafka_desc;
 
 static const component_desc *const all_types[] = {
     &source_stdin_desc,
@@ -48,6 +49,7 @@ static const component_desc *const all_types[] = {
     &sink_datadog_logs_desc,
     &sink_datadog_metrics_desc,
     &sink_elasticsearch_desc,
+    &sink_kafka_desc,
 };
 
 const component_desc *registry_find(component_kind kind, const char *type)

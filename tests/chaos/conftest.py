@@ -162,12 +162,24 @@ class KafkaWriter(threading.Thread):
         self._produce(n)
 
     def _produce(self, n):
+        """Produces seqs written..written+n-1; a record the producer gave up
+        on (its batch expired while the broker was down) is sent again, so
+        `written` only counts what the broker has."""
         first = self.written
         half = self.payload_bytes // 2
-        for seq in range(first, first + n):
-            self.producer.send(self.TOPIC, key=str(seq).encode(),
-                               value=make_line(seq, os.urandom(half).hex()).encode())
-        self.producer.flush(timeout=60)
+        pending = {seq: make_line(seq, os.urandom(half).hex()).encode()
+                   for seq in range(first, first + n)}
+        deadline = time.monotonic() + 120
+        while pending and time.monotonic() < deadline:
+            futures = {seq: self.producer.send(self.TOPIC, key=str(seq).encode(), value=line)
+                       for seq, line in pending.items()}
+            self.producer.flush(timeout=60)
+            for seq, f in futures.items():
+                if f.succeeded():
+                    del pending[seq]
+            if pending:
+                time.sleep(0.5)
+        assert not pending, f"the broker never took {len(pending)} messages"
         self.written = first + n
 
     def run(self):

@@ -327,7 +327,9 @@ def test_kafka_kill9_and_broker_outage(chaos):
     for i in range(cycles):
         if i:
             sc.start_sluice(wait=False)
-        ran = rng.uniform(2.0, pick(12.0, 8.0))
+        # Long enough, mostly, for the restarted member to rejoin and read
+        # (the group waits out the killed member's 6 s session first).
+        ran = rng.uniform(pick(4.0, 8.0), pick(20.0, 12.0))
         time.sleep(ran)
         sc.kill9()
         sc.marks.append((i + 1, sc.writer.written, round(ran, 2)))
