@@ -45,6 +45,8 @@ RSS_BASE_MB = 64
 
 SOURCE_METRIC = "sluice_component_received_events_total"
 SINK_SENT_METRIC = "sluice_component_sent_events_total"
+PAUSES_METRIC = "sluice_kafka_backpressure_pauses_total"
+FETCHED_METRIC = "sluice_kafka_consumed_messages_total"
 
 
 def preload_plan(events):
@@ -121,6 +123,12 @@ class KafkaRuns:
 
     # -- sluice watched through its API
 
+    def kafka_timeout(self):
+        """A run's limit: generous (10,000 events/s), since a consumer that
+        meets back-pressure or librdkafka's fetch backoff can run far
+        below its speed, and a slow run is a figure, not a failure."""
+        return 60 + self.args.events / 10_000
+
     def kafka_env(self, rundir, **values):
         env, outdir = self.env(rundir)
         env.update({k: str(v) for k, v in values.items()})
@@ -136,7 +144,7 @@ class KafkaRuns:
         env["API_ADDRESS"] = f"127.0.0.1:{port}"
         cmd = self.sluice_cmd(scenario_name, rundir)
         stderr_path = pathlib.Path(rundir) / "stderr.txt"
-        timeout = self.run_timeout()
+        timeout = self.kafka_timeout()
         interval = self.args.poll_ms / 1000.0
         r = CountRun()
         r.t_first = r.c_first = r.t_done = None
@@ -171,6 +179,7 @@ class KafkaRuns:
             except TimeoutError as e:
                 sys.exit(f"{label}: no exit within 90 s of SIGTERM ({e})\n" +
                          stderr_path.read_text(errors="replace")[-3000:])
+        r.last_metrics = last
         r.returncode = proc.returncode
         r.stderr = stderr_path.read_text(errors="replace")
         r.maxrss_mb = rusage.ru_maxrss / 1024.0
@@ -199,7 +208,7 @@ class KafkaRuns:
         n = self.args.events
         cmd = [peers.peer_binary("kafka_consume_plain", "SLUICE_KAFKA_CONSUME_PLAIN"),
                "--bootstrap", bootstrap, "--topic", topic, "--count", str(n),
-               "--group", group, "--timeout-secs", str(int(self.run_timeout()))]
+               "--group", group, "--timeout-secs", str(int(self.kafka_timeout()))]
         stdout_path = pathlib.Path(rundir) / "stdout.txt"
         run = self.run_once_with_mock(cmd, rundir, stdout_path, mock_pid)
         if run.returncode != 0:
@@ -256,6 +265,11 @@ class KafkaRuns:
                     row = self.kafka_row(r.rate(n), r.t_done - r.t_first,
                                          r.cpu_done - r.cpu_first, r.cpu, r.maxrss_mb,
                                          r.mock_cpu)
+                    # librdkafka's statistics (every second) against the
+                    # count: fetched more than received means prefetched
+                    # records were dropped and fetched again.
+                    row["pauses"] = component_count(r.last_metrics, PAUSES_METRIC, "in")
+                    row["fetched"] = component_count(r.last_metrics, FETCHED_METRIC, "in")
                     rows["sluice"].append(row)
                     self.print_kafka_run(label, row)
                 with tempfile.TemporaryDirectory(prefix="sluice-bench-plain-") as rundir:
@@ -280,7 +294,9 @@ class KafkaRuns:
         print(f"  {label}: {row['events_per_s']:,.0f} events/s ({row['window_s']:.3f}s first "
               f"to last), {row['cpu_s']:.2f}s cpu{cores}, {row['peak_rss_mb']:.1f} MB; mock "
               f"{row['mock_cpu_s']:.2f}s cpu ({row['mock_cpu_s'] / row['window_s']:.2f} cores "
-              "per second of the window)", file=sys.stderr)
+              "per second of the window)" +
+              (f"; {row['pauses']} back-pressure pauses, librdkafka fetched {row['fetched']:,} "
+               "by its last statistics" if "pauses" in row else ""), file=sys.stderr)
 
     def kafka_summary(self, who, rows):
         med = lambda k: statistics.median(r[k] for r in rows)
@@ -292,6 +308,9 @@ class KafkaRuns:
                "peak_rss_mb_max": max(r["peak_rss_mb"] for r in rows),
                "mock_cores": statistics.median(r["mock_cpu_s"] / r["window_s"] for r in rows),
                "kafka": dict(getattr(self, "kafka_preload", {}))}
+        if "pauses" in rows[0]:
+            res["pauses"] = med("pauses")
+            res["fetched"] = med("fetched")
         if rows[0]["window_cpu_s"] is not None:
             res["window_cores"] = statistics.median(r["window_cpu_s"] / r["window_s"]
                                                     for r in rows)
@@ -358,7 +377,7 @@ class KafkaRuns:
         if not problems:
             try:
                 back = peers.consume_plain(mock.bootstrap, topic, n, check_seq=True,
-                                           timeout=int(self.run_timeout()))
+                                           timeout=int(self.kafka_timeout()))
             except subprocess.SubprocessError as e:
                 problems.append(f"reading the topic back failed: {e}")
         if back and (back["distinct"] != n or back["duplicates"] or back["unexpected"]):

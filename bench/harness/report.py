@@ -146,6 +146,10 @@ def print_kafka_table(name, args, results, threads):
               ", ".join(f"{v:,}" for v in r["events_per_s_all"]) +
               f"; peak RSS max {r['peak_rss_mb_max']:.1f} MB")
     s = results[0]
+    if "pauses" in s:
+        print(f"sluice's source (medians): {s['pauses']:.0f} back-pressure pauses; librdkafka "
+              f"fetched {s['fetched']:,.0f} messages by its last statistics before the count "
+              f"({s['fetched'] / args.events:.2f} per message)")
     if len(results) > 1:
         p = results[1]
         print(f"sluice / plain consumer: events/s x{s['events_per_s'] / p['events_per_s']:.2f} "
