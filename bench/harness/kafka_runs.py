@@ -222,7 +222,8 @@ class KafkaRuns:
     def run_once_with_mock(self, cmd, rundir, stdout_path, mock_pid):
         before = process_cpu_seconds(mock_pid)
         with open(os.devnull, "rb") as stdin:
-            run = self.run_once(cmd, stdin, rundir, stdout_path=str(stdout_path))
+            run = self.run_once(cmd, stdin, rundir, timeout=self.kafka_timeout() + 15,
+                                stdout_path=str(stdout_path))
         run.mock_cpu = process_cpu_seconds(mock_pid) - before
         return run
 
