@@ -355,14 +355,20 @@ void slog_flush(void)
 void slog_limited(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
                   const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    slog_limitedv(l, interval_ns, level, component, fmt, ap);
+    va_end(ap);
+}
+
+void slog_limitedv(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                   const char *fmt, va_list ap)
+{
     uint64_t held;
     if (!log_limiter_allow(l, interval_ns, &held))
         return;
     char msg[SLOG_MESSAGE_STACK];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (held)
         slog(level, component, "%s (%" PRIu64 " similar messages suppressed)", msg, held);
     else

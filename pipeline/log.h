@@ -10,6 +10,7 @@
 
 #include "pipeline/common.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 
 typedef enum slog_level {
@@ -60,6 +61,8 @@ uint64_t log_limiter_take_held(log_limiter *l);
  * more held back otherwise. */
 void slog_limited(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
                   const char *fmt, ...) SL_PRINTF(5, 6);
+void slog_limitedv(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                   const char *fmt, va_list ap);
 
 #define slog_error(c, ...) slog(SLOG_ERROR, (c), __VA_ARGS__)
 #define slog_warn(c, ...) slog(SLOG_WARN, (c), __VA_ARGS__)
