@@ -20,6 +20,7 @@
 #include "pipeline/utf8.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -349,6 +350,29 @@ void slog_flush(void)
         if (recent[i].message)
             recent_retire(&recent[i]);
     pthread_mutex_unlock(&slog_lock);
+}
+
+void slog_limited(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    slog_limitedv(l, interval_ns, level, component, fmt, ap);
+    va_end(ap);
+}
+
+void slog_limitedv(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                   const char *fmt, va_list ap)
+{
+    uint64_t held;
+    if (!log_limiter_allow(l, interval_ns, &held))
+        return;
+    char msg[SLOG_MESSAGE_STACK];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (held)
+        slog(level, component, "%s (%" PRIu64 " similar messages suppressed)", msg, held);
+    else
+        slog(level, component, "%s", msg);
 }
 
 bool log_limiter_allow(log_limiter *l, int64_t interval_ns, uint64_t *held)

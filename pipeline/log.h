@@ -10,6 +10,7 @@
 
 #include "pipeline/common.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 
 typedef enum slog_level {
@@ -55,6 +56,13 @@ bool log_limiter_allow(log_limiter *l, int64_t interval_ns, uint64_t *held);
 /* How many were held back since the last message, now forgotten: for a
  * closing summary. */
 uint64_t log_limiter_take_held(log_limiter *l);
+/* Writes the message when l allows one now, followed by "(N similar
+ * messages suppressed)" when N were held back since the last; counts one
+ * more held back otherwise. */
+void slog_limited(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                  const char *fmt, ...) SL_PRINTF(5, 6);
+void slog_limitedv(log_limiter *l, int64_t interval_ns, slog_level level, const char *component,
+                   const char *fmt, va_list ap);
 
 #define slog_error(c, ...) slog(SLOG_ERROR, (c), __VA_ARGS__)
 #define slog_warn(c, ...) slog(SLOG_WARN, (c), __VA_ARGS__)

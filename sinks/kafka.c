@@ -151,23 +151,17 @@ static size_t kafka_check(const void *options, const char *label, const cfg_node
 
 /* ---- build ---- */
 
-static int set_uint(rd_kafka_conf_t *conf, const char *key, uint64_t v, sl_error *err)
-{
-    char text[32];
-    snprintf(text, sizeof(text), "%" PRIu64, v);
-    return kafka_conf_set(conf, key, text, err);
-}
-
 static int set_producer_options(rd_kafka_conf_t *conf, const kafka_sink_options *o,
                                 sl_error *err)
 {
     if (kafka_conf_set(conf, "compression.codec", compression_values[o->compression].name,
                        err) < 0 ||
-        set_uint(conf, "message.timeout.ms", o->message_timeout_ms, err) < 0)
+        kafka_conf_set_uint(conf, "message.timeout.ms", o->message_timeout_ms, err) < 0)
         return -1;
-    if (o->batch_max_events && set_uint(conf, "batch.num.messages", o->batch_max_events, err) < 0)
+    if (o->batch_max_events &&
+        kafka_conf_set_uint(conf, "batch.num.messages", o->batch_max_events, err) < 0)
         return -1;
-    if (o->batch_max_bytes && set_uint(conf, "batch.size", o->batch_max_bytes, err) < 0)
+    if (o->batch_max_bytes && kafka_conf_set_uint(conf, "batch.size", o->batch_max_bytes, err) < 0)
         return -1;
     if (o->batch_timeout_secs > 0) {
         char ms[32];

@@ -24,23 +24,6 @@
 #define QUEUE_FULL_WAIT_MS 100
 #define ABANDON_WAIT_MS 2000
 
-static void log_limited(const kafka_sink *s, log_limiter *l, slog_level level,
-                        const char *fmt, ...)
-{
-    uint64_t held;
-    if (!log_limiter_allow(l, LOG_INTERVAL_NS, &held))
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (held)
-        slog(level, s->client.id, "%s (%" PRIu64 " similar messages suppressed)", msg, held);
-    else
-        slog(level, s->client.id, "%s", msg);
-}
-
 /* ---- records ---- */
 
 int64_t kafka_record_timestamp_ms(const event *e)
@@ -108,8 +91,8 @@ int kafka_record_headers(kafka_sink *s, const event *e, rd_kafka_headers_t **out
     if (!v || v->kind == VALUE_NULL)
         return 0;
     if (v->kind != VALUE_MAP) {
-        log_limited(s, &s->header_log, SLOG_WARN,
-                    "The headers field is not a map; the record is sent without headers.");
+        slog_limited(&s->header_log, LOG_INTERVAL_NS, SLOG_WARN, s->client.id,
+                     "The headers field is not a map; the record is sent without headers.");
         return 0;
     }
     const value_map *m = v->u.map;
@@ -325,9 +308,9 @@ static void record_errored(kafka_sink *s, kafka_tracker *t)
 static void record_rejected(kafka_sink *s, kafka_tracker *t, const char *topic,
                             rd_kafka_resp_err_t err)
 {
-    log_limited(s, &s->reject_log, SLOG_ERROR,
-                "Kafka refused a record for topic %s, it is dropped: %s.", topic,
-                rd_kafka_err2str(err));
+    slog_limited(&s->reject_log, LOG_INTERVAL_NS, SLOG_ERROR, s->client.id,
+                 "Kafka refused a record for topic %s, it is dropped: %s.", topic,
+                 rd_kafka_err2str(err));
     t->rejected++;
     t->pending--;
     tracker_settle(s, t);
@@ -360,9 +343,9 @@ static void retry_reported(kafka_sink *s, kafka_tracker *t, const rd_kafka_messa
         record_errored(s, t);
         return;
     }
-    log_limited(s, &s->retry_log, SLOG_WARN,
-                "A record for topic %s was not delivered (%s); it is produced again.", topic,
-                rd_kafka_err2str(m->err));
+    slog_limited(&s->retry_log, LOG_INTERVAL_NS, SLOG_WARN, s->client.id,
+                 "A record for topic %s was not delivered (%s); it is produced again.", topic,
+                 rd_kafka_err2str(m->err));
 }
 
 void kafka_sink_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -467,8 +450,8 @@ static rd_kafka_topic_t *topic_of(kafka_sink *s, kafka_tracker *t, const event *
     buf_reset(&s->topic_name);
     if (template_render(s->topic, e, &s->topic_name, &err) < 0) {
         component_metrics_error(s->client.metrics, "template_failed", "processing", 1);
-        log_limited(s, &s->template_log, SLOG_ERROR,
-                    "Failed to render the topic template, event dropped: %s", err.msg);
+        slog_limited(&s->template_log, LOG_INTERVAL_NS, SLOG_ERROR, s->client.id,
+                     "Failed to render the topic template, event dropped: %s", err.msg);
         t->dropped++;
         return NULL;
     }
@@ -476,8 +459,8 @@ static rd_kafka_topic_t *topic_of(kafka_sink *s, kafka_tracker *t, const event *
                                 ? kafka_sink_topic(s, s->topic_name.data, s->topic_name.len)
                                 : NULL;
     if (!rkt) {
-        log_limited(s, &s->template_log, SLOG_ERROR,
-                    "The topic template rendered an empty name, event dropped.");
+        slog_limited(&s->template_log, LOG_INTERVAL_NS, SLOG_ERROR, s->client.id,
+                     "The topic template rendered an empty name, event dropped.");
         t->dropped++;
     }
     return rkt;

@@ -18,19 +18,10 @@ void xf_ctx_init(xf_ctx *c, const component_info *info)
 
 void xf_log_error(xf_ctx *c, const char *fmt, ...)
 {
-    uint64_t skipped;
-    if (!log_limiter_allow(&c->log, XF_LOG_INTERVAL_NS, &skipped))
-        return;
-    char msg[SL_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    slog_limitedv(&c->log, XF_LOG_INTERVAL_NS, SLOG_ERROR, c->id, fmt, ap);
     va_end(ap);
-    if (skipped)
-        slog_error(c->id, "%s (%llu more errors since the last report)", msg,
-                   (unsigned long long)skipped);
-    else
-        slog_error(c->id, "%s", msg);
 }
 
 void xf_count_errors(const xf_ctx *c, const char *error_type, uint64_t n)

@@ -18,6 +18,9 @@
 
 #include <curl/curl.h>
 
+/* How often a kind of failure (a rejection, a retry) may be logged. */
+#define HTTP_LOG_INTERVAL_NS (5 * NS_PER_SEC)
+
 #define NS_PER_MS 1000000LL
 #define STATUS_SERIES_MAX 32
 
@@ -277,9 +280,6 @@ struct http_sink {
 
 /* ---- http_sink.c ---- */
 
-/* Logs at most one message per interval per kind. */
-void http_log_limited(http_sink *h, log_limiter *rl, slog_level level, const char *fmt,
-                      ...) SL_PRINTF(4, 5);
 /* One event is finished with status (copied: a request carried it as a
  * copy); the last of its batch acknowledges the batch, errored when any of
  * its events was, else rejected when any was. */

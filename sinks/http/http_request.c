@@ -174,8 +174,8 @@ void http_split_request(http_sink *h, request *r, const char *why)
 {
     if (r->n <= 1) {
         component_metrics_error(h->metrics, "event_too_large", "sending", r->n);
-        http_log_limited(h, &h->reject_log, SLOG_ERROR,
-                         "Event dropped: a request of one event is still too large (%s).", why);
+        slog_limited(&h->reject_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                     "Event dropped: a request of one event is still too large (%s).", why);
         http_reject_request(h, r);
         return;
     }
@@ -238,8 +238,9 @@ static void queue_compressed(http_sink *h, request *r)
             http_give_up_request(h, r);
             return;
         }
-        http_log_limited(h, &h->retry_log, SLOG_ERROR, "Cannot compress a request: %s",
-                         r->zerr.msg);
+        slog_limited(&h->retry_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                     "Cannot compress a request: %s",
+                     r->zerr.msg);
         try_again_later(h, r);
         return;
     }

@@ -33,7 +33,6 @@
 
 #define POLL_SLICE_MS 5          /* the transport's wait while input may be arriving */
 #define IDLE_WAIT_MS 1000        /* the longest wait between two looks around */
-#define LOG_INTERVAL_NS (5 * NS_PER_SEC)
 
 /* ---- small helpers ---- */
 
@@ -44,24 +43,6 @@ static uint64_t next_random(http_sink *h)
     h->rng ^= h->rng << 25;
     h->rng ^= h->rng >> 27;
     return h->rng * 2685821657736338717ULL;
-}
-
-/* Logs at most one message per interval per kind, saying how many were
- * held back, so an endpoint failing every request cannot flood the log. */
-void http_log_limited(http_sink *h, log_limiter *rl, slog_level level, const char *fmt, ...)
-{
-    uint64_t held;
-    if (!log_limiter_allow(rl, LOG_INTERVAL_NS, &held))
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (held)
-        slog(level, h->id, "%s (%" PRIu64 " similar messages suppressed)", msg, held);
-    else
-        slog(level, h->id, "%s", msg);
 }
 
 /* ---- metrics ---- */
@@ -179,7 +160,8 @@ void http_finish_refs(http_sink *h, const ev_ref *refs, size_t n, ack_status sta
 void http_reject_one(http_sink *h, const ev_ref *ref, const char *error_type, const char *why)
 {
     component_metrics_error(h->metrics, error_type, "processing", 1);
-    http_log_limited(h, &h->reject_log, SLOG_ERROR, "Event dropped (%s): %s", error_type, why);
+    slog_limited(&h->reject_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                 "Event dropped (%s): %s", error_type, why);
     http_finish_event(h, ref->t, ref->copied, ACK_REJECTED);
 }
 
@@ -251,8 +233,8 @@ static void start_ready(http_sink *h, int64_t now)
         if (start_request(h, r) == 0) {
             h->window_started++;
         } else {
-            http_log_limited(h, &h->retry_log, SLOG_ERROR,
-                             "Cannot start a request (out of memory); retrying in 1s.");
+            slog_limited(&h->retry_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                         "Cannot start a request (out of memory); retrying in 1s.");
             r->not_before_ns = now + NS_PER_SEC;
             http_pending_push(h, r);
             break;
@@ -278,16 +260,17 @@ static bool plan_retry(http_sink *h, request *r, const char *why)
 {
     r->attempts++;
     if (h->retry_attempts && r->attempts > h->retry_attempts) {
-        http_log_limited(h, &h->reject_log, SLOG_ERROR,
-                         "Request failed after %u attempts (%s); its %zu events are released "
-                         "as errored: a disk buffer or a source with acknowledgements reads "
-                         "them again.", r->attempts, why, r->n);
+        slog_limited(&h->reject_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                     "Request failed after %u attempts (%s); its %zu events are released "
+                     "as errored: a disk buffer or a source with acknowledgements reads "
+                     "them again.", r->attempts, why, r->n);
         http_give_up_request(h, r);
         return false;
     }
     int64_t delay = r->retry_after_ns >= 0 ? r->retry_after_ns : backoff_ns(h, r->attempts);
-    http_log_limited(h, &h->retry_log, SLOG_WARN, "Request failed (%s); retrying in %.3f s.",
-                     why, (double)delay / NS_PER_SEC);
+    slog_limited(&h->retry_log, HTTP_LOG_INTERVAL_NS, SLOG_WARN, h->id,
+                 "Request failed (%s); retrying in %.3f s.",
+                 why, (double)delay / NS_PER_SEC);
     r->not_before_ns = sl_now_mono_ns() + delay;
     r->retrying = true;
     return true;
@@ -356,20 +339,20 @@ static void handle_partial(http_sink *h, request *r, const uint8_t *items, const
         errored += items[i] == HTTP_ITEM_ERRORED;
     }
     if (errored)
-        http_log_limited(h, &h->retry_log, SLOG_WARN,
-                         "%zu of %zu events failed for now and are not sent again by this "
-                         "sink (%s); released as errored: a disk buffer or a source with "
-                         "acknowledgements reads them again.", errored, r->n, why);
+        slog_limited(&h->retry_log, HTTP_LOG_INTERVAL_NS, SLOG_WARN, h->id,
+                     "%zu of %zu events failed for now and are not sent again by this "
+                     "sink (%s); released as errored: a disk buffer or a source with "
+                     "acknowledgements reads them again.", errored, r->n, why);
     if (rejected) {
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
-        http_log_limited(h, &h->reject_log, SLOG_ERROR,
-                         "%zu of %zu events rejected by the endpoint: %s", rejected, r->n,
-                         why);
+        slog_limited(&h->reject_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                     "%zu of %zu events rejected by the endpoint: %s", rejected, r->n,
+                     why);
     }
     if (pooled)
-        http_log_limited(h, &h->retry_log, SLOG_WARN,
-                         "%zu of %zu events to send again (%s); they go with the next pooled "
-                         "retry request.", pooled, r->n, why);
+        slog_limited(&h->retry_log, HTTP_LOG_INTERVAL_NS, SLOG_WARN, h->id,
+                     "%zu of %zu events to send again (%s); they go with the next pooled "
+                     "retry request.", pooled, r->n, why);
     if (again && again->n) {
         /* r's copies, if any, are read by again now. */
         again->copies = r->copies;
@@ -430,8 +413,8 @@ static void handle_response(http_sink *h, request *r, long status)
         break;
     case HTTP_REJECTED:
         component_metrics_error(h->metrics, "request_failed", "sending", 1);
-        http_log_limited(h, &h->reject_log, SLOG_ERROR,
-                         "Request rejected, %zu events dropped: %s", r->n, why);
+        slog_limited(&h->reject_log, HTTP_LOG_INTERVAL_NS, SLOG_ERROR, h->id,
+                     "Request rejected, %zu events dropped: %s", r->n, why);
         http_reject_request(h, r);
         break;
     case HTTP_SPLIT:

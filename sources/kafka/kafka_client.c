@@ -140,6 +140,13 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sl
     return sl_fail(err, "librdkafka refused %s=%s: %s", key, value, why);
 }
 
+int kafka_conf_set_uint(rd_kafka_conf_t *conf, const char *key, uint64_t value, sl_error *err)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%" PRIu64, value);
+    return kafka_conf_set(conf, key, text, err);
+}
+
 bool kafka_conf_user_sets(const kafka_client_options *o, const char *key)
 {
     const cfg_node *map = o->librdkafka_options;
@@ -218,10 +225,8 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_client_options *o, kafka_client *c, 
         sl_fail(err, "out of memory");
         return NULL;
     }
-    char timeout[32];
-    snprintf(timeout, sizeof(timeout), "%" PRIu64, o->socket_timeout_ms);
     if (kafka_conf_set(conf, "bootstrap.servers", o->bootstrap_servers, err) < 0 ||
-        kafka_conf_set(conf, "socket.timeout.ms", timeout, err) < 0 ||
+        kafka_conf_set_uint(conf, "socket.timeout.ms", o->socket_timeout_ms, err) < 0 ||
         kafka_conf_set(conf, "client.id", "sluice", err) < 0 ||
         kafka_conf_set(conf, "statistics.interval.ms", "1000", err) < 0 ||
         set_security(conf, o, err) < 0) {

@@ -76,6 +76,7 @@ int kafka_client_init(kafka_client *c, const component_metrics *m, bool lag_metr
 rd_kafka_conf_t *kafka_conf_new(const kafka_client_options *o, kafka_client *c, sl_error *err);
 /* Sets one property; the error names it (and its value unless secret). */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sl_error *err);
+int kafka_conf_set_uint(rd_kafka_conf_t *conf, const char *key, uint64_t value, sl_error *err);
 /* Applies librdkafka_options, last, so the user's settings win. */
 int kafka_conf_finish(rd_kafka_conf_t *conf, const kafka_client_options *o, sl_error *err);
 /* Whether librdkafka_options sets `key` (the user's value wins over ours). */

@@ -98,13 +98,6 @@ static void ticket_free(batch_ticket *t)
 
 /* ------------------------------------------------------------ configuration */
 
-static int set_number(rd_kafka_conf_t *conf, const char *key, uint64_t v, sl_error *err)
-{
-    char text[32];
-    snprintf(text, sizeof(text), "%" PRIu64, v);
-    return kafka_conf_set(conf, key, text, err);
-}
-
 /* The prefetch budget (see the top of this file), unless librdkafka_options
  * sets these itself. */
 static int set_memory_budget(rd_kafka_conf_t *conf, const kafka_source_options *o,
@@ -115,13 +108,13 @@ static int set_memory_budget(rd_kafka_conf_t *conf, const kafka_source_options *
     uint64_t partition = response < PARTITION_FETCH_MAX ? response : PARTITION_FETCH_MAX;
     const kafka_client_options *c = &o->client;
     if (!kafka_conf_user_sets(c, "queued.max.messages.kbytes") &&
-        set_number(conf, "queued.max.messages.kbytes", half / 1024, err) < 0)
+        kafka_conf_set_uint(conf, "queued.max.messages.kbytes", half / 1024, err) < 0)
         return -1;
     if (!kafka_conf_user_sets(c, "fetch.max.bytes") &&
-        set_number(conf, "fetch.max.bytes", response, err) < 0)
+        kafka_conf_set_uint(conf, "fetch.max.bytes", response, err) < 0)
         return -1;
     if (!kafka_conf_user_sets(c, "max.partition.fetch.bytes") &&
-        set_number(conf, "max.partition.fetch.bytes", partition, err) < 0)
+        kafka_conf_set_uint(conf, "max.partition.fetch.bytes", partition, err) < 0)
         return -1;
     return 0;
 }
@@ -136,13 +129,13 @@ static rd_kafka_conf_t *consumer_conf(kafka_consumer *kc, sl_error *err)
     if (!conf)
         return NULL;
     if (kafka_conf_set(conf, "group.id", o->group_id, err) < 0 ||
-        set_number(conf, "session.timeout.ms", o->session_timeout_ms, err) < 0 ||
-        set_number(conf, "fetch.wait.max.ms", o->fetch_wait_max_ms, err) < 0 ||
+        kafka_conf_set_uint(conf, "session.timeout.ms", o->session_timeout_ms, err) < 0 ||
+        kafka_conf_set_uint(conf, "fetch.wait.max.ms", o->fetch_wait_max_ms, err) < 0 ||
         kafka_conf_set(conf, "auto.offset.reset",
                        kafka_offset_reset_names[o->auto_offset_reset], err) < 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "false", err) < 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "true", err) < 0 ||
-        set_number(conf, "auto.commit.interval.ms", o->commit_interval_ms, err) < 0 ||
+        kafka_conf_set_uint(conf, "auto.commit.interval.ms", o->commit_interval_ms, err) < 0 ||
         kafka_conf_set(conf, "enable.auto.offset.store", "false", err) < 0 ||
         set_memory_budget(conf, o, err) < 0 ||
         kafka_conf_finish(conf, &o->client, err) < 0) {

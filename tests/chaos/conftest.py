@@ -86,6 +86,19 @@ def disk_buffers(tmp_path_factory):
 
 # ---- load ----
 
+def write_steadily(writer, write):
+    """A writer thread's loop: write(n) what is due at writer.rate lines per
+    second, in ticks of 10 ms, until writer.stopping is set."""
+    start = time.monotonic()
+    done = 0
+    while not writer.stopping.is_set():
+        due = int((time.monotonic() - start) * writer.rate)
+        if due > done:
+            write(due - done)
+            done = due
+        writer.stopping.wait(0.01)
+
+
 class Writer(threading.Thread):
     """Appends numbered, checksummed lines (peers.chaos.make_line) with a
     random payload to one file at a steady rate, in ticks of 10 ms;
@@ -120,15 +133,7 @@ class Writer(threading.Thread):
             self.written = first + n
 
     def run(self):
-        tick = 0.01
-        start = time.monotonic()
-        done = 0
-        while not self.stopping.is_set():
-            due = int((time.monotonic() - start) * self.rate)
-            if due > done:
-                self._append(due - done)
-                done = due
-            self.stopping.wait(tick)
+        write_steadily(self, self._append)
 
     def stop(self):
         self.stopping.set()
@@ -183,15 +188,7 @@ class KafkaWriter(threading.Thread):
         self.written = first + n
 
     def run(self):
-        tick = 0.01
-        start = time.monotonic()
-        done = 0
-        while not self.stopping.is_set():
-            due = int((time.monotonic() - start) * self.rate)
-            if due > done:
-                self._produce(due - done)
-                done = due
-            self.stopping.wait(tick)
+        write_steadily(self, self._produce)
 
     def stop(self):
         self.stopping.set()

@@ -26,6 +26,25 @@ def run_for(sc, seconds):
         time.sleep(0.2)
 
 
+def kill_cycles(sc, cycles, least_s, most_s):
+    """Starts sluice and the writer, then `cycles` times lets sluice run a
+    random least_s..most_s seconds, kills it with -9 and starts it again
+    (CHAOS_KILL_CYCLES and CHAOS_SEED override the count and the draws);
+    each kill is a mark: the lines of cycle i are those written between
+    kill i-1 and kill i."""
+    cycles = int(os.environ.get("CHAOS_KILL_CYCLES") or cycles)
+    rng = random.Random(int(os.environ.get("CHAOS_SEED", "5")))
+    sc.start_sluice()
+    sc.start_writer(RATE)
+    for i in range(cycles):
+        if i:
+            sc.start_sluice(wait=False)
+        ran = rng.uniform(least_s, most_s)
+        time.sleep(ran)
+        sc.kill9()
+        sc.marks.append((i + 1, sc.writer.written, round(ran, 2)))
+
+
 def test_sink_outage(chaos):
     """1. Every receiver goes away (connections reset, port closed) for 30 s,
     then comes back on the same port."""
@@ -140,17 +159,7 @@ def test_kill9_cycles(chaos):
     with the same data_dir: 0 lost per cycle; duplicates per cycle reported
     (the lines of cycle i are those written between kill i-1 and kill i)."""
     sc = chaos("kill9")
-    cycles = int(os.environ.get("CHAOS_KILL_CYCLES") or pick(20, 5))
-    rng = random.Random(int(os.environ.get("CHAOS_SEED", "5")))
-    sc.start_sluice()
-    sc.start_writer(RATE)
-    for i in range(cycles):
-        if i:
-            sc.start_sluice(wait=False)
-        ran = rng.uniform(0.2, pick(4.0, 2.0))
-        time.sleep(ran)
-        sc.kill9()
-        sc.marks.append((i + 1, sc.writer.written, round(ran, 2)))
+    kill_cycles(sc, pick(20, 5), 0.2, pick(4.0, 2.0))
     sc.start_sluice()
     run_for(sc, pick(5, 2))
     sc.finish()
@@ -320,19 +329,9 @@ def test_kafka_kill9_and_broker_outage(chaos):
     rebalance (the killed member's session ends after 6 s)."""
     from peers.kafka import committed_offsets, end_offsets
     sc = chaos("kafka", source="kafka")
-    cycles = int(os.environ.get("CHAOS_KILL_CYCLES") or pick(10, 3))
-    rng = random.Random(int(os.environ.get("CHAOS_SEED", "5")))
-    sc.start_sluice()
-    sc.start_writer(RATE)
-    for i in range(cycles):
-        if i:
-            sc.start_sluice(wait=False)
-        # Long enough, mostly, for the restarted member to rejoin and read
-        # (the group waits out the killed member's 6 s session first).
-        ran = rng.uniform(pick(4.0, 8.0), pick(20.0, 12.0))
-        time.sleep(ran)
-        sc.kill9()
-        sc.marks.append((i + 1, sc.writer.written, round(ran, 2)))
+    # Long enough, mostly, for the restarted member to rejoin and read (the
+    # group waits out the killed member's 6 s session first).
+    kill_cycles(sc, pick(10, 3), pick(4.0, 8.0), pick(20.0, 12.0))
     sc.start_sluice()
     run_for(sc, pick(10, 5))
     outage = pick(20, 6)

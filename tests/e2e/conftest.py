@@ -4,6 +4,7 @@ directory and talk to it over loopback. Run with Debian's /usr/bin/python3."""
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -185,3 +186,14 @@ def metric_value(port, name, **labels):
     """The sum of the series of `name` (sluice_ prefix added) on /metrics
     whose labels include `labels`; None when there is none."""
     return scrape(port).value(f"sluice_{name}", **labels)
+
+
+def checkpoint_offsets(data_dir):
+    """Every offset (or position) in the file source's checkpoint files
+    under data_dir; a file being rewritten reads as what parses of it."""
+    offsets = []
+    for p in pathlib.Path(data_dir).rglob("*checkpoint*"):
+        if p.is_file():
+            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
+                                                      p.read_text(errors="replace")))
+    return offsets

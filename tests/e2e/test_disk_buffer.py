@@ -9,12 +9,10 @@ buffer what a restart then delivers; requests whose retries run out read
 again from the buffer at a calm pace and delivered once the receiver is
 back."""
 import hashlib
-import pathlib
-import re
 import subprocess
 import time
 
-from conftest import Sluice, free_port, metric_value, run_cli, wait_for
+from conftest import Sluice, checkpoint_offsets, free_port, metric_value, run_cli, wait_for
 from peers.config import FAST_RETRIES, component, pipeline
 from peers.recorder import Reply, http_receiver  # noqa: F401
 
@@ -62,15 +60,6 @@ def delivered(rx):
     for r in rx.accepted():
         out.extend(e["message"] for e in r.ndjson())
     return out
-
-
-def checkpoint_offsets(data_dir):
-    offsets = []
-    for p in pathlib.Path(data_dir).rglob("*checkpoint*"):
-        if p.is_file():
-            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
-                                                          p.read_text(errors="replace")))
-    return offsets
 
 
 def buffer_metric(port, name):

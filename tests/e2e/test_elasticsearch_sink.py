@@ -10,13 +10,11 @@ response, basic and API-key auth, and secrets kept out of stderr and
 `validate` output."""
 import datetime
 import json
-import pathlib
-import re
 import subprocess
 import time
 import zlib
 
-from conftest import run_cli, wait_for
+from conftest import checkpoint_offsets, run_cli, wait_for
 from peers.config import FAST_RETRIES, component, pipeline, stdin
 from peers.elasticsearch import EsReceiver
 from peers.recorder import Reply
@@ -138,16 +136,6 @@ def test_encoding_except_fields_and_unix_timestamps(start_sluice):
         assert isinstance(ts, int) and ts > 1_600_000_000_000
         assert {k: v for k, v in doc.items() if k not in ("host", "source_type")} == {
             "keep": 1, "nested": {"stay": 2}}
-
-
-def checkpoint_offsets(data_dir):
-    """Every integer offset found in the file source's checkpoint files."""
-    offsets = []
-    for p in pathlib.Path(data_dir).rglob("*"):
-        if p.is_file() and "checkpoint" in p.name:
-            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
-                                                      p.read_text(errors="replace")))
-    return offsets
 
 
 def acked_file_to_es(data_dir, log, url, extra=""):

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from conftest import free_port, http_get, metric_value, run_cli, sanitized, wait_for
+from conftest import (checkpoint_offsets, free_port, http_get, metric_value, run_cli, sanitized,
+                      wait_for)
 from peers.config import component, pipeline, stdin
 from peers.recorder import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
 
@@ -643,20 +644,6 @@ def test_http_client_metrics_pass_promtool(start_sluice, http_receiver):
 
 # ---- acknowledgements ----
 
-def read_checkpoint_offsets(data_dir):
-    """Every integer offset found in the file source's checkpoint files."""
-    offsets = []
-    for p in pathlib.Path(data_dir).rglob("*"):
-        if p.is_file() and "checkpoint" in p.name:
-            try:
-                doc = json.loads(p.read_text())
-            except ValueError:
-                continue
-            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
-                                                          json.dumps(doc)))
-    return offsets
-
-
 def acked_file_pipeline(tmp_path, url, nlines, more_retry=""):
     """A file source with nlines lines into the http sink with its own
     acknowledgements on: (config, the file's bytes, the data_dir). The
@@ -686,11 +673,11 @@ def test_acknowledgements_hold_back_the_file_checkpoint(start_sluice, http_recei
     s = start_sluice(cfg)
     wait_for(lambda: len(rx.received()) >= 3, what="failing requests")
     time.sleep(1.5)   # several checkpoint intervals
-    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir)), \
+    assert all(o < len(payload) for o in checkpoint_offsets(data_dir)), \
         "checkpoint passed events the receiver never accepted"
     rx.default = Reply(200)
     wait_for(lambda: len(delivered_messages(rx, "ndjson")) == 100, what="delivery")
-    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+    wait_for(lambda: len(payload) in checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to reach the end")
     s.terminate()
 
@@ -705,17 +692,17 @@ def test_retries_run_out_and_the_checkpoint_stays_before_the_lines(start_sluice,
     s = start_sluice(cfg)
     wait_for(lambda: "released as errored" in s.stderr(), what="the retries to run out")
     time.sleep(1.5)   # several checkpoint intervals
-    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir)), \
+    assert all(o < len(payload) for o in checkpoint_offsets(data_dir)), \
         "checkpoint passed events whose retries ran out"
     assert rx.accepted() == []
     assert s.terminate() == 0
-    assert all(o < len(payload) for o in read_checkpoint_offsets(data_dir))
+    assert all(o < len(payload) for o in checkpoint_offsets(data_dir))
 
     rx.default = Reply(200)
     s = start_sluice(cfg)
     wait_for(lambda: sorted(delivered_messages(rx, "ndjson")) ==
              sorted(f"line {i}" for i in range(50)), what="delivery after the restart")
-    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+    wait_for(lambda: len(payload) in checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to reach the end")
     assert s.terminate() == 0
 
@@ -729,7 +716,7 @@ def test_a_400_is_rejected_and_the_checkpoint_passes_it(start_sluice, http_recei
     rx.default = Reply(400, body="bad payload")
     cfg, payload, data_dir = acked_file_pipeline(tmp_path, rx.url, 20, "      retry_attempts: 1\n")
     s = start_sluice(cfg)
-    wait_for(lambda: len(payload) in read_checkpoint_offsets(data_dir), timeout=15,
+    wait_for(lambda: len(payload) in checkpoint_offsets(data_dir), timeout=15,
              what="the checkpoint to pass the rejected lines")
     assert len(rx.received()) == 1
     assert s.terminate() == 0

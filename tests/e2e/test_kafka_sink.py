@@ -9,12 +9,10 @@ record too large rejected and passed by the checkpoint; the healthcheck
 in `validate` with the cluster up and unreachable."""
 import datetime
 import json
-import pathlib
-import re
 import subprocess
 import time
 
-from conftest import free_port, run_cli, wait_for
+from conftest import checkpoint_offsets, free_port, run_cli, wait_for
 from peers.config import component, pipeline, stdin
 from peers.kafka import KafkaMock, consume_all
 
@@ -37,20 +35,6 @@ def run_with_input(start_sluice, cfg, data, timeout=60):
     s.proc.stdin.close()
     assert s.wait(timeout) == 0, s.stderr()
     return s
-
-
-def read_checkpoint_offsets(data_dir):
-    """Every integer offset found in the file source's checkpoint files."""
-    offsets = []
-    for p in pathlib.Path(data_dir).rglob("*"):
-        if p.is_file() and "checkpoint" in p.name:
-            try:
-                doc = json.loads(p.read_text())
-            except ValueError:
-                continue
-            offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
-                                                      json.dumps(doc)))
-    return offsets
 
 
 def file_pipeline(tmp_path, bootstrap, topic, extra):
@@ -127,7 +111,7 @@ def test_a_broker_down_mid_stream_loses_nothing(start_sluice, tmp_path):
         wait_for(lambda: "produced again" in s.stderr(), timeout=20,
                  what="records timed out and produced again")
         size = log.stat().st_size
-        assert all(o < size for o in read_checkpoint_offsets(data_dir)), \
+        assert all(o < size for o in checkpoint_offsets(data_dir)), \
             "the checkpoint passed lines the broker never acknowledged"
         mock.broker_up()
 
@@ -136,7 +120,7 @@ def test_a_broker_down_mid_stream_loses_nothing(start_sluice, tmp_path):
                       for r in consume_all(mock.bootstrap, "logs", expect=None, timeout=3)}
             return values >= set(first + second)
         wait_for(all_arrived, timeout=30, what="every line after the broker came back")
-        wait_for(lambda: size in read_checkpoint_offsets(data_dir), timeout=15,
+        wait_for(lambda: size in checkpoint_offsets(data_dir), timeout=15,
                  what="the checkpoint to reach the end")
         assert mock.earliest("logs") == {0: 0, 1: 0}
         assert s.terminate() == 0
@@ -158,7 +142,7 @@ def test_a_disk_buffer_keeps_what_the_broker_did_not_take_across_a_restart(start
         append(log, lines)
         s = start_sluice(cfg)
         size = log.stat().st_size
-        wait_for(lambda: size in read_checkpoint_offsets(data_dir), timeout=15,
+        wait_for(lambda: size in checkpoint_offsets(data_dir), timeout=15,
                  what="the checkpoint to pass lines safe in the disk buffer")
         start = time.monotonic()
         assert s.terminate() == 0, s.stderr()
@@ -182,7 +166,7 @@ def test_a_record_too_large_is_rejected_and_passed(start_sluice, tmp_path):
         append(log, ["small 1", "x" * 3000, "small 2"])
         s = start_sluice(cfg)
         size = log.stat().st_size
-        wait_for(lambda: size in read_checkpoint_offsets(data_dir), timeout=15,
+        wait_for(lambda: size in checkpoint_offsets(data_dir), timeout=15,
                  what="the checkpoint to pass the rejected line")
         values = [r.value for r in consume_all(mock.bootstrap, "logs", expect=2, timeout=5)]
         assert values == [b"small 1", b"small 2"]
