@@ -24,9 +24,16 @@
  * documentation says so for the high-level consumer; it applies per
  * partition only once partition queues are split off, which this source
  * does not do), and the budget is not divided over partitions. A fetch
- * response may land on top of a full queue, so half of fetch_memory_bytes
- * goes to the queue and half bounds a response (fetch.max.bytes,
- * max.partition.fetch.bytes). */
+ * response may land on top of a full queue and is decompressed beside it,
+ * and librdkafka keeps a few hundred bytes of its own beside each queued
+ * record's payload (which is all the queue's size counts), so three eighths
+ * of fetch_memory_bytes go to the queue and a quarter bounds a response
+ * (fetch.max.bytes, max.partition.fetch.bytes): measured with 200-byte
+ * records, the process then stays within 64 MB + fetch_memory_bytes. The queue's count
+ * threshold, queued.min.messages, is set to librdkafka's maximum so that
+ * bytes decide: at its default (100,000) a queue of small records stops
+ * fetching long before the budget, and librdkafka 2.0.2 then waits up to a
+ * second before it fetches that partition again. */
 #include "sources/kafka/kafka_consumer.h"
 #include "sources/kafka/kafka_offsets.h"
 #include "pipeline/log.h"
@@ -37,8 +44,10 @@
 #include <string.h>
 
 #define POLL_TIMEOUT_MS 100
-#define HANDOFF_BATCHES 16       /* the hand-off's capacity, in full batches */
-#define PAUSE_AT_BATCHES 2       /* batches waiting for the emitter that pause reading */
+#define HANDOFF_BATCHES 8        /* the hand-off's capacity, in full batches */
+#define RESUME_AT_BATCHES 2      /* paused partitions resume once the hand-off is this low */
+#define PAUSE_AFTER_MS 1000      /* a hand-off full this long pauses the partitions */
+#define QUEUED_MIN_MESSAGES "10000000"   /* librdkafka's upper bound: bytes decide */
 #define REPORT_INTERVAL_NS (5 * NS_PER_SEC)
 #define FETCH_RESPONSE_MAX (50 * 1024 * 1024)   /* librdkafka's fetch.max.bytes default */
 #define PARTITION_FETCH_MAX (1024 * 1024)        /* its max.partition.fetch.bytes default */
@@ -103,12 +112,15 @@ static void ticket_free(batch_ticket *t)
 static int set_memory_budget(rd_kafka_conf_t *conf, const kafka_source_options *o,
                              sl_error *err)
 {
-    uint64_t half = o->fetch_memory_bytes / 2;
-    uint64_t response = half < FETCH_RESPONSE_MAX ? half : FETCH_RESPONSE_MAX;
+    uint64_t queued = o->fetch_memory_bytes / 8 * 3, quarter = o->fetch_memory_bytes / 4;
+    uint64_t response = quarter < FETCH_RESPONSE_MAX ? quarter : FETCH_RESPONSE_MAX;
     uint64_t partition = response < PARTITION_FETCH_MAX ? response : PARTITION_FETCH_MAX;
     const kafka_client_options *c = &o->client;
     if (!kafka_conf_user_sets(c, "queued.max.messages.kbytes") &&
-        kafka_conf_set_uint(conf, "queued.max.messages.kbytes", half / 1024, err) < 0)
+        kafka_conf_set_uint(conf, "queued.max.messages.kbytes", queued / 1024, err) < 0)
+        return -1;
+    if (!kafka_conf_user_sets(c, "queued.min.messages") &&
+        kafka_conf_set(conf, "queued.min.messages", QUEUED_MIN_MESSAGES, err) < 0)
         return -1;
     if (!kafka_conf_user_sets(c, "fetch.max.bytes") &&
         kafka_conf_set_uint(conf, "fetch.max.bytes", response, err) < 0)
@@ -542,21 +554,42 @@ static int take_actions(kafka_consumer *kc)
     return 0;
 }
 
-/* Pauses every partition while the emitter lags, resumes the ones still
- * reading once it caught up. Polling goes on meanwhile. */
+/* Whether the hand-off would make the poller wait for another full batch. */
+static bool handoff_full(kafka_consumer *kc)
+{
+    return queue_events(kc->handoff) + kc->batch_cap > (size_t)kc->batch_cap * HANDOFF_BATCHES;
+}
+
+/* Back-pressure. While the emitter's hand-off has no room for another
+ * batch the poller takes no records and waits; when that lasts
+ * PAUSE_AFTER_MS it pauses every partition, so that it goes on polling
+ * (rebalances, statistics, the group's max.poll.interval.ms) without being
+ * given records, and resumes them once the hand-off has drained. librdkafka
+ * drops what it fetched ahead for a paused partition and fetches it again
+ * after the resume, so a pause is kept for back-pressure that lasts, not
+ * for the moments when the poller outruns the emitter. */
 static void apply_back_pressure(kafka_consumer *kc)
 {
-    size_t waiting = queue_batches(kc->handoff);
-    if (!kc->paused && waiting >= PAUSE_AT_BATCHES) {
-        size_t n = select_partitions(kc, any_partition);
-        pause_or_resume(kc, kc->scratch, n, true);
-        kc->paused = true;
-        metrics_add(kc->pauses, 1);
-    } else if (kc->paused && waiting == 0) {
+    if (kc->paused) {
+        if (queue_batches(kc->handoff) > RESUME_AT_BATCHES)
+            return;
         size_t n = select_partitions(kc, accepting);
         pause_or_resume(kc, kc->scratch, n, false);
         kc->paused = false;
         run_rewinds(kc);
+        return;
+    }
+    int64_t since = sl_now_mono_ns();
+    while (handoff_full(kc)) {
+        if (sl_now_mono_ns() - since >= (int64_t)PAUSE_AFTER_MS * 1000000) {
+            size_t n = select_partitions(kc, any_partition);
+            pause_or_resume(kc, kc->scratch, n, true);
+            kc->paused = true;
+            metrics_add(kc->pauses, 1);
+            return;
+        }
+        if (source_sleep_ms(kc->ctx, 1) < 0)
+            return;
     }
 }
 

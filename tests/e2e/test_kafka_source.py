@@ -37,7 +37,7 @@ def file_sink(path):
         """)
 
 
-def http_sink(url, retry_attempts=1):
+def http_sink(url, retry_attempts=1, concurrency=8):
     return component("out", "http", ["k"], f"""
         uri: "{url}"
         encoding:
@@ -47,6 +47,7 @@ def http_sink(url, retry_attempts=1):
           max_events: 20
           timeout_secs: 0.1
         request:
+          concurrency: {concurrency}
           retry_attempts: {retry_attempts}
           retry_initial_backoff_secs: 0.05
           retry_max_duration_secs: 0.1
@@ -193,26 +194,29 @@ def test_validate_refuses_a_long_drain_and_a_misspelled_librdkafka_option(tmp_pa
 
 
 def test_back_pressure_pauses_without_losing_records_and_bounds_prefetch(start_sluice):
-    """A slow sink fills the pipeline: the source pauses its partitions
-    (librdkafka drops what it had fetched ahead of them and fetches again
-    from the position the source read to when resumed) and every record
-    still arrives, none skipped."""
+    """A sink that takes nothing for a while fills the pipeline: after a
+    second without room the source pauses its partitions (librdkafka drops
+    what it had fetched ahead of them and fetches again from the position
+    the source read to when they resume), it goes on polling meanwhile, and
+    every record still arrives, none skipped."""
     port = free_port()
     budget = 4 * 1024 * 1024
     with KafkaMock(topics={TOPIC: 4}) as mock, HttpReceiver() as rx:
         count, _ = mock.preload(TOPIC, 20000, 200)
         assert count == 20000
-        rx.delay = 0.03
+        rx.delay = 3.0
         src = kafka_source(mock.bootstrap, f"fetch_memory_bytes: {budget}\n")
-        s = start_sluice(pipeline(src, http_sink(rx.url).replace("max_events: 20",
-                                                                 "max_events: 200"),
-                                  api_port=port))
+        sink = http_sink(rx.url, concurrency=1).replace("max_events: 20", "max_events: 200")
+        s = start_sluice(pipeline(src, sink, api_port=port))
         s.wait_healthy(port)
+        wait_for(lambda: (metric_value(port, "kafka_backpressure_pauses_total",
+                                       component_id="k") or 0) >= 1,
+                 timeout=20, what="the partitions paused under back-pressure")
+        rx.delay = 0.0
         wait_for(lambda: len({m.split()[0] for m in delivered(rx)}) >= 20000, timeout=60,
                  what="every preloaded record")
         seqs = [m.split()[0] for m in delivered(rx)]
         assert len(set(seqs)) == 20000
-        assert metric_value(port, "kafka_backpressure_pauses_total", component_id="k") >= 1
         wait_for(lambda: offsets_reach_end(mock.bootstrap), timeout=10, what="offsets at the end")
         print(f"duplicates after pauses: {len(seqs) - 20000}")
         assert s.terminate(30) == 0, s.stderr()
