@@ -42,6 +42,7 @@
 #define REPORT_INTERVAL_NS (5 * NS_PER_SEC)
 #define FETCH_RESPONSE_MAX (50 * 1024 * 1024)   /* librdkafka's fetch.max.bytes default */
 #define PARTITION_FETCH_MAX (1024 * 1024)        /* its max.partition.fetch.bytes default */
+#define LOGGED_PARTITIONS_MAX 32  /* partitions a rebalance's log line names */
 
 const char *const kafka_offset_reset_names[] = {
     "smallest", "earliest", "beginning", "largest", "latest", "end", "error",
@@ -660,9 +661,58 @@ static void log_assign_error(kafka_consumer *kc, rd_kafka_error_t *e, rd_kafka_r
     }
 }
 
+/* "Assigned 2 partitions: logs[0], logs[3]." Naming them tells which
+ * member reads what after a rebalance. */
+static void log_rebalance(kafka_consumer *kc, const char *what,
+                          const rd_kafka_topic_partition_list_t *l)
+{
+    buf names = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < l->cnt && i < LOGGED_PARTITIONS_MAX && rc == 0; i++)
+        rc = buf_printf(&names, "%s%s[%" PRId32 "]", i ? ", " : ": ", l->elems[i].topic,
+                        l->elems[i].partition);
+    if (rc == 0 && l->cnt > LOGGED_PARTITIONS_MAX)
+        rc = buf_printf(&names, " and %d more", l->cnt - LOGGED_PARTITIONS_MAX);
+    slog_info(kc->id, "%s %d partitions%s.", what, l->cnt, rc == 0 && names.data ? names.data : "");
+    buf_free(&names);
+}
+
+static bool read_from(const kafka_partition *p)
+{
+    return p->read_next >= 0;
+}
+
+/* For an incremental rebalance librdkafka 2.0.2 pauses the whole assignment
+ * from its own thread, and drops the records of the partitions kept that a
+ * consume_batch_queue call running meanwhile had already taken, while their
+ * fetch position stays past them (the "batch API" known issue of its 2.0
+ * changelog): they would be skipped. So the kept partitions are sought back
+ * to the offset after the last record this source read. */
+static void seek_kept_partitions(kafka_consumer *kc)
+{
+    size_t n = select_partitions(kc, read_from);
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = list_of(kc->scratch, n);
+    if (!l) {
+        kc->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        l->elems[i].offset = kc->scratch[i]->read_next;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(kc->rk, l, 0);
+    if (e) {
+        slog_error(kc->id, "Rebalance: could not seek the partitions kept: %s",
+                   rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Each protocol changes the assignment with its own calls: the eager one
  * replaces it (rd_kafka_assign), the cooperative one adds and removes
- * partitions (incremental). */
+ * partitions (incremental) and keeps the others, which are sought back to
+ * where this source read them (seek_kept_partitions). */
 static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -670,23 +720,27 @@ static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     const char *protocol = rd_kafka_rebalance_protocol(rk);
     bool cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        slog_info(kc->id, "Assigned %d partitions.", parts->cnt);
+        log_rebalance(kc, "Assigned", parts);
         take_assignment(kc, parts);
-        if (cooperative)
+        if (cooperative) {
             log_assign_error(kc, rd_kafka_incremental_assign(rk, parts), 0);
-        else
+            seek_kept_partitions(kc);
+        } else {
             log_assign_error(kc, NULL, rd_kafka_assign(rk, parts));
+        }
         if (kc->paused)
             rd_kafka_pause_partitions(rk, parts);
         return;
     }
-    slog_info(kc->id, "Revoked %d partitions.", parts->cnt);
+    log_rebalance(kc, "Revoked", parts);
     size_t n = held_of(kc, parts);
     drain_partitions(kc, kc->scratch, n, "revoked");
-    if (cooperative)
+    if (cooperative) {
         log_assign_error(kc, rd_kafka_incremental_unassign(rk, parts), 0);
-    else
+        seek_kept_partitions(kc);
+    } else {
         log_assign_error(kc, NULL, rd_kafka_assign(rk, NULL));
+    }
 }
 
 /* ------------------------------------------------------------ running */
