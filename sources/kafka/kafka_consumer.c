@@ -85,7 +85,7 @@ struct kafka_consumer {
     kafka_partition *last_p;
     kafka_partition **scratch;
     size_t scratch_cap;
-    metrics_series *tombstones, *drain_unacked, *pauses;
+    metrics_series *tombstones, *drain_unacked, *drain_uncommitted, *pauses;
     log_limiter bad_log, read_log;
 };
 
@@ -129,6 +129,8 @@ static int set_memory_budget(rd_kafka_conf_t *conf, const kafka_source_options *
 
 static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque);
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *parts, void *opaque);
 
 static rd_kafka_conf_t *consumer_conf(kafka_consumer *kc, sl_error *err)
 {
@@ -151,6 +153,7 @@ static rd_kafka_conf_t *consumer_conf(kafka_consumer *kc, sl_error *err)
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalanced);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_done);
     return conf;
 }
 
@@ -586,7 +589,28 @@ static size_t held_of(kafka_consumer *kc, const rd_kafka_topic_partition_list_t 
     return k;
 }
 
-/* Stores and commits, synchronously, what the partitions acknowledged. */
+/* librdkafka's commits (the periodic ones too) arrive on the consumer
+ * queue, so on the poller: they say where a next owner would start. */
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kafka_consumer *kc = opaque;
+    SL_UNUSED(rk);
+    if (err || !parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &parts->elems[i];
+        if (e->err || e->offset < 0)
+            continue;
+        kafka_partition *p = kafka_offsets_partition(kc->offsets, e->topic, e->partition);
+        if (p && p->assigned)
+            kafka_offsets_committed(p, e->offset);
+    }
+}
+
+/* Stores and commits, synchronously, what the partitions acknowledged. A
+ * failed commit leaves the acknowledged records past the group's offset to
+ * be read again by the partitions' next owners: they are counted. */
 static void commit_partitions(kafka_consumer *kc, kafka_partition *const *parts, size_t n)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)(n ? n : 1));
@@ -598,12 +622,24 @@ static void commit_partitions(kafka_consumer *kc, kafka_partition *const *parts,
             rd_kafka_topic_partition_list_add(l, parts[i]->topic, parts[i]->partition)->offset =
                 next;
     }
+    uint64_t again = 0;
     if (l->cnt > 0) {
         store_offsets(kc, l);
         rd_kafka_resp_err_t e = rd_kafka_commit(kc->rk, l, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        bool failed = e && e != RD_KAFKA_RESP_ERR__NO_OFFSET;
+        for (int i = 0; i < l->cnt; i++) {
+            kafka_partition *p = kafka_offsets_partition(kc->offsets, l->elems[i].topic,
+                                                         l->elems[i].partition);
+            if (p && failed)
+                again += kafka_offsets_uncommitted(p, l->elems[i].offset);
+            else if (p)
+                kafka_offsets_committed(p, l->elems[i].offset);
+        }
+        if (failed) {
             component_metrics_error(kc->metrics, "kafka_offset_update", "sending", 1);
-            slog_error(kc->id, "Could not commit offsets: %s", rd_kafka_err2str(e));
+            metrics_add(kc->drain_uncommitted, again);
+            slog_error(kc->id, "Could not commit offsets: %s; %" PRIu64 " acknowledged records "
+                       "will be read again.", rd_kafka_err2str(e), again);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -755,6 +791,10 @@ static int start(kafka_consumer *kc, source_ctx *ctx, sl_error *err)
     kc->drain_unacked = component_metrics_extra(
         kc->metrics, "kafka_drain_unacknowledged_messages_total", METRICS_COUNTER,
         "Records still unacknowledged when a drain timed out (read again by the next owner).");
+    kc->drain_uncommitted = component_metrics_extra(
+        kc->metrics, "kafka_drain_uncommitted_messages_total", METRICS_COUNTER,
+        "Acknowledged records whose commit failed when their partitions were let go (read "
+        "again by the next owner).");
     kc->pauses = component_metrics_extra(
         kc->metrics, "kafka_backpressure_pauses_total", METRICS_COUNTER,
         "Times the partitions were paused because the pipeline was full.");
