@@ -2,20 +2,37 @@
 in one consumer group on librdkafka's mock cluster
 (tests/peers/kafka_mock.c), records produced and committed offsets read back
 by python3-kafka, deliveries recorded by a local HTTP receiver (one path per
-process) with their arrival times.
+process) with their arrival times. Each test runs under both protocols:
+eager (the default) and cooperative-sticky (through librdkafka_options).
 
 - A member joins and another stops mid-stream while a producer keeps
-  producing, under both protocols (eager, the default; cooperative-sticky
-  through librdkafka_options): nothing is lost, the offsets end committed
-  at the end, and the duplicates are measured and bounded by what the
-  sources reported unacknowledged when a drain timed out.
-- A partition revoked while a batch of it is held by a slow receiver: the
-  drain gives up after drain_timeout_ms, counts those records, and the next
-  owner reads them again.
+  producing: nothing is lost, the committed offsets end at the end offsets,
+  and the duplicates are measured. Every duplicate must be one the sources
+  reported as left to be read again: unacknowledged when a drain timed out
+  (kafka_drain_unacknowledged_messages_total) or acknowledged but refused
+  by the commit on revoke (kafka_drain_uncommitted_messages_total). The
+  mock refuses every OffsetCommit while its group is joining (real brokers
+  take one from the current generation then), which is when an eager member
+  revokes, so the eager protocol duplicates what was acknowledged since the
+  last periodic commit. Under the cooperative protocol the partitions a
+  member keeps are never read again. How long the partitions that move take
+  to resume is printed: from the revoke when b joins, from the SIGTERM when
+  a leaves, to the first record b delivered of them (the mock makes a
+  rebalance wait session_timeout_ms - 1 s for the members to rejoin).
+- A partition revoked while batches of it are held by the receiver: the
+  drain gives up after drain_timeout_ms and counts those records, and the
+  next owner reads them again.
 
-The mock's first group join takes 3 s and every later rebalance waits
-session_timeout_ms - 1 s for the members to rejoin, so the session is short
-and heartbeats frequent."""
+The mock's first group join takes 3 s and each later rebalance 4 s with
+this session timeout; heartbeats are frequent so members rejoin fast. The
+mock also answers a follower's SyncGroup that arrives after the leader's
+with INVALID_REQUEST, and the follower then rejoins: a rebalance may take a
+few rounds of 4 s, so the waits for the group to settle are long.
+
+sluice folds a log line repeated within 10 s into a later "(repeated N
+times)" line, so which member holds which partition is read from what each
+delivered, not from its "Assigned" lines, and the counts in its log lines
+are added up once it exited."""
 import datetime
 import re
 import signal
@@ -25,7 +42,7 @@ import time
 import kafka
 import pytest
 
-from conftest import Sluice, free_port, wait_for
+from conftest import Sluice, free_port, metric_value, wait_for
 from peers.config import component, pipeline
 from peers.kafka import API_VERSION, KafkaMock, committed_offsets, end_offsets, produce
 from peers.recorder import HttpReceiver
@@ -34,8 +51,11 @@ TOPIC = "logs"
 GROUP = "sluice-rebalance"
 PARTITIONS = 4
 SESSION_MS = 5000
+SETTLE_S = 40        # a few of the mock's rebalance rounds
 STRATEGIES = {"eager": None, "cooperative": "cooperative-sticky"}
-REBALANCE_LINE = re.compile(r"^(\S+) +INFO .*: (Assigned|Revoked) \d+ partitions(?:: (.*))?\.$")
+REBALANCE_LINE = re.compile(r"^(\S+) +INFO .*: (Assigned|Revoked) \d+ partitions(?:: (.*?))?\."
+                            r"(?: \(repeated \d+ times\))?$")
+REPEATED = re.compile(r" \(repeated (\d+) times\)$")
 
 
 class SteadyProducer:
@@ -63,10 +83,13 @@ class SteadyProducer:
                 n = self.sent
                 self.sent += 1
                 future = self.producer.send(TOPIC, value=b"n-%07d" % n)
-                future.add_callback(lambda md, n=n: self.acked.__setitem__(n, (md.partition, md.offset)))
+                future.add_callback(self._acked, n)
                 future.add_errback(lambda e, n=n: self.failed.append((n, e)))
             due += tick
             time.sleep(max(0.0, due - time.monotonic()))
+
+    def _acked(self, n, md):
+        self.acked[n] = (md.partition, md.offset)
 
     def stop(self, timeout=10):
         """Stops producing; {number: (partition, offset)} of what the broker
@@ -77,6 +100,16 @@ class SteadyProducer:
         self.producer.close(timeout=1)
         assert not self.failed, self.failed[:5]
         return dict(self.acked)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        """A test that failed half-way stops the thread before the mock
+        goes."""
+        self.halt.set()
+        self.thread.join(5)
+        self.producer.close(timeout=1)
 
 
 def member_config(bootstrap, rx, name, port, data_dir, strategy, drain_timeout_ms=None,
@@ -124,26 +157,32 @@ class Member:
         return [(e["partition"], e["offset"], e["message"], r.time)
                 for r in self.rx.accepted(path=f"/{self.name}") for e in r.ndjson()]
 
-    def rebalances(self):
-        """[(wall time, "Assigned"|"Revoked", {partitions})] from its log."""
-        found = []
+    def partitions(self, since=0.0):
+        """The partitions it delivered records of, arriving since `since`."""
+        return {p for p, _, _, t in self.deliveries() if t >= since}
+
+    def first_revoke(self):
+        """(wall time, {partitions}) of its first "Revoked" log line (a first
+        occurrence is never folded)."""
         for line in self.proc.stderr().splitlines():
             m = REBALANCE_LINE.match(line)
-            if m:
+            if m and m.group(2) == "Revoked":
                 when = datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
-                parts = {int(p) for p in re.findall(r"\[(\d+)\]", m.group(3) or "")}
-                found.append((when.timestamp(), m.group(2), parts))
-        return found
+                parts = re.findall(r"\[(\d+)\]", m.group(3) or "")
+                return when.timestamp(), {int(p) for p in parts}
+        raise AssertionError(f"{self.name} never revoked: " + self.proc.stderr())
 
-    def owned(self):
-        """The partitions it holds now, by its log."""
-        held = set()
-        for _, what, parts in self.rebalances():
-            if what == "Assigned":
-                held |= parts
-            else:
-                held -= parts
-        return held
+    def logged_count(self, pattern):
+        """The sum of the number `pattern` captures in its log lines, each
+        folded line counted as often as it was repeated. Complete once the
+        process exited."""
+        total = 0
+        for line in self.proc.stderr().splitlines():
+            m = re.search(pattern, line)
+            if m:
+                folded = REPEATED.search(line)
+                total += int(m.group(1)) * (int(folded.group(1)) if folded else 1)
+        return total
 
     def read_again(self):
         """(unacknowledged, uncommitted): the records its drains left to be
@@ -152,10 +191,8 @@ class Member:
         (kafka_drain_unacknowledged_messages_total and
         kafka_drain_uncommitted_messages_total, by its log lines, which
         outlive the process)."""
-        log = self.proc.stderr()
-        unacked = re.findall(r"(\d+) records were not acknowledged within drain_timeout_ms", log)
-        uncommitted = re.findall(r"(\d+) acknowledged records will be read again", log)
-        return sum(map(int, unacked)), sum(map(int, uncommitted))
+        return (self.logged_count(r"(\d+) records were not acknowledged within drain_timeout_ms"),
+                self.logged_count(r"(\d+) acknowledged records will be read again"))
 
 
 @pytest.fixture
@@ -181,7 +218,9 @@ def members(tmp_path, sluice_bin):
 
 
 def produce_numbered(bootstrap, seq):
-    produce(bootstrap, TOPIC, [b"n-%07d" % n for n in seq])
+    """{number: (partition, offset)} of the records produced."""
+    seq = list(seq)
+    return dict(zip(seq, produce(bootstrap, TOPIC, [b"n-%07d" % n for n in seq])))
 
 
 def drain_gave_up_at(member):
@@ -230,6 +269,15 @@ def assert_kept_partitions_not_read_again(*ms):
         assert len(seen) == len(set(seen)), f"{m.name} read records again: " + m.proc.stderr()
 
 
+def wait_logged(predicate, ms, timeout, what):
+    """wait_for, failing with the members' logs."""
+    try:
+        wait_for(predicate, timeout=timeout, what=what)
+    except AssertionError as e:
+        logs = "\n".join(f"--- {m.name}\n{m.proc.stderr()}" for m in ms)
+        raise AssertionError(f"{e}\n{logs}") from None
+
+
 def all_delivered(produced, *ms, timeout=20):
     """Waits until every produced record was delivered by one of the
     members; fails naming the missing ones, with the members' logs."""
@@ -252,49 +300,51 @@ def all_delivered(produced, *ms, timeout=20):
 @pytest.mark.parametrize("protocol", sorted(STRATEGIES))
 def test_member_joins_and_leaves_mid_stream(members, protocol):
     strategy = STRATEGIES[protocol]
-    with KafkaMock(topics={TOPIC: PARTITIONS}) as mock, HttpReceiver() as rx:
-        producer = SteadyProducer(mock.bootstrap)
+    with KafkaMock(topics={TOPIC: PARTITIONS}) as mock, HttpReceiver() as rx, \
+            SteadyProducer(mock.bootstrap) as producer:
         a = members(mock, rx, "a", strategy)
         wait_for(lambda: len(committed_offsets(mock.bootstrap, GROUP, TOPIC)) == PARTITIONS,
                  timeout=20, what="a consuming and committing")
-        assert a.owned() == set(range(PARTITIONS)), a.proc.stderr()
+        assert a.partitions() == set(range(PARTITIONS))
 
+        b_started = time.time()
         b = members(mock, rx, "b", strategy)
-        wait_for(lambda: b.owned() and len(a.owned()) + len(b.owned()) == PARTITIONS,
-                 timeout=25, what="the partitions shared by a and b")
-        joined_parts = set(b.owned())
-        wait_for(lambda: {p for p, *_ in b.deliveries()} == joined_parts, timeout=10,
-                 what="b reading each of its partitions")
+        wait_logged(lambda: len(b.partitions()) == PARTITIONS // 2, (a, b), timeout=SETTLE_S,
+                    what="b reading its share of the partitions")
+        joined_parts = b.partitions()
         time.sleep(1)
 
-        stopped_parts = set(a.owned())
-        assert stopped_parts and not stopped_parts & joined_parts
+        stopped_parts = set(range(PARTITIONS)) - joined_parts
+        assert a.partitions(since=time.time() - 0.5) <= stopped_parts
+        stopped_at = time.time()
         a.proc.proc.send_signal(signal.SIGTERM)
         assert a.proc.wait(30) == 0, a.proc.stderr()
-        wait_for(lambda: b.owned() == set(range(PARTITIONS)), timeout=20,
-                 what="b holding every partition")
-        leave_revoke = [t for t, what, _ in a.rebalances() if what == "Revoked"][-1]
-        wait_for(lambda: first_delivery_after(b.deliveries(), stopped_parts, leave_revoke),
-                 timeout=10, what="b reading the partitions a held")
+        wait_logged(lambda: b.partitions(since=stopped_at) == set(range(PARTITIONS)), (a, b),
+                    timeout=SETTLE_S, what="b reading every partition")
 
         produced = producer.stop()
         all_delivered(produced, a, b)
-        wait_for(lambda: offsets_at_end(mock.bootstrap), timeout=10,
-                 what="committed offsets at the end offsets")
+        wait_logged(lambda: offsets_at_end(mock.bootstrap), (a, b), timeout=10,
+                    what="committed offsets at the end offsets")
+        live_counters = [metric_value(b.port, f"kafka_drain_{c}_messages_total", component_id="k")
+                         for c in ("unacknowledged", "uncommitted")]
         assert b.proc.terminate(30) == 0, b.proc.stderr()
+        assert all(n is not None and n <= logged
+                   for n, logged in zip(live_counters, b.read_again())), live_counters
 
         got = numbers(a.deliveries()) + numbers(b.deliveries())
         assert set(got) == set(produced)
         duplicates = len(got) - len(set(got))
         unacked, uncommitted = (x + y for x, y in zip(a.read_again(), b.read_again()))
-        join_revoke = [t for t, what, _ in a.rebalances() if what == "Revoked"][0]
+        join_revoke, _ = a.first_revoke()
+        assert join_revoke >= b_started
         join_resume = first_delivery_after(b.deliveries(), joined_parts, join_revoke)
-        leave_resume = first_delivery_after(b.deliveries(), stopped_parts, leave_revoke)
+        leave_resume = first_delivery_after(b.deliveries(), stopped_parts, stopped_at)
         print(f"\n[{protocol}] produced {len(produced)}, delivered {len(got)}, duplicates "
               f"{duplicates}; reported read again: {unacked} unacknowledged at drain timeout, "
               f"{uncommitted} acknowledged but refused commit; partition resumes after a "
               f"revoke: join {join_resume - join_revoke:.2f} s (partitions "
-              f"{sorted(joined_parts)}), leave {leave_resume - leave_revoke:.2f} s "
+              f"{sorted(joined_parts)}), leave (from SIGTERM) {leave_resume - stopped_at:.2f} s "
               f"(partitions {sorted(stopped_parts)})")
         for m in (a, b):
             log = m.proc.stderr()
@@ -331,29 +381,29 @@ def test_revoked_while_unacknowledged_is_read_again_by_next_owner(members, proto
     strategy = STRATEGIES[protocol]
     drain_ms = 1000
     with KafkaMock(topics={TOPIC: PARTITIONS}) as mock, HttpReceiver() as rx:
-        produce_numbered(mock.bootstrap, range(0, 200))
+        produced = produce_numbered(mock.bootstrap, range(0, 200))
         a = members(mock, rx, "a", strategy, drain_timeout_ms=drain_ms, max_events=20)
         wait_for(lambda: offsets_at_end(mock.bootstrap), timeout=20,
                  what="a consuming and committing the first records")
 
         held = HeldRequests(rx, "/a")
-        produce_numbered(mock.bootstrap, range(200, 400))
+        produced.update(produce_numbered(mock.bootstrap, range(200, 400)))
         wait_for(lambda: held.records(), timeout=10, what="a batch of a held by the receiver")
         b = members(mock, rx, "b", strategy)
-        wait_for(lambda: "not acknowledged within drain_timeout_ms" in a.proc.stderr(),
-                 timeout=15, what="a's drain giving up on the held batch")
+        wait_logged(lambda: "not acknowledged within drain_timeout_ms" in a.proc.stderr(),
+                    (a, b), timeout=SETTLE_S, what="a's drain giving up on the held batch")
         held.release.set()
-        revoked_at, _, revoked = [r for r in a.rebalances() if r[1] == "Revoked"][0]
+        revoked_at, revoked = a.first_revoke()
         gave_up = drain_gave_up_at(a)
         assert drain_ms / 1000 - 0.1 <= gave_up - revoked_at <= drain_ms / 1000 + 1.5, \
             a.proc.stderr()
-        unacked, uncommitted = a.read_again()
-        assert unacked > 0, a.proc.stderr()
 
-        all_delivered(dict.fromkeys(range(400)), a, b)
-        wait_for(lambda: offsets_at_end(mock.bootstrap), timeout=10,
-                 what="committed offsets at the end offsets")
-        taken = b.owned()
+        wait_logged(lambda: len(b.partitions()) == PARTITIONS // 2, (a, b), timeout=SETTLE_S,
+                    what="b reading its share of the partitions")
+        all_delivered(produced, a, b)
+        wait_logged(lambda: offsets_at_end(mock.bootstrap), (a, b), timeout=10,
+                    what="committed offsets at the end offsets")
+        taken = b.partitions()
         assert a.proc.terminate(30) == 0, a.proc.stderr()
         assert b.proc.terminate(30) == 0, b.proc.stderr()
 
@@ -364,8 +414,10 @@ def test_revoked_while_unacknowledged_is_read_again_by_next_owner(members, proto
             assert_kept_partitions_not_read_again(a)
         got = numbers(a.deliveries()) + numbers(b.deliveries())
         duplicates = len(got) - len(set(got))
+        unacked, uncommitted = (x + y for x, y in zip(a.read_again(), b.read_again()))
+        assert a.read_again()[0] > 0, a.proc.stderr()
         print(f"\n[{protocol}] drain gave up after {gave_up - revoked_at:.2f} s "
               f"(drain_timeout_ms {drain_ms}); held records {len(held.records())}, "
               f"{len(moved)} of them on partitions b took over; duplicates {duplicates}; "
               f"reported read again: {unacked} unacknowledged, {uncommitted} uncommitted")
-        assert duplicates <= unacked + uncommitted
+        assert duplicates <= unacked + uncommitted, a.proc.stderr() + b.proc.stderr()
