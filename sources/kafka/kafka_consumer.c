@@ -51,6 +51,7 @@
 #define REPORT_INTERVAL_NS (5 * NS_PER_SEC)
 #define FETCH_RESPONSE_MAX (50 * 1024 * 1024)   /* librdkafka's fetch.max.bytes default */
 #define PARTITION_FETCH_MAX (1024 * 1024)        /* its max.partition.fetch.bytes default */
+#define LOGGED_PARTITIONS_MAX 32  /* partitions a rebalance's log line names */
 
 const char *const kafka_offset_reset_names[] = {
     "smallest", "earliest", "beginning", "largest", "latest", "end", "error",
@@ -93,7 +94,7 @@ struct kafka_consumer {
     kafka_partition *last_p;
     kafka_partition **scratch;
     size_t scratch_cap;
-    metrics_series *tombstones, *drain_unacked, *pauses;
+    metrics_series *tombstones, *drain_unacked, *drain_uncommitted, *pauses;
     log_limiter bad_log, read_log;
 };
 
@@ -133,6 +134,8 @@ static int set_memory_budget(rd_kafka_conf_t *conf, const kafka_source_options *
 
 static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque);
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *parts, void *opaque);
 
 static rd_kafka_conf_t *consumer_conf(kafka_consumer *kc, sl_error *err)
 {
@@ -155,6 +158,7 @@ static rd_kafka_conf_t *consumer_conf(kafka_consumer *kc, sl_error *err)
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalanced);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_done);
     return conf;
 }
 
@@ -611,7 +615,28 @@ static size_t held_of(kafka_consumer *kc, const rd_kafka_topic_partition_list_t 
     return k;
 }
 
-/* Stores and commits, synchronously, what the partitions acknowledged. */
+/* librdkafka's commits (the periodic ones too) arrive on the consumer
+ * queue, so on the poller: they say where a next owner would start. */
+static void commit_done(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kafka_consumer *kc = opaque;
+    SL_UNUSED(rk);
+    if (err || !parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &parts->elems[i];
+        if (e->err || e->offset < 0)
+            continue;
+        kafka_partition *p = kafka_offsets_partition(kc->offsets, e->topic, e->partition);
+        if (p && p->assigned)
+            kafka_offsets_committed(p, e->offset);
+    }
+}
+
+/* Stores and commits, synchronously, what the partitions acknowledged. A
+ * failed commit leaves the acknowledged records past the group's offset to
+ * be read again by the partitions' next owners: they are counted. */
 static void commit_partitions(kafka_consumer *kc, kafka_partition *const *parts, size_t n)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)(n ? n : 1));
@@ -623,12 +648,24 @@ static void commit_partitions(kafka_consumer *kc, kafka_partition *const *parts,
             rd_kafka_topic_partition_list_add(l, parts[i]->topic, parts[i]->partition)->offset =
                 next;
     }
+    uint64_t again = 0;
     if (l->cnt > 0) {
         store_offsets(kc, l);
         rd_kafka_resp_err_t e = rd_kafka_commit(kc->rk, l, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        bool failed = e && e != RD_KAFKA_RESP_ERR__NO_OFFSET;
+        for (int i = 0; i < l->cnt; i++) {
+            kafka_partition *p = kafka_offsets_partition(kc->offsets, l->elems[i].topic,
+                                                         l->elems[i].partition);
+            if (p && failed)
+                again += kafka_offsets_uncommitted(p, l->elems[i].offset);
+            else if (p)
+                kafka_offsets_committed(p, l->elems[i].offset);
+        }
+        if (failed) {
             component_metrics_error(kc->metrics, "kafka_offset_update", "sending", 1);
-            slog_error(kc->id, "Could not commit offsets: %s", rd_kafka_err2str(e));
+            metrics_add(kc->drain_uncommitted, again);
+            slog_error(kc->id, "Could not commit offsets: %s; %" PRIu64 " acknowledged records "
+                       "will be read again.", rd_kafka_err2str(e), again);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -686,9 +723,58 @@ static void log_assign_error(kafka_consumer *kc, rd_kafka_error_t *e, rd_kafka_r
     }
 }
 
+/* "Assigned 2 partitions: logs[0], logs[3]." Naming them tells which
+ * member reads what after a rebalance. */
+static void log_rebalance(kafka_consumer *kc, const char *what,
+                          const rd_kafka_topic_partition_list_t *l)
+{
+    buf names = BUF_INIT;
+    int rc = 0;
+    for (int i = 0; i < l->cnt && i < LOGGED_PARTITIONS_MAX && rc == 0; i++)
+        rc = buf_printf(&names, "%s%s[%" PRId32 "]", i ? ", " : ": ", l->elems[i].topic,
+                        l->elems[i].partition);
+    if (rc == 0 && l->cnt > LOGGED_PARTITIONS_MAX)
+        rc = buf_printf(&names, " and %d more", l->cnt - LOGGED_PARTITIONS_MAX);
+    slog_info(kc->id, "%s %d partitions%s.", what, l->cnt, rc == 0 && names.data ? names.data : "");
+    buf_free(&names);
+}
+
+static bool read_from(const kafka_partition *p)
+{
+    return p->read_next >= 0;
+}
+
+/* For an incremental rebalance librdkafka 2.0.2 pauses the whole assignment
+ * from its own thread, and drops the records of the partitions kept that a
+ * consume_batch_queue call running meanwhile had already taken, while their
+ * fetch position stays past them (the "batch API" known issue of its 2.0
+ * changelog): they would be skipped. So the kept partitions are sought back
+ * to the offset after the last record this source read. */
+static void seek_kept_partitions(kafka_consumer *kc)
+{
+    size_t n = select_partitions(kc, read_from);
+    if (n == 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = list_of(kc->scratch, n);
+    if (!l) {
+        kc->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        l->elems[i].offset = kc->scratch[i]->read_next;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(kc->rk, l, 0);
+    if (e) {
+        slog_error(kc->id, "Rebalance: could not seek the partitions kept: %s",
+                   rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* Each protocol changes the assignment with its own calls: the eager one
  * replaces it (rd_kafka_assign), the cooperative one adds and removes
- * partitions (incremental). */
+ * partitions (incremental) and keeps the others, which are sought back to
+ * where this source read them (seek_kept_partitions). */
 static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -696,23 +782,27 @@ static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     const char *protocol = rd_kafka_rebalance_protocol(rk);
     bool cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        slog_info(kc->id, "Assigned %d partitions.", parts->cnt);
+        log_rebalance(kc, "Assigned", parts);
         take_assignment(kc, parts);
-        if (cooperative)
+        if (cooperative) {
             log_assign_error(kc, rd_kafka_incremental_assign(rk, parts), 0);
-        else
+            seek_kept_partitions(kc);
+        } else {
             log_assign_error(kc, NULL, rd_kafka_assign(rk, parts));
+        }
         if (kc->paused)
             rd_kafka_pause_partitions(rk, parts);
         return;
     }
-    slog_info(kc->id, "Revoked %d partitions.", parts->cnt);
+    log_rebalance(kc, "Revoked", parts);
     size_t n = held_of(kc, parts);
     drain_partitions(kc, kc->scratch, n, "revoked");
-    if (cooperative)
+    if (cooperative) {
         log_assign_error(kc, rd_kafka_incremental_unassign(rk, parts), 0);
-    else
+        seek_kept_partitions(kc);
+    } else {
         log_assign_error(kc, NULL, rd_kafka_assign(rk, NULL));
+    }
 }
 
 /* ------------------------------------------------------------ running */
@@ -727,6 +817,10 @@ static int start(kafka_consumer *kc, source_ctx *ctx, sl_error *err)
     kc->drain_unacked = component_metrics_extra(
         kc->metrics, "kafka_drain_unacknowledged_messages_total", METRICS_COUNTER,
         "Records still unacknowledged when a drain timed out (read again by the next owner).");
+    kc->drain_uncommitted = component_metrics_extra(
+        kc->metrics, "kafka_drain_uncommitted_messages_total", METRICS_COUNTER,
+        "Acknowledged records whose commit failed when their partitions were let go (read "
+        "again by the next owner).");
     kc->pauses = component_metrics_extra(
         kc->metrics, "kafka_backpressure_pauses_total", METRICS_COUNTER,
         "Times the partitions were paused because the pipeline was full.");

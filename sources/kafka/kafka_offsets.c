@@ -78,6 +78,7 @@ static kafka_partition *partition_new(const char *topic, int32_t part)
     p->stored = -1;
     p->pending_rewind = -1;
     p->read_next = -1;
+    p->committed = -1;
     p->backoff_ns = BACKOFF_FIRST_NS;
     p->state = KAFKA_PART_STOPPED;
     return p;
@@ -135,6 +136,7 @@ void kafka_offsets_assign(kafka_offsets *ko, kafka_partition *p)
     p->assigned = true;
     p->pending_rewind = -1;
     p->read_next = -1;
+    p->committed = -1;
 }
 
 void kafka_offsets_stop(kafka_offsets *ko, kafka_partition *p)
@@ -198,9 +200,13 @@ int kafka_offsets_seal(kafka_offsets *ko, kafka_batch_rec *rec)
         s->sealed = true;
         p->open++;
         /* Where the partition started: where it is read again from, and
-         * nothing to store yet. */
+         * nothing to store yet. An assignment starts at the group's offset
+         * (or where auto_offset_reset puts a group without one, which is
+         * also where a next owner would start). */
         if (p->acked_next < 0)
             p->acked_next = p->stored = s->first;
+        if (p->committed < 0)
+            p->committed = s->first;
     }
     pthread_mutex_unlock(&ko->lock);
     return rc;
@@ -349,6 +355,17 @@ int64_t kafka_offsets_take_store(kafka_offsets *ko, kafka_partition *p)
         p->stored = next;
     pthread_mutex_unlock(&ko->lock);
     return next;
+}
+
+void kafka_offsets_committed(kafka_partition *p, int64_t next)
+{
+    if (next > p->committed)
+        p->committed = next;
+}
+
+uint64_t kafka_offsets_uncommitted(const kafka_partition *p, int64_t next)
+{
+    return p->committed >= 0 && next > p->committed ? (uint64_t)(next - p->committed) : 0;
 }
 
 int64_t kafka_offsets_acked_next(kafka_offsets *ko, const kafka_partition *p)

@@ -44,6 +44,8 @@ typedef struct kafka_partition {
     bool assigned;           /* poller */
     int64_t pending_rewind;  /* poller: where to seek once it may resume; -1 none */
     int64_t read_next;       /* poller: the offset after the last record read; -1 none */
+    int64_t committed;       /* poller: the group's offset for it (where its next owner
+                              * starts); -1 unknown */
     /* under the lock */
     kafka_part_state state;
     bool pause_sent;         /* the poller paused it for the error */
@@ -126,6 +128,12 @@ uint64_t kafka_offsets_wait_idle(kafka_offsets *ko, kafka_partition *const *part
 /* The offset p may store (the next to read after its acknowledged prefix),
  * or -1 when nothing was acknowledged. Marks it stored. */
 int64_t kafka_offsets_take_store(kafka_offsets *ko, kafka_partition *p);
+
+/* The group committed `next` (the next offset to read) for p. Poller. */
+void kafka_offsets_committed(kafka_partition *p, int64_t next);
+/* How many records before `next` the next owner of p reads again, from the
+ * group's offset, when `next` could not be committed. Poller. */
+uint64_t kafka_offsets_uncommitted(const kafka_partition *p, int64_t next);
 
 /* The acknowledged prefix of p, for tests and logs: -1 when unknown. */
 int64_t kafka_offsets_acked_next(kafka_offsets *ko, const kafka_partition *p);

@@ -4,7 +4,8 @@
  * rejected segments pass; an errored one pauses the partition and rewinds
  * it to its first unacknowledged offset once nothing is in flight, after a
  * backoff; acknowledgements of an older generation are ignored; records
- * that made no event (tombstones) still count as done. */
+ * that made no event (tombstones) still count as done; what a failed commit
+ * leaves to be read again counts from the group's offset. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -233,6 +234,33 @@ static void test_several_partitions_and_idle_wait(void **state)
     teardown(&f);
 }
 
+static void test_uncommitted_counts_from_the_group_offset(void **state)
+{
+    (void)state;
+    fixture f;
+    setup(&f);
+    /* Nothing read yet: where the group stands is unknown. */
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 10), 0);
+    /* The assignment started at the group's offset, 5. */
+    finish(&f, seal_range(&f, 5, 9), ACK_DELIVERED);
+    assert_int_equal(kafka_offsets_take_store(f.ko, f.p), 10);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 10), 5);
+    kafka_offsets_committed(f.p, 8);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 10), 2);
+    /* A late report of an older commit does not move it back. */
+    kafka_offsets_committed(f.p, 6);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 10), 2);
+    kafka_offsets_committed(f.p, 10);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 10), 0);
+    /* A new assignment starts over from wherever it starts. */
+    kafka_offsets_release(f.ko, f.p);
+    kafka_offsets_assign(f.ko, f.p);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 30), 0);
+    finish(&f, seal_range(&f, 20, 21), ACK_DELIVERED);
+    assert_int_equal(kafka_offsets_uncommitted(f.p, 22), 2);
+    teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_stale_generation_is_ignored),
         cmocka_unit_test(test_records_without_events_count_as_done),
         cmocka_unit_test(test_several_partitions_and_idle_wait),
+        cmocka_unit_test(test_uncommitted_counts_from_the_group_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
