@@ -14,6 +14,7 @@
 #define SL_ERRMSG_MAX 512
 
 #define NS_PER_SEC 1000000000LL
+#define NS_PER_MS 1000000LL
 
 typedef struct sl_error {
     char msg[SL_ERRMSG_MAX];

@@ -145,7 +145,7 @@ typedef struct judging {
 
 typedef struct es_sink {
     http_sink *http;
-    http_fields fields;   /* encoding.*: applied to the document only */
+    encoding_fields fields;   /* encoding.*: applied to the document only */
     const char *id;
     int mode;
     es_action action;
@@ -457,7 +457,7 @@ static int es_encode(void *ud, const event *e, double note, buf *out, sl_error *
     /* The index and the id come from the whole event, as in Vector; the
      * encoding options shape the document. */
     event view;
-    const event *doc = http_fields_apply(&s->fields, e, &view);
+    const event *doc = encoding_fields_apply(&s->fields, e, &view);
     arena *scratch = scratch_arena(s);
     if (!doc || !scratch ||
         es_bulk_write_action(out, s->action, s->index_buf.data, s->index_buf.len, id, id_len) < 0 ||
@@ -620,7 +620,7 @@ static void es_destroy(void *state)
     if (!s)
         return;
     http_sink_free(s->http);
-    http_fields_free(&s->fields);
+    encoding_fields_free(&s->fields);
     template_free(s->index);
     for (int i = 0; i < 3; i++) {
         template_free(s->ds[i]);
@@ -786,7 +786,9 @@ static int es_build(const void *options, const component_info *info, void **stat
     if (rc == 0 && o->dead_letter_path && !(s->dead_letter_path = strdup(o->dead_letter_path)))
         rc = sl_fail(err, "out of memory");
     if (rc == 0)
-        rc = http_fields_init(&s->fields, &o->http, err);
+        rc = encoding_fields_init(&s->fields, &o->http.encoding_only_fields,
+                                      &o->http.encoding_except_fields,
+                                      o->http.encoding_timestamp_format, err);
     if (rc == 0)
         rc = start_http_sink(s, o, info, err);
     if (rc < 0) {

@@ -73,7 +73,7 @@ typedef struct http_options {
     const char *healthcheck_uri;
 } http_options;
 
-static const opt_spec encoding_fields[] = {
+static const opt_spec encoding_table[] = {
     OPT_ENUM_ROW("codec", http_options, codec, codec_values, .required = true,
         .help = "json (a JSON array per request), ndjson, or text (each message on a line)."),
     HTTP_ENCODING_TRANSFORM_OPTIONS,
@@ -91,7 +91,7 @@ static const opt_spec http_option_table[] = {
         .help = "The full URL to send to (userinfo is used as basic auth)."),
     OPT_ENUM_ROW("method", http_options, method, method_values, .def = "post",
         .help = "The HTTP method: post, put or patch."),
-    OPT_OBJECT_ROW("encoding", encoding_fields, .required = true,
+    OPT_OBJECT_ROW("encoding", encoding_table, .required = true,
         .help = "How events are encoded."),
     OPT_OBJECT_ROW("framing", framing_fields, .help = "How encoded events are separated."),
     OPT_STRING_ROW("payload_prefix", http_options, payload_prefix,

@@ -31,10 +31,14 @@ typedef struct kafka_sink_options {
     char *key_field;
     char *headers_key;
     int codec;
+    opt_list only_fields, except_fields;
+    int timestamp_format;
     int compression;
     uint64_t batch_max_events, batch_max_bytes;   /* 0: librdkafka's default */
     double batch_timeout_secs;                    /* 0: librdkafka's default */
     uint64_t message_timeout_ms;
+    uint64_t rate_limit_num;            /* 0: unlimited */
+    uint64_t rate_limit_duration_secs;
 } kafka_sink_options;
 
 /* In enum order: librdkafka's compression.codec names are the same. */
@@ -47,9 +51,10 @@ static const opt_enum_value compression_values[] = {
     {NULL, 0},
 };
 
-static const opt_spec encoding_fields[] = {
+static const opt_spec encoding_table[] = {
     OPT_ENUM_ROW("codec", kafka_sink_options, codec, encoding_codec_values, .required = true,
         .help = "How each record's payload is written: json, text (the message) or logfmt."),
+    ENCODING_FIELDS_OPTIONS(kafka_sink_options, only_fields, except_fields, timestamp_format),
     OPT_END,
 };
 
@@ -79,8 +84,8 @@ static const opt_spec kafka_option_table[] = {
     OPT_STRING_ROW("headers_key", kafka_sink_options, headers_key, .nonempty = true,
         .help = "Log field holding a map of header name to value, sent as record headers."),
     OPT_ALIAS_ROW("headers_field", "headers_key"),
-    OPT_OBJECT_ROW("encoding", encoding_fields, .required = true,
-        .help = "How events are encoded."),
+    OPT_OBJECT_ROW("encoding", encoding_table, .required = true,
+        .help = "codec, only_fields, except_fields, timestamp_format."),
     OPT_ENUM_ROW("compression", kafka_sink_options, compression, compression_values,
         .def = "none", .help = "Compression of the produce requests (compression.codec)."),
     OPT_OBJECT_ROW("batch", batch_fields,
@@ -89,6 +94,12 @@ static const opt_spec kafka_option_table[] = {
         .def = "300000", OPT_MAX(2147483647), .unit = "milliseconds",
         .help = "How long librdkafka tries to deliver a record before it is produced "
                 "again (message.timeout.ms; 0: forever)."),
+    OPT_UINT_ROW("rate_limit_num", kafka_sink_options, rate_limit_num, OPT_MIN(1),
+        .help = "The most records produced per rate_limit_duration_secs (records produced "
+                "again not included); unlimited when not set."),
+    OPT_UINT_ROW("rate_limit_duration_secs", kafka_sink_options, rate_limit_duration_secs,
+        .def = "1", OPT_RANGE(1, 86400), .unit = "seconds",
+        .help = "The window of rate_limit_num, a fixed one as in Vector."),
     OPT_END,
 };
 
@@ -233,6 +244,13 @@ static int kafka_build(const void *options, const component_info *info, void **s
     if (!s)
         return sl_fail(err, "out of memory");
     s->codec = (encoding_codec)o->codec;
+    s->rate_num = o->rate_limit_num;
+    s->rate_window_ns = (int64_t)o->rate_limit_duration_secs * NS_PER_SEC;
+    if (encoding_fields_init(&s->fields, &o->only_fields, &o->except_fields,
+                             o->timestamp_format, err) < 0) {
+        kafka_sink_free(s);
+        return -1;
+    }
     s->healthcheck_topic = o->healthcheck_topic;
     s->client.id = info->id;
     /* validate builds sinks for their healthchecks without metrics */

@@ -407,12 +407,44 @@ static bool must_stop(kafka_sink *s)
     return s->stopping;
 }
 
-/* Hands one record to librdkafka, waiting while its queue is full; the
- * record is then pending on t, or finished (rejected, errored). Returns -1
- * when the sink must stop before the record could be queued. */
+/* Vector's rate limit: at most rate_num new records per window (fixed
+ * windows, as Vector's); waits for the next window while serving delivery
+ * reports. False when the sink must stop first. */
+static bool rate_allows(kafka_sink *s)
+{
+    if (!s->rate_num)
+        return true;
+    for (;;) {
+        int64_t now = sl_now_mono_ns();
+        if (now >= s->window_end_ns) {
+            s->window_end_ns = now + s->rate_window_ns;
+            s->window_used = 0;
+        }
+        if (s->window_used < s->rate_num) {
+            s->window_used++;
+            return true;
+        }
+        if (must_stop(s))
+            return false;
+        int64_t left_ms = (s->window_end_ns - now + NS_PER_MS - 1) / NS_PER_MS;
+        kafka_sink_serve(s, left_ms < QUEUE_FULL_WAIT_MS ? (int)left_ms : QUEUE_FULL_WAIT_MS);
+    }
+}
+
+/* Hands one record to librdkafka, waiting for the rate limit and while its
+ * queue is full; the record is then pending on t, or finished (rejected,
+ * errored). Returns -1 when the sink must stop before the record could be
+ * queued. */
 static int produce_record(kafka_sink *s, kafka_tracker *t, record *r)
 {
-    rd_kafka_resp_err_t err;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    if (!rate_allows(s)) {
+        t->pending++;
+        if (r->headers)
+            rd_kafka_headers_destroy(r->headers);
+        record_errored(s, t);
+        return -1;
+    }
     while ((err = produce(s, t, r)) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         if (must_stop(s))
             break;
@@ -475,7 +507,11 @@ static int make_record(kafka_sink *s, kafka_tracker *t, const event *e, record *
         return 1;
     buf_reset(&s->payload);
     int has_key = kafka_record_key(s, e);
-    if (encoding_write_event(&s->payload, s->codec, e) < 0 || has_key < 0 ||
+    /* The key and headers come from the whole event, as Vector takes them;
+       the encoding options shape only the payload. */
+    event view;
+    const event *shaped = encoding_fields_apply(&s->fields, e, &view);
+    if (!shaped || encoding_write_event(&s->payload, s->codec, shaped) < 0 || has_key < 0 ||
         kafka_record_headers(s, e, &r->headers) < 0)
         return -1;
     r->payload = s->payload.data ? s->payload.data : "";
@@ -627,6 +663,7 @@ void kafka_sink_free(kafka_sink *s)
         s->abandoned = t->next;
         free(t);
     }
+    encoding_fields_free(&s->fields);
     buf_free(&s->payload);
     buf_free(&s->topic_name);
     buf_free(&s->key);

@@ -22,6 +22,7 @@
 #include "pipeline/path.h"
 #include "pipeline/template.h"
 #include "sinks/encoding.h"
+#include "sinks/encoding_fields.h"
 #include "sources/kafka/kafka_client.h"
 
 /* How one record ended, as far as the batch is concerned. */
@@ -79,6 +80,9 @@ typedef struct kafka_sink {
     bool has_headers;
     path headers_path;
     encoding_codec codec;
+    encoding_fields fields;         /* encoding.only_fields & co., for the payload */
+    uint64_t rate_num;              /* records per rate window; 0: no limit */
+    int64_t rate_window_ns;
     /* run time, on the sink's thread */
     kafka_finish_fn finish;
     kafka_must_stop_fn must_stop;
@@ -90,6 +94,8 @@ typedef struct kafka_sink {
     kafka_tracker *abandoned;       /* given up on, freed after rd_kafka_destroy */
     kafka_retry *retries, *retries_tail;
     int64_t backoff_ms, backoff_raised_ns;
+    int64_t window_end_ns;          /* the rate window's end, and records in it */
+    uint64_t window_used;
     kafka_topic_slot *topics;       /* open addressing by name */
     size_t ntopics, topics_cap;
     buf payload, topic_name, key, text;

@@ -21,7 +21,6 @@
 /* How often a kind of failure (a rejection, a retry) may be logged. */
 #define HTTP_LOG_INTERVAL_NS (5 * NS_PER_SEC)
 
-#define NS_PER_MS 1000000LL
 #define STATUS_SERIES_MAX 32
 
 /* ---- compression (http_compress.c) ---- */
@@ -229,7 +228,7 @@ struct http_sink {
     void *route_ud;
     char *method;
     char *healthcheck_path;
-    http_fields fields;      /* encoding.only_fields, except_fields, ... */
+    encoding_fields fields;      /* encoding.only_fields, except_fields, ... */
     http_compression compression;
     http_zpool *zpool;       /* NULL when the sink does not compress */
     int64_t batch_timeout_ns;

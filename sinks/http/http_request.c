@@ -83,7 +83,7 @@ static int encode_event(http_sink *h, request *r, ev_ref ref)
     sl_error err = {{0}};
     event view;
     const event *e = d->codec.applies_fields ? ref.ev
-                                             : http_fields_apply(&h->fields, ref.ev, &view);
+                                             : encoding_fields_apply(&h->fields, ref.ev, &view);
     if (!e) {
         buf_truncate(&r->body, mark);
         return -1;

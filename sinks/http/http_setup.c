@@ -378,7 +378,9 @@ int http_sink_new(const http_sink_setup *setup, const component_info *info, http
         return -1;
     }
     set_memory_budget(h);
-    if (http_fields_init(&h->fields, setup->options, err) < 0) {
+    if (encoding_fields_init(&h->fields, &setup->options->encoding_only_fields,
+                             &setup->options->encoding_except_fields,
+                             setup->options->encoding_timestamp_format, err) < 0) {
         http_sink_free(h);
         return -1;
     }
@@ -443,7 +445,7 @@ void http_sink_free(http_sink *h)
         free_dest(&h->dests[i]);
     }
     free(h->dests);
-    http_fields_free(&h->fields);
+    encoding_fields_free(&h->fields);
     curl_slist_free_all(h->probe_headers);
     free(h->items);
     free(h->events);

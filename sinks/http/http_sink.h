@@ -36,6 +36,7 @@
 #include "pipeline/buf.h"
 #include "pipeline/component.h"
 #include "pipeline/path.h"
+#include "sinks/encoding_fields.h"
 
 /* ---- options, shared by every HTTP sink ---- */
 
@@ -90,7 +91,7 @@ typedef struct http_sink_options {
     char *auth_api_key;               /* sent as `Authorization: ApiKey <key>` */
     /* encoding: Vector's transformer, applied to logs before the codec */
     opt_list encoding_only_fields, encoding_except_fields;
-    int encoding_timestamp_format;    /* a http_timestamp_format_values value */
+    int encoding_timestamp_format;    /* an encoding_timestamp_format_values value */
 } http_sink_options;
 
 /* Table fragments to put in a sink's option table (each is an OPT_OBJECT
@@ -106,19 +107,10 @@ extern const opt_spec http_auth_fields[];
  * it; one without (elasticsearch, datadog_logs) uses http_encoding_fields
  * as its `encoding` object's fields. */
 extern const opt_spec http_encoding_fields[];
-/* "rfc3339" (the default), "unix", "unix_ms", "unix_us", "unix_ns",
- * "unix_float", with http_fields.c's values for them. */
-extern const opt_enum_value http_timestamp_format_values[];
 
 #define HTTP_ENCODING_TRANSFORM_OPTIONS                                                  \
-    OPT_LIST_ROW("only_fields", http_sink_options, encoding_only_fields,                 \
-        .help = "Paths of the only log fields to send."),                                \
-    OPT_LIST_ROW("except_fields", http_sink_options, encoding_except_fields,             \
-        .help = "Paths of log fields not to send."),                                     \
-    OPT_ENUM_ROW("timestamp_format", http_sink_options, encoding_timestamp_format,       \
-        http_timestamp_format_values, .def = "rfc3339",                                  \
-        .help = "How timestamps are written: rfc3339, unix, unix_ms, unix_us, unix_ns or " \
-                "unix_float.")
+    ENCODING_FIELDS_OPTIONS(http_sink_options, encoding_only_fields,                     \
+                            encoding_except_fields, encoding_timestamp_format)
 
 #define HTTP_SINK_OPTIONS                                                                \
     OPT_OBJECT_ROW("batch", http_batch_fields,                                           \
@@ -142,29 +134,6 @@ extern const opt_enum_value http_timestamp_format_values[];
  * out, which the option parser alone cannot tell from their first value. */
 size_t http_sink_check(const http_sink_options *o, const char *label, const cfg_node *node,
                        diag_list *diags);
-
-/* ---- the encoding transformer (http_fields.c) ---- */
-
-/* encoding.only_fields, except_fields and timestamp_format, parsed. The
- * engine applies them to each log before its codec's encode(), unless the
- * codec says it applies them itself (http_codec.applies_fields), as
- * elasticsearch does to take its index and id from the whole event. */
-
-typedef struct http_fields {
-    path *only, *except;
-    size_t nonly, nexcept;
-    int timestamp_format;
-    bool active;          /* anything to do */
-    arena *scratch;       /* where views are built; replaced now and then */
-    unsigned scratch_uses;
-} http_fields;
-
-/* Parses the encoding.* paths of o. 0, or -1 with err. */
-int http_fields_init(http_fields *f, const http_sink_options *o, sl_error *err);
-void http_fields_free(http_fields *f);
-/* e as the encoding options want it: e itself when they change nothing for
- * it, else *view, valid until the next call; NULL out of memory. */
-const event *http_fields_apply(http_fields *f, const event *e, event *view);
 
 /* ---- codecs ---- */
 
@@ -227,7 +196,7 @@ typedef struct http_codec {
     /* Limits of the API beyond the batch options; 0 = none. A request whose
      * compressed body exceeds max_compressed_bytes is split like a 413. */
     size_t max_events, max_bytes, max_compressed_bytes;
-    /* encode() applies encoding.only_fields & co. itself (http_fields):
+    /* encode() applies encoding.only_fields & co. itself (encoding_fields):
      * the engine hands it each event whole. */
     bool applies_fields;
     void *ud;

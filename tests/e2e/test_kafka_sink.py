@@ -23,10 +23,12 @@ FAST_RECONNECT = """librdkafka_options:
 """
 
 
-def kafka_sink(bootstrap, topic, extra="", codec="json", name="out", inputs=("in",)):
+def kafka_sink(bootstrap, topic, extra="", codec="json", name="out", inputs=("in",),
+               encoding=""):
+    """encoding: more lines of the `encoding` map, each indented by two."""
     return component(name, "kafka", list(inputs),
                      f'bootstrap_servers: "{bootstrap}"\ntopic: "{topic}"\n'
-                     f"encoding:\n  codec: {codec}\n{extra}")
+                     f"encoding:\n  codec: {codec}\n{encoding}{extra}")
 
 
 def run_with_input(start_sluice, cfg, data, timeout=60):
@@ -157,6 +159,31 @@ def test_a_disk_buffer_keeps_what_the_broker_did_not_take_across_a_restart(start
             return values >= set(lines)
         wait_for(all_arrived, timeout=30, what="the buffered lines after the restart")
         assert s.terminate() == 0
+
+
+def test_encoding_options_shape_the_payload_and_rate_limit_paces_records(start_sluice,
+                                                                          tmp_path):
+    """Vector's encoding transformer (except_fields, timestamp_format) shapes
+    the payload only: the key still comes from the whole event; and
+    rate_limit_num records per second pace the sink."""
+    with KafkaMock(topics={"logs": 1}) as mock:
+        events = [{"message": f"m{i}", "user": f"u{i % 3}", "secret": "s3cr3t"}
+                  for i in range(150)]
+        sink = kafka_sink(mock.bootstrap, "logs",
+                          "key_field: user\nrate_limit_num: 50\nrate_limit_duration_secs: 1\n",
+                          encoding="  except_fields: [secret]\n  timestamp_format: unix\n")
+        start = time.monotonic()
+        run_with_input(start_sluice, pipeline(stdin("json"), sink),
+                       "".join(json.dumps(e) + "\n" for e in events).encode())
+        took = time.monotonic() - start
+        records = consume_all(mock.bootstrap, "logs", expect=150, timeout=5)
+        assert len(records) == 150
+        for r in records:
+            body = json.loads(r.value)
+            assert "secret" not in body
+            assert isinstance(body["timestamp"], int)
+            assert r.key == body["user"].encode()
+        assert took >= 2.0, f"150 records at 50 a second took {took:.2f} s"
 
 
 def test_a_record_too_large_is_rejected_and_passed(start_sluice, tmp_path):

@@ -1,12 +1,12 @@
-/* http_fields.c - Vector's sink `encoding` transformer for the HTTP sinks:
+/* encoding_fields.c - Vector's sink `encoding` transformer:
  * `only_fields`, `except_fields` and `timestamp_format`, applied to a log
- * before its sink's codec encodes it.
+ * before its sink's codec encodes it (the HTTP sinks, kafka).
  *
  * The event itself is shared with other sinks and may be encoded again on a
  * retry, so it is never changed: the engine gets a view of it in a scratch
  * arena, where only the maps and arrays on the way to a change are copied
  * (shallowly) and everything else is the event's own. */
-#include "sinks/http/http_internal.h"
+#include "sinks/encoding_fields.h"
 
 #include "pipeline/arena.h"
 
@@ -15,7 +15,7 @@
 
 enum { TS_RFC3339 = 0, TS_UNIX, TS_UNIX_MS, TS_UNIX_US, TS_UNIX_NS, TS_UNIX_FLOAT };
 
-const opt_enum_value http_timestamp_format_values[] = {
+const opt_enum_value encoding_timestamp_format_values[] = {
     {"rfc3339", TS_RFC3339},
     {"unix", TS_UNIX},
     {"unix_ms", TS_UNIX_MS},
@@ -46,20 +46,21 @@ static int parse_paths(const opt_list *l, path **out, size_t *n, sl_error *err)
     return 0;
 }
 
-int http_fields_init(http_fields *f, const http_sink_options *o, sl_error *err)
+int encoding_fields_init(encoding_fields *f, const opt_list *only, const opt_list *except,
+                         int timestamp_format, sl_error *err)
 {
     memset(f, 0, sizeof(*f));
-    f->timestamp_format = o->encoding_timestamp_format;
-    if (parse_paths(&o->encoding_only_fields, &f->only, &f->nonly, err) < 0 ||
-        parse_paths(&o->encoding_except_fields, &f->except, &f->nexcept, err) < 0) {
-        http_fields_free(f);
+    f->timestamp_format = timestamp_format;
+    if (parse_paths(only, &f->only, &f->nonly, err) < 0 ||
+        parse_paths(except, &f->except, &f->nexcept, err) < 0) {
+        encoding_fields_free(f);
         return -1;
     }
     f->active = f->nonly || f->nexcept || f->timestamp_format != TS_RFC3339;
     return 0;
 }
 
-void http_fields_free(http_fields *f)
+void encoding_fields_free(encoding_fields *f)
 {
     for (size_t i = 0; i < f->nonly; i++)
         path_free(&f->only[i]);
@@ -84,7 +85,7 @@ static value_array *copy_array(arena *a, const value_array *arr)
 
 /* only_fields: a new root with just the values at the paths, in the shape
  * they had (intermediate maps are new; the values themselves shared). */
-static int keep_only(arena *a, const http_fields *f, const value *root, value *out)
+static int keep_only(arena *a, const encoding_fields *f, const value *root, value *out)
 {
     *out = value_new_map(a, (uint32_t)f->nonly);
     if (out->kind != VALUE_MAP)
@@ -200,7 +201,7 @@ static int format_timestamps(arena *a, value *v, int format)
     return 0;
 }
 
-static arena *scratch_arena(http_fields *f)
+static arena *scratch_arena(encoding_fields *f)
 {
     if (f->scratch && ++f->scratch_uses < SCRATCH_EVENTS)
         return f->scratch;
@@ -210,7 +211,7 @@ static arena *scratch_arena(http_fields *f)
     return f->scratch;
 }
 
-const event *http_fields_apply(http_fields *f, const event *e, event *view)
+const event *encoding_fields_apply(encoding_fields *f, const event *e, event *view)
 {
     if (!f->active || e->type != EVENT_LOG || e->u.log.kind != VALUE_MAP)
         return e;
