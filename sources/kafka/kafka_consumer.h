@@ -5,10 +5,11 @@
  * blocking on the pipeline (records, rebalances, statistics and commits
  * all arrive through the consumer queue it polls), and an emitter thread
  * hands the full batches on with source_emit, which blocks while the
- * pipeline is full. When more than a couple of batches wait between the
- * two, the poller pauses its partitions and keeps polling, so the group
- * never evicts it; it resumes them once the emitter caught up. Which
- * offsets are stored is kafka_offsets' business. */
+ * pipeline is full. While the hand-off between the two has no room the
+ * poller takes no records; when that lasts a second it pauses its
+ * partitions and keeps polling, so the group never evicts it, and resumes
+ * them once the emitter caught up (kafka_partitions.c). Which offsets are
+ * stored is kafka_offsets' business. */
 #ifndef SLUICE_KAFKA_CONSUMER_H
 #define SLUICE_KAFKA_CONSUMER_H
 
