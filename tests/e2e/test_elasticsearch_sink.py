@@ -67,7 +67,9 @@ def test_exact_delivery_through_503_and_item_429s(start_sluice):
         assert es.violations == []
         assert len(throttled) == n // 20
         assert all(r.headers.get("content-encoding") == "gzip" for r in es.requests())
-        assert es.requests()[0].status == 503
+        # The script answers the first request to arrive; with requests in
+        # parallel another may be recorded before it.
+        assert [r.status for r in es.requests()].count(503) == 1
         assert set(es.accepted) == {("logs-app", f"e{i}") for i in range(n)}
         assert set(es.accepted.values()) == {1}
         docs = es.documents()
