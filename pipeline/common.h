@@ -68,6 +68,19 @@ int sl_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first_ca
 #define SL_GROW(items, n, cap, first) \
     sl_grow(&(items), &(cap), (n), sizeof(*(items)), (first))
 
+/* FNV-1a of n bytes: the hash of the small open-addressing tables keyed by
+ * a name (a file sink's open paths, a kafka sink's topics). */
+static inline uint64_t sl_hash_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 /* Binary search over n sorted elements of `size` bytes: the index of the
  * element cmp() finds equal to key (*found = true), else the index where key
  * would be inserted. Inline so that a constant comparator is inlined too. */

@@ -205,16 +205,6 @@ static int write_out(file_sink *fs, out_file *f, const char *data, size_t n, boo
 
 /* ---- open files ---- */
 
-static uint64_t path_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void free_file(out_file *f)
 {
     if (f->fd >= 0)
@@ -325,7 +315,7 @@ static out_file *file_for_path(file_sink *fs, const char *path, size_t len)
     out_file *f = fs->last;
     if (f && f->path_len == len && memcmp(f->path, path, len) == 0)
         return f;
-    uint64_t h = path_hash(path, len);
+    uint64_t h = sl_hash_bytes(path, len);
     f = NULL;
     for (size_t i = 0; i < fs->nfiles && !f; i++) {
         out_file *c = fs->files[i];

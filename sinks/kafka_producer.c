@@ -144,20 +144,10 @@ kafka_outcome kafka_classify(rd_kafka_resp_err_t err)
 
 /* ---- topics ---- */
 
-static uint64_t name_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static kafka_topic_slot *topic_slot(kafka_topic_slot *slots, size_t cap, const char *name,
                                     size_t len)
 {
-    size_t i = (size_t)name_hash(name, len) & (cap - 1);
+    size_t i = (size_t)sl_hash_bytes(name, len) & (cap - 1);
     while (slots[i].name &&
            !(strlen(slots[i].name) == len && memcmp(slots[i].name, name, len) == 0))
         i = (i + 1) & (cap - 1);

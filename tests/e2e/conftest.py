@@ -197,3 +197,13 @@ def checkpoint_offsets(data_dir):
             offsets.extend(int(v) for v in re.findall(r'"(?:offset|position)"\s*:\s*(\d+)',
                                                       p.read_text(errors="replace")))
     return offsets
+
+
+def run_with_input(start_sluice, cfg, data, timeout=60, env=None):
+    """Runs sluice with `data` (bytes) on its stdin, which then closes, and
+    waits for it to exit 0 (the stdin source ends the pipeline)."""
+    s = start_sluice(cfg, stdin=subprocess.PIPE, env=env)
+    s.proc.stdin.write(data)
+    s.proc.stdin.close()
+    assert s.wait(timeout) == 0, s.stderr()
+    return s

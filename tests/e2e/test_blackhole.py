@@ -6,7 +6,7 @@ import re
 import subprocess
 import time
 
-from conftest import free_port, metric_value
+from conftest import free_port, metric_value, run_with_input
 from peers.config import component, pipeline, stdin
 
 TOTAL = re.compile(r"Total events collected\. events=(\d+) raw_bytes=(\d+)")
@@ -14,14 +14,6 @@ TOTAL = re.compile(r"Total events collected\. events=(\d+) raw_bytes=(\d+)")
 
 def config(extra="", api_port=None):
     return pipeline(stdin(), component("out", "blackhole", ["in"]) + extra, api_port=api_port)
-
-
-def run_with_input(start_sluice, cfg, data, timeout=60):
-    s = start_sluice(cfg, stdin=subprocess.PIPE)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(timeout) == 0, s.stderr()
-    return s
 
 
 def test_final_totals_are_logged(start_sluice):

@@ -4,7 +4,7 @@ codec is required; a closed stdout neither hangs nor crashes sluice."""
 import json
 import subprocess
 
-from conftest import run_cli
+from conftest import run_cli, run_with_input
 from peers.config import component, pipeline, stdin
 
 
@@ -13,14 +13,6 @@ def config(codec, target=None, source=None):
     return pipeline(source or stdin(),
                     component("out", "console", ["in" if source is None else "m"],
                               f"{tgt}encoding:\n  codec: {codec}"))
-
-
-def run_with_input(start_sluice, cfg, data):
-    s = start_sluice(cfg, stdin=subprocess.PIPE)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(30) == 0, s.stderr()
-    return s
 
 
 def test_json_codec(start_sluice):

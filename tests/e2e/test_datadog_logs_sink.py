@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port, http_get, metric_value, run_cli, wait_for
+from conftest import free_port, http_get, metric_value, run_cli, run_with_input, wait_for
 from peers.config import FAST_RETRIES, component, pipeline, stdin
 from peers.datadog import DatadogReceiver
 from peers.wire import zstandard
@@ -26,14 +26,6 @@ def config(endpoint, key=KEY, decoding="bytes", extra="", api_port=None,
     sink = component("out", "datadog_logs", ["in"], f'endpoint: "{endpoint}"\n{key_line}')
     return pipeline(stdin(decoding) + stdin_extra, sink + FAST_RETRIES + extra,
                     api_port=api_port)
-
-
-def run_with_input(start_sluice, cfg, data, timeout=60, env=None):
-    s = start_sluice(cfg, stdin=subprocess.PIPE, env=env)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(timeout) == 0, s.stderr()
-    return s
 
 
 def lines(n, width=0):

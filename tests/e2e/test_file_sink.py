@@ -12,22 +12,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import free_port, metric_value, wait_for
+from conftest import free_port, metric_value, run_with_input, wait_for
 from peers.config import file_sink, pipeline, stdin
 
 
 def config(path, codec="json", decoding="bytes", extra="", api_port=None):
     return pipeline(stdin(decoding), file_sink(path, ["in"], codec) + extra, api_port=api_port)
-
-
-def run_with_input(start_sluice, cfg, data, timeout=60):
-    s = start_sluice(cfg, stdin=subprocess.PIPE)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(timeout) == 0, s.stderr()
-    return s
-
-
 
 
 def test_json_lines_in_order(start_sluice, tmp_path):

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from conftest import (checkpoint_offsets, free_port, http_get, metric_value, run_cli, sanitized,
-                      wait_for)
+from conftest import (checkpoint_offsets, free_port, http_get, metric_value, run_cli,
+                      run_with_input, sanitized, wait_for)
 from peers.config import component, pipeline, stdin
 from peers.recorder import RESET, HttpReceiver, Reply, http_receiver  # noqa: F401
 
@@ -28,14 +28,6 @@ SECRET = "s3cr3t-Pa55-XYZZY"
 def config(url, codec="json", extra="", api_port=None, source=None):
     sink = component("out", "http", ["in"], f'uri: "{url}"\nencoding:\n  codec: {codec}')
     return pipeline(source or stdin("bytes"), sink + extra, api_port=api_port)
-
-
-def run_with_input(start_sluice, cfg, data, timeout=60):
-    s = start_sluice(cfg, stdin=subprocess.PIPE)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(timeout) == 0, s.stderr()
-    return s
 
 
 def lines(n, prefix="line"):

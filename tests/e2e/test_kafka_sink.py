@@ -9,10 +9,9 @@ record too large rejected and passed by the checkpoint; the healthcheck
 in `validate` with the cluster up and unreachable."""
 import datetime
 import json
-import subprocess
 import time
 
-from conftest import checkpoint_offsets, free_port, run_cli, wait_for
+from conftest import checkpoint_offsets, free_port, run_cli, run_with_input, wait_for
 from peers.config import component, pipeline, stdin
 from peers.kafka import KafkaMock, consume_all
 
@@ -29,14 +28,6 @@ def kafka_sink(bootstrap, topic, extra="", codec="json", name="out", inputs=("in
     return component(name, "kafka", list(inputs),
                      f'bootstrap_servers: "{bootstrap}"\ntopic: "{topic}"\n'
                      f"encoding:\n  codec: {codec}\n{encoding}{extra}")
-
-
-def run_with_input(start_sluice, cfg, data, timeout=60):
-    s = start_sluice(cfg, stdin=subprocess.PIPE)
-    s.proc.stdin.write(data)
-    s.proc.stdin.close()
-    assert s.wait(timeout) == 0, s.stderr()
-    return s
 
 
 def file_pipeline(tmp_path, bootstrap, topic, extra):
